@@ -1,0 +1,178 @@
+"""ARI REST calls over one aiohttp session.
+
+Credentials travel in the Authorization header, never in a URL, so no URL
+that reaches a log line carries the password.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+
+
+class AriError(Exception):
+    """ARI answered with an error status."""
+
+    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+        super().__init__(f"ARI {method} {path} -> {status}: {message}")
+        self.status = status
+        self.method = method
+        self.path = path
+        self.message = message
+
+
+def _query(params: Mapping[str, object | None]) -> dict[str, str]:
+    return {k: _text(v) for k, v in params.items() if v is not None}
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class AriClient:
+    """The REST half of ARI. One instance per Asterisk server."""
+
+    def __init__(self, base_url: str, user: str, password: str,
+                 timeout_s: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = aiohttp.BasicAuth(user, password)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                auth=self._auth, timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(self, method: str, path: str, params: Mapping[str, object | None] | None = None,
+                      body: Any = None) -> Any:
+        """One ARI call; returns decoded JSON (or None for 204)."""
+        url = f"{self.base_url}/ari{path}"
+        async with self.session.request(method, url, params=_query(params or {}),
+                                        json=body) as response:
+            text = await response.text()
+            if response.status >= 400:
+                message = text
+                try:
+                    message = json.loads(text).get("message", text)
+                except (ValueError, AttributeError):
+                    pass
+                raise AriError(method, path, response.status, message.strip()[:300])
+            return json.loads(text) if text else None
+
+    # --- channels -----------------------------------------------------------
+
+    async def create_channel(self, endpoint: str, app: str, channel_id: str,
+                             originator: str | None = None,
+                             variables: Mapping[str, str] | None = None) -> Any:
+        """Create (but do not dial) an outgoing channel placed in ``app``."""
+        body = {"variables": dict(variables)} if variables else None
+        return await self.request("POST", "/channels/create", {
+            "endpoint": endpoint, "app": app, "channelId": channel_id,
+            "originator": originator}, body)
+
+    async def dial(self, channel_id: str, caller: str | None = None,
+                   timeout_s: int | None = None) -> None:
+        await self.request("POST", f"/channels/{channel_id}/dial",
+                           {"caller": caller, "timeout": timeout_s})
+
+    async def ring(self, channel_id: str) -> None:
+        """Send ringing to an unanswered channel (SIP 180)."""
+        await self.request("POST", f"/channels/{channel_id}/ring")
+
+    async def progress(self, channel_id: str) -> None:
+        """Open early media on an unanswered channel (SIP 183)."""
+        await self.request("POST", f"/channels/{channel_id}/progress")
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
+        """Hang up; False when the channel was already gone (not an error)."""
+        try:
+            await self.request("DELETE", f"/channels/{channel_id}", {"reason": reason})
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def play(self, channel_id: str, media: str | Iterable[str],
+                   playback_id: str | None = None) -> Any:
+        media_list = [media] if isinstance(media, str) else list(media)
+        return await self.request("POST", f"/channels/{channel_id}/play",
+                                  {"media": ",".join(media_list), "playbackId": playback_id})
+
+    async def stop_playback(self, playback_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/playbacks/{playback_id}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", {"mohClass": moh_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/channels/{channel_id}/moh")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/variable",
+                           {"variable": name, "value": value})
+
+    async def list_channels(self) -> list[Any]:
+        return list(await self.request("GET", "/channels") or [])
+
+    # --- bridges ------------------------------------------------------------
+
+    async def create_bridge(self, bridge_id: str, bridge_type: str = "mixing") -> Any:
+        return await self.request("POST", "/bridges",
+                                  {"type": bridge_type, "bridgeId": bridge_id})
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: Iterable[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel",
+                           {"channel": ",".join(channel_ids)})
+
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        try:
+            await self.request("DELETE", f"/bridges/{bridge_id}")
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def list_bridges(self) -> list[Any]:
+        return list(await self.request("GET", "/bridges") or [])
+
+    # --- applications and events -------------------------------------------
+
+    async def claim(self, channel_id: str, app: str) -> bool:
+        """Claim a StasisBroadcast channel; False when another app won (409)."""
+        try:
+            await self.request("POST", "/events/claim",
+                               {"channelId": channel_id, "application": app})
+        except AriError as exc:
+            if exc.status in (404, 409):
+                return False
+            raise
+        return True
+
+    async def info(self) -> Any:
+        return await self.request("GET", "/asterisk/info")

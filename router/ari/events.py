@@ -1,0 +1,186 @@
+"""Typed ARI events, decoded with msgspec.
+
+Only the events and fields the router acts on are modelled; anything else
+decodes as :class:`OtherEvent`, and a payload that is not an ARI event at all
+raises :class:`msgspec.DecodeError` / :class:`msgspec.ValidationError`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import msgspec
+
+
+class CallerId(msgspec.Struct, kw_only=True):
+    name: str = ""
+    number: str = ""
+
+
+class DialplanCEP(msgspec.Struct, kw_only=True):
+    context: str = ""
+    exten: str = ""
+    priority: int = 0
+    app_name: str = ""
+    app_data: str = ""
+
+
+class Channel(msgspec.Struct, kw_only=True):
+    id: str
+    name: str = ""
+    state: str = ""
+    caller: CallerId = msgspec.field(default_factory=CallerId)
+    connected: CallerId = msgspec.field(default_factory=CallerId)
+    dialplan: DialplanCEP | None = None
+    creationtime: str = ""
+    language: str = ""
+    channelvars: dict[str, str] | None = None
+
+
+class Bridge(msgspec.Struct, kw_only=True):
+    id: str
+    technology: str = ""
+    bridge_type: str = ""
+    channels: list[str] = msgspec.field(default_factory=list)
+
+
+class Playback(msgspec.Struct, kw_only=True):
+    id: str
+    media_uri: str = ""
+    target_uri: str = ""
+    state: str = ""
+
+
+class Event(msgspec.Struct, kw_only=True, tag_field="type"):
+    """Fields every ARI event carries."""
+
+    timestamp: str = ""
+    application: str = ""
+    asterisk_id: str = ""
+
+    @property
+    def at(self) -> datetime:
+        """When Asterisk raised the event, in UTC (now if it did not say)."""
+        return parse_timestamp(self.timestamp)
+
+
+class StasisStart(Event, tag=True):
+    channel: Channel
+    args: list[str] = msgspec.field(default_factory=list)
+    replace_channel: Channel | None = None
+
+
+class StasisEnd(Event, tag=True):
+    channel: Channel
+
+
+class ChannelStateChange(Event, tag=True):
+    channel: Channel
+
+
+class ChannelHangupRequest(Event, tag=True):
+    channel: Channel
+    cause: int = 0
+    soft: bool = False
+
+
+class ChannelDestroyed(Event, tag=True):
+    channel: Channel
+    cause: int = 0
+    cause_txt: str = ""
+
+
+class Dial(Event, tag=True):
+    peer: Channel
+    dialstatus: str = ""
+    caller: Channel | None = None
+    forward: str = ""
+    dialstring: str = ""
+
+
+class ChannelDtmfReceived(Event, tag=True):
+    channel: Channel
+    digit: str
+    duration_ms: int = 0
+
+
+class PlaybackStarted(Event, tag=True):
+    playback: Playback
+
+
+class PlaybackFinished(Event, tag=True):
+    playback: Playback
+
+
+class ChannelEnteredBridge(Event, tag=True):
+    bridge: Bridge
+    channel: Channel | None = None
+
+
+class ChannelLeftBridge(Event, tag=True):
+    bridge: Bridge
+    channel: Channel
+
+
+class BridgeDestroyed(Event, tag=True):
+    bridge: Bridge
+
+
+class CallBroadcast(Event, tag=True):
+    """StasisBroadcast offers a channel to every matching app (claim to take it)."""
+
+    channel: Channel
+    caller: str = ""
+    called: str = ""
+
+
+class CallClaimed(Event, tag=True):
+    channel: Channel
+    winner_app: str = ""
+
+
+class ApplicationReplaced(Event, tag=True):
+    pass
+
+
+class OtherEvent(msgspec.Struct, kw_only=True):
+    """An event type the router does not act on."""
+
+    type: str
+    timestamp: str = ""
+
+    @property
+    def at(self) -> datetime:
+        return parse_timestamp(self.timestamp)
+
+
+AnyEvent = (StasisStart | StasisEnd | ChannelStateChange | ChannelHangupRequest
+            | ChannelDestroyed | Dial | ChannelDtmfReceived | PlaybackStarted
+            | PlaybackFinished | ChannelEnteredBridge | ChannelLeftBridge | BridgeDestroyed
+            | CallBroadcast | CallClaimed | ApplicationReplaced)
+
+_known = msgspec.json.Decoder(AnyEvent)
+_other = msgspec.json.Decoder(OtherEvent)
+_KNOWN_TYPES = frozenset(cls.__name__ for cls in AnyEvent.__args__)  # type: ignore[attr-defined]
+
+
+def decode(raw: bytes | str) -> AnyEvent | OtherEvent:
+    """Decode one websocket message.
+
+    Raises msgspec.DecodeError or msgspec.ValidationError for payloads that are
+    not JSON, lack a type, or carry a known type with malformed fields.
+    """
+    other = _other.decode(raw)
+    if other.type not in _KNOWN_TYPES:
+        return other
+    return _known.decode(raw)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """ARI timestamps look like 2026-11-28T16:00:00.123+0000."""
+    if value:
+        try:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(timezone.utc)
+        except ValueError:
+            pass
+    return datetime.now(timezone.utc)

@@ -1,0 +1,79 @@
+"""The ARI event websocket, kept connected.
+
+The reader only decodes and hands events on: Asterisk drops a websocket whose
+reader stalls, so nothing here awaits call logic. After every (re)connect the
+``on_connected`` hook runs, where the router reconciles what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiohttp
+import msgspec
+import structlog
+
+from router.ari import events
+
+log = structlog.get_logger("router.ari")
+
+
+class EventStream:
+    def __init__(self, base_url: str, user: str, password: str, apps: Sequence[str],
+                 on_event: Callable[[events.AnyEvent | events.OtherEvent], None],
+                 on_connected: Callable[[], Awaitable[None]] | None = None,
+                 backoff_initial_s: float = 0.2, backoff_max_s: float = 10.0) -> None:
+        self._url = (base_url.rstrip("/").replace("http://", "ws://", 1)
+                     .replace("https://", "wss://", 1) + "/ari/events")
+        self._params = {"app": ",".join(apps), "subscribeAll": "false"}
+        self._auth = aiohttp.BasicAuth(user, password)
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._backoff_initial = backoff_initial_s
+        self._backoff_max = backoff_max_s
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self.bad_messages = 0
+
+    async def run(self) -> None:
+        """Connect, read, and reconnect with capped exponential backoff and jitter."""
+        delay = self._backoff_initial
+        async with aiohttp.ClientSession(auth=self._auth) as session:
+            while True:
+                try:
+                    async with session.ws_connect(self._url, params=self._params,
+                                                  heartbeat=15, max_msg_size=0) as ws:
+                        log.info("ari connected", url=self._url, apps=self._params["app"])
+                        delay = self._backoff_initial
+                        self.connected.set()
+                        if self._on_connected is not None:
+                            asyncio.get_running_loop().create_task(self._on_connected())
+                        await self._read(ws)
+                    log.warning("ari websocket closed", url=self._url)
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                    log.warning("ari connect failed", url=self._url, error=str(exc) or type(exc).__name__)
+                self.connected.clear()
+                self.reconnects += 1
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self._backoff_max)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                self._dispatch(message.data)
+            elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                break
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            event = events.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.bad_messages += 1
+            log.warning("ari event ignored: malformed", error=str(exc)[:200])
+            return
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("ari event handler failed", event_type=type(event).__name__)

@@ -1,0 +1,428 @@
+"""The life of one inbound hotline call, decided in this one file.
+
+A :class:`Call` is fed the ARI events of its own channels, in order, through
+its queue; it reads them one at a time, so nothing else ever changes its state.
+Its life: look the number up, pick idle phones with the hotline's strategy,
+ring them wave by wave while the caller hears ringback, bridge the first phone
+to answer, and end everything when either side hangs up. Every phone claim is
+released on every path, and the records say what happened, with Asterisk's
+own timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, Protocol
+from uuid import UUID, uuid4
+
+import structlog
+
+import strategies
+from router import claims, records
+from router.ari import AriClient, AriError
+from router.ari import events as ev
+from router.directory import Hotline, find_hotline
+from strategies import Candidate
+
+
+class State(StrEnum):
+    ROUTING = "routing"
+    RINGING = "ringing"
+    BRIDGED = "bridged"
+    ANNOUNCING = "announcing"
+    ENDED = "ended"
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    BUSY = "busy"              # no idle phone, or every phone rung was busy
+    NO_ANSWER = "no-answer"    # phones rang, none answered in time
+    FAILED = "failed"          # phones unreachable, or an error on our side
+    ABANDONED = "abandoned"    # the caller hung up before a phone answered
+    UNKNOWN_NUMBER = "unknown-number"
+    NOT_IN_SERVICE = "not-in-service"
+
+
+class LegResult(StrEnum):
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# What the caller hears, and the hangup reason Asterisk signals, per outcome.
+ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
+    Outcome.UNKNOWN_NUMBER: ("ss-noservice", "unallocated"),
+    Outcome.NOT_IN_SERVICE: ("ss-noservice", "unallocated"),
+    Outcome.BUSY: ("all-circuits-busy-now", "busy"),
+    Outcome.NO_ANSWER: ("all-circuits-busy-now", "no_answer"),
+    Outcome.FAILED: ("all-circuits-busy-now", "congestion"),
+}
+
+# Dial event statuses, and Q.850 causes when a leg ends with no Dial status.
+_DIALSTATUS = {"BUSY": LegResult.BUSY, "NOANSWER": LegResult.NO_ANSWER,
+               "CHANUNAVAIL": LegResult.FAILED, "CONGESTION": LegResult.FAILED,
+               "CANCEL": LegResult.CANCELLED, "DONTCALL": LegResult.FAILED,
+               "TORTURE": LegResult.FAILED, "INVALIDARGS": LegResult.FAILED}
+_CAUSES = {17: LegResult.BUSY, 18: LegResult.NO_ANSWER, 19: LegResult.NO_ANSWER}
+
+_CALLER_GONE = (ev.ChannelHangupRequest, ev.ChannelDestroyed, ev.StasisEnd)
+
+
+@dataclass(frozen=True)
+class RingTimeout:
+    """Posted by a leg's own timer when it has rung long enough."""
+
+    leg_id: UUID
+
+
+class CallerLeft(Exception):
+    """The caller hung up; the call winds down."""
+
+
+class Services(Protocol):
+    """What a call needs from the router around it."""
+
+    ari: AriClient
+    db: Any
+    app: str
+    router_id: str
+
+    def register(self, channel_id: str, call: Call) -> None: ...
+    def unregister(self, channel_id: str) -> None: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Leg:
+    """One ring attempt: a channel to one phone."""
+
+    id: UUID
+    phone: Candidate
+    wave: int
+    dial_started_at: datetime
+    in_stasis: bool = False
+    answered_at: datetime | None = None
+    result: LegResult | None = None
+    claimed: bool = True
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+    @property
+    def channel_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def ringing(self) -> bool:
+        return self.result is None and self.answered_at is None
+
+
+class Call:
+    def __init__(self, services: Services, caller: ev.Channel, dialled: str,
+                 started_at: datetime, clock: Callable[[], datetime] = utcnow,
+                 rng: random.Random | None = None) -> None:
+        self.id = uuid4()
+        self.services = services
+        self.caller = caller
+        self.dialled = dialled
+        self.started_at = started_at
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.state = State.ROUTING
+        self.outcome: Outcome | None = None
+        self.hotline: Hotline | None = None
+        self.legs: dict[str, Leg] = {}
+        self.winner: Leg | None = None
+        self.bridge_id: str | None = None
+        self.caller_gone = False
+        self.phone_gone = False
+        self.ended_at: datetime | None = None
+        self.finished_playbacks: set[str] = set()
+        self._queue: asyncio.Queue[ev.AnyEvent | ev.OtherEvent | RingTimeout] = asyncio.Queue()
+        self.log = structlog.get_logger("router.call").bind(
+            call_id=str(self.id), dialled=dialled, caller=caller.caller.number)
+
+    # --- the router feeds events in ---------------------------------------
+
+    def deliver(self, event: ev.AnyEvent | ev.OtherEvent | RingTimeout) -> None:
+        """Queue an event for this call (never blocks)."""
+        self._queue.put_nowait(event)
+
+    # --- the life of the call ---------------------------------------------
+
+    async def run(self) -> None:
+        self.services.register(self.caller.id, self)
+        self.log.info("call started", state=self.state)
+        try:
+            await self._route()
+        except CallerLeft:
+            if self.outcome is None:
+                self.outcome = Outcome.ABANDONED
+        except Exception:
+            self.log.exception("call failed")
+            if self.outcome is None:
+                self.outcome = Outcome.FAILED
+        finally:
+            await self._finish()
+
+    async def _route(self) -> None:
+        self.hotline = await find_hotline(self.services.db, self.dialled)
+        await self._write(records.call_started, self.id,
+                          self.hotline.id if self.hotline else None, self.dialled,
+                          self.caller.caller.number, self.caller.id, self.services.router_id,
+                          self.started_at)
+        if self.hotline is None:
+            self.log.warning("unknown hotline number")
+            return await self._announce(Outcome.UNKNOWN_NUMBER)
+        if not self.hotline.enabled:
+            self.log.warning("hotline is disabled")
+            return await self._announce(Outcome.NOT_IN_SERVICE)
+        winner = await self._hunt(self.hotline)
+        if winner is None:
+            return await self._announce(self._unanswered_outcome())
+        await self._connect(winner)
+        await self._until(lambda: self.caller_gone or self.phone_gone)
+        self.outcome = Outcome.ANSWERED
+
+    async def _hunt(self, hotline: Hotline) -> Leg | None:
+        """Ring the strategy's waves in turn; the first leg to answer, or None."""
+        strategy = strategies.get(hotline.strategy)
+        candidates = hotline.idle_candidates()
+        plan = strategy.plan(candidates, strategies.Context(rng=self.rng, now=self.clock()),
+                             hotline.strategy_options)
+        self.log.info("ring plan", strategy=strategy.name, idle=len(candidates),
+                      waves=[[p.phone_id for p in w.phones] for w in plan])
+        for number, wave in enumerate(plan, start=1):
+            legs = [leg for phone in wave.phones
+                    if (leg := await self._dial(phone, number, hotline.ring_timeout_s))]
+            if not legs:
+                continue
+            await self._until(lambda: any(leg.answered_at for leg in legs)
+                              or all(leg.result for leg in legs))
+            answered = [leg for leg in legs if leg.answered_at and leg.result is None]
+            if answered:
+                winner = min(answered, key=lambda leg: leg.answered_at or leg.dial_started_at)
+                for leg in legs:
+                    if leg is not winner and leg.result is None:
+                        await self._end_leg(leg, LegResult.CANCELLED, self.clock(), None,
+                                            hangup="answered_elsewhere")
+                return winner
+        return None
+
+    async def _dial(self, phone: Candidate, wave: int, ring_timeout_s: int) -> Leg | None:
+        leg = Leg(id=uuid4(), phone=phone, wave=wave, dial_started_at=self.clock())
+        if not await claims.claim(self.services.db, phone.phone_id, leg.id, self.id,
+                                  self.services.router_id):
+            self.log.info("phone busy, skipped", phone_id=phone.phone_id)
+            return None
+        self.legs[leg.channel_id] = leg
+        self.services.register(leg.channel_id, self)
+        await self._write(records.leg_started, leg.id, self.id, phone.phone_id,
+                          phone.dial_string, wave, leg.dial_started_at)
+        if self.state is State.ROUTING:
+            self.state = State.RINGING
+            await self._ari(self.services.ari.ring(self.caller.id))  # caller hears ringback
+            self.log.info("call ringing", state=self.state)
+        try:
+            await self.services.ari.create_channel(
+                phone.dial_string, self.services.app, leg.channel_id,
+                originator=self.caller.id,
+                variables={"CALLERID(num)": self.caller.caller.number or "anonymous",
+                           "CALLERID(name)": self.dialled})
+            await self.services.ari.dial(leg.channel_id, caller=self.caller.id,
+                                         timeout_s=ring_timeout_s + 5)
+        except AriError as exc:
+            self.log.warning("dial failed", phone_id=phone.phone_id, error=str(exc))
+            await self._end_leg(leg, LegResult.FAILED, self.clock(), None)
+            return leg
+        loop = asyncio.get_running_loop()
+        leg.timer = loop.call_later(ring_timeout_s, self.deliver, RingTimeout(leg.id))
+        self.log.info("leg dialled", phone_id=phone.phone_id, wave=wave, leg_id=str(leg.id))
+        return leg
+
+    async def _connect(self, leg: Leg) -> None:
+        """Answer the caller and bridge it with the phone that answered."""
+        assert leg.answered_at is not None
+        self.winner = leg
+        if leg.timer:
+            leg.timer.cancel()
+        await self._until(lambda: leg.in_stasis)
+        try:
+            await self.services.ari.answer(self.caller.id)
+            self.bridge_id = str(self.id)
+            await self.services.ari.create_bridge(self.bridge_id)
+            await self.services.ari.add_to_bridge(self.bridge_id, [self.caller.id, leg.channel_id])
+        except AriError as exc:
+            await self._drain()  # learn whether a side hung up meanwhile
+            if self.caller_gone:
+                raise CallerLeft from exc
+            raise
+        self.state = State.BRIDGED
+        await self._write(records.leg_answered, leg.id, leg.answered_at)
+        await self._write(records.call_answered, self.id, leg.answered_at, leg.phone.phone_id,
+                          leg.phone.dial_string)
+        self.log.info("call bridged", state=self.state, phone_id=leg.phone.phone_id,
+                      dial_string=leg.phone.dial_string)
+
+    async def _announce(self, outcome: Outcome) -> None:
+        """Tell the unanswered caller why (early media), then hang up."""
+        self.outcome = outcome
+        self.state = State.ANNOUNCING
+        sound, _ = ANNOUNCEMENTS[outcome]
+        self.log.info("call announcing", state=self.state, outcome=outcome, sound=sound)
+        playback_id = str(uuid4())
+        try:
+            await self.services.ari.progress(self.caller.id)
+            await self.services.ari.play(self.caller.id, f"sound:{sound}", playback_id)
+        except AriError as exc:
+            self.log.warning("announcement failed", error=str(exc))
+            return
+        try:
+            await self._until(lambda: playback_id in self.finished_playbacks, timeout_s=60)
+        except asyncio.TimeoutError:
+            self.log.warning("announcement did not finish", sound=sound)
+
+    async def _finish(self) -> None:
+        """Hang up what is left, release every claim, and close the records."""
+        end = self.ended_at or self.clock()
+        outcome = self.outcome or Outcome.FAILED
+        for leg in list(self.legs.values()):
+            if leg.timer:
+                leg.timer.cancel()
+            if leg is self.winner:
+                await self._end_leg(leg, LegResult.ANSWERED, end, None, hangup="normal")
+            elif leg.result is None:
+                await self._end_leg(leg, LegResult.CANCELLED, end, None)
+        if self.bridge_id:
+            await self._ari(self.services.ari.destroy_bridge(self.bridge_id))
+        if not self.caller_gone:
+            reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
+            await self._ari(self.services.ari.hangup(self.caller.id, reason))
+        await self._write(records.call_ended, self.id, end, outcome.value)
+        for channel_id in [self.caller.id, *self.legs]:
+            self.services.unregister(channel_id)
+        self.state = State.ENDED
+        self.log.info("call ended", state=self.state, outcome=outcome,
+                      answered_by=self.winner.phone.dial_string if self.winner else None)
+
+    # --- events -------------------------------------------------------------
+
+    async def _until(self, done: Callable[[], bool], timeout_s: float | None = None) -> None:
+        """Apply events until ``done()``; raise CallerLeft if the caller goes."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while not done():
+            if self.caller_gone:
+                raise CallerLeft
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            event = await asyncio.wait_for(self._queue.get(), remaining)
+            await self._apply(event)
+        if self.caller_gone and self.state is not State.BRIDGED:
+            raise CallerLeft
+
+    async def _drain(self) -> None:
+        while not self._queue.empty():
+            await self._apply(self._queue.get_nowait())
+
+    async def _apply(self, event: ev.AnyEvent | ev.OtherEvent | RingTimeout) -> None:
+        if isinstance(event, RingTimeout):
+            leg = self.legs.get(str(event.leg_id))
+            if leg is not None and leg.ringing:
+                self.log.info("ring timeout", phone_id=leg.phone.phone_id)
+                await self._end_leg(leg, LegResult.NO_ANSWER, self.clock(), None,
+                                    hangup="no_answer")
+            return
+        if isinstance(event, ev.PlaybackFinished):
+            self.finished_playbacks.add(event.playback.id)
+            return
+        channel = event.peer if isinstance(event, ev.Dial) else getattr(event, "channel", None)
+        if not isinstance(channel, ev.Channel):
+            return
+        if channel.id == self.caller.id:
+            if isinstance(event, _CALLER_GONE) and not self.caller_gone:
+                self.caller_gone = True
+                self._mark_end(event.at)
+                self.log.info("caller hung up", state=self.state)
+            return
+        leg = self.legs.get(channel.id)
+        if leg is not None:
+            await self._apply_to_leg(leg, event)
+
+    async def _apply_to_leg(self, leg: Leg, event: ev.AnyEvent | ev.OtherEvent) -> None:
+        if isinstance(event, ev.StasisStart):
+            leg.in_stasis = True
+        elif isinstance(event, ev.Dial):
+            if event.dialstatus == "ANSWER":
+                self._leg_answered(leg, event.at)
+            elif event.dialstatus in _DIALSTATUS and leg.ringing:
+                await self._end_leg(leg, _DIALSTATUS[event.dialstatus], event.at, None)
+        elif isinstance(event, ev.ChannelStateChange):
+            if event.channel.state == "Up":
+                self._leg_answered(leg, event.at)
+        elif isinstance(event, ev.ChannelHangupRequest | ev.ChannelDestroyed):
+            if leg is self.winner:
+                if not self.phone_gone:
+                    self.phone_gone = True
+                    self._mark_end(event.at)
+                    self.log.info("phone hung up", phone_id=leg.phone.phone_id)
+            elif leg.ringing:
+                await self._end_leg(leg, _CAUSES.get(event.cause, LegResult.FAILED), event.at,
+                                    event.cause)
+
+    def _leg_answered(self, leg: Leg, at: datetime) -> None:
+        if leg.result is None and leg.answered_at is None:
+            leg.answered_at = at
+            self.log.info("phone answered", phone_id=leg.phone.phone_id)
+
+    async def _end_leg(self, leg: Leg, result: LegResult, at: datetime, cause: int | None,
+                       hangup: str | None = None) -> None:
+        """Close one ring attempt: hang it up if asked, free the phone, record it."""
+        if leg.result is not None:
+            return
+        leg.result = result
+        if leg.timer:
+            leg.timer.cancel()
+        if hangup is not None:
+            await self._ari(self.services.ari.hangup(leg.channel_id, hangup))
+        if leg.claimed:
+            leg.claimed = False
+            await self._write(claims.release, leg.id, result is LegResult.ANSWERED)
+        await self._write(records.leg_ended, leg.id, at, result.value, cause)
+        self.log.info("leg ended", phone_id=leg.phone.phone_id, result=result)
+
+    def _mark_end(self, at: datetime) -> None:
+        if self.ended_at is None or at < self.ended_at:
+            self.ended_at = at
+
+    def _unanswered_outcome(self) -> Outcome:
+        results = {leg.result for leg in self.legs.values()}
+        if not results or results <= {LegResult.BUSY}:
+            return Outcome.BUSY
+        if LegResult.NO_ANSWER in results:
+            return Outcome.NO_ANSWER
+        if LegResult.BUSY in results:
+            return Outcome.BUSY
+        return Outcome.FAILED
+
+    # --- side effects that must not end the call ---------------------------
+
+    async def _write(self, write: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        try:
+            await write(self.services.db, *args)
+        except Exception as exc:
+            self.log.error("record write failed", write=write.__name__, error=str(exc))
+
+    async def _ari(self, request: Awaitable[Any]) -> None:
+        try:
+            await request
+        except AriError as exc:
+            if exc.status not in (404, 409, 422):
+                self.log.warning("ari request failed", error=str(exc))

@@ -1,0 +1,56 @@
+"""Busy state shared by every router: claiming and releasing a phone.
+
+A claim is one statement: increment the phone's live-call count only while it
+is below capacity, and record the claim in the same statement. PostgreSQL
+re-evaluates the WHERE clause on the newest row version when two routers race,
+so a phone never carries more calls than its capacity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+_CLAIM = """
+WITH taken AS (
+    UPDATE phone_state s SET active_calls = s.active_calls + 1
+    FROM phones p
+    WHERE s.phone_id = $1 AND p.id = s.phone_id AND p.enabled
+      AND s.active_calls < p.capacity
+    RETURNING s.phone_id)
+INSERT INTO phone_claims (leg_id, phone_id, call_id, router_id)
+SELECT $2, phone_id, $3, $4 FROM taken
+RETURNING leg_id
+"""
+
+_RELEASE = """
+WITH released AS (DELETE FROM phone_claims WHERE leg_id = $1 RETURNING phone_id)
+UPDATE phone_state s
+SET active_calls = s.active_calls - 1,
+    last_call_ended_at = CASE WHEN $2 THEN now() ELSE s.last_call_ended_at END
+FROM released WHERE s.phone_id = released.phone_id
+RETURNING s.phone_id
+"""
+
+_RELEASE_ROUTER = """
+WITH released AS (DELETE FROM phone_claims WHERE router_id = $1 RETURNING phone_id),
+     counts AS (SELECT phone_id, count(*) AS n FROM released GROUP BY phone_id)
+UPDATE phone_state s SET active_calls = s.active_calls - counts.n
+FROM counts WHERE s.phone_id = counts.phone_id
+RETURNING s.phone_id
+"""
+
+
+async def claim(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: str) -> bool:
+    """Take one call slot on the phone for this leg; False when it is busy."""
+    return await db.fetchval(_CLAIM, phone_id, leg_id, call_id, router_id) is not None
+
+
+async def release(db: Any, leg_id: UUID, talked: bool = False) -> bool:
+    """Give the leg's slot back (idempotent). ``talked`` marks a call that ended."""
+    return await db.fetchval(_RELEASE, leg_id, talked) is not None
+
+
+async def release_all(db: Any, router_id: str) -> int:
+    """Release every claim a router holds (used when it starts afresh)."""
+    return len(await db.fetch(_RELEASE_ROUTER, router_id))

@@ -1,0 +1,26 @@
+"""PostgreSQL connections."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+async def _init_connection(connection: Any) -> None:
+    # jsonb columns arrive as Python objects, not text.
+    await connection.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads,
+                                    schema="pg_catalog")
+
+
+async def connect_pool(database_url: str, min_size: int = 2, max_size: int = 10) -> Any:
+    """A pool of connections to ``database_url``."""
+    return await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size,
+                                     init=_init_connection, command_timeout=10)
+
+
+async def connect(database_url: str) -> Any:
+    connection = await asyncpg.connect(database_url, command_timeout=30)
+    await _init_connection(connection)
+    return connection

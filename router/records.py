@@ -1,0 +1,88 @@
+"""Call and leg records: written as the call happens, read by the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+
+async def call_started(db: Any, call_id: UUID, hotline_id: int | None, dialled: str,
+                       caller: str, caller_channel: str, router_id: str,
+                       started_at: datetime) -> None:
+    await db.execute(
+        """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
+                              started_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        call_id, hotline_id, dialled, caller, caller_channel, router_id, started_at)
+
+
+async def call_answered(db: Any, call_id: UUID, answered_at: datetime, phone_id: int,
+                        dial_string: str) -> None:
+    await db.execute(
+        """UPDATE calls SET answered_at = $2, answered_phone_id = $3, answered_dial_string = $4
+           WHERE id = $1""",
+        call_id, answered_at, phone_id, dial_string)
+
+
+async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str) -> None:
+    # A clock step must not make a record impossible: never end before the start.
+    await db.execute(
+        """UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3
+           WHERE id = $1""",
+        call_id, ended_at, outcome)
+
+
+async def leg_started(db: Any, leg_id: UUID, call_id: UUID, phone_id: int, dial_string: str,
+                      wave: int, dial_started_at: datetime) -> None:
+    await db.execute(
+        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        leg_id, call_id, phone_id, dial_string, wave, dial_started_at)
+
+
+async def leg_answered(db: Any, leg_id: UUID, answered_at: datetime) -> None:
+    await db.execute("UPDATE call_legs SET answered_at = $2 WHERE id = $1", leg_id, answered_at)
+
+
+async def leg_ended(db: Any, leg_id: UUID, ended_at: datetime, result: str,
+                    hangup_cause: int | None) -> None:
+    await db.execute(
+        """UPDATE call_legs SET ended_at = greatest($2, dial_started_at), result = $3,
+                                hangup_cause = $4
+           WHERE id = $1 AND ended_at IS NULL""",
+        leg_id, ended_at, result, hangup_cause)
+
+
+async def close_interrupted(db: Any, router_id: str) -> int:
+    """Close records a previous run of this router left open (it died mid-call)."""
+    async with db.acquire() as connection, connection.transaction():
+        await connection.execute(
+            """UPDATE call_legs l SET ended_at = greatest(now(), l.dial_started_at),
+                      result = coalesce(l.result, CASE WHEN l.answered_at IS NULL
+                                                       THEN 'cancelled' ELSE 'answered' END)
+               FROM calls c
+               WHERE l.call_id = c.id AND c.router_id = $1 AND c.ended_at IS NULL
+                 AND l.ended_at IS NULL""", router_id)
+        closed = await connection.fetch(
+            """UPDATE calls SET ended_at = greatest(now(), started_at, answered_at),
+                                outcome = 'interrupted'
+               WHERE router_id = $1 AND ended_at IS NULL RETURNING id""", router_id)
+    return len(closed)
+
+
+async def list_calls(db: Any, since: datetime | None = None, limit: int = 1000) -> list[Any]:
+    return list(await db.fetch(
+        """SELECT c.id, h.number AS hotline, c.dialled, c.caller, c.started_at, c.answered_at,
+                  c.ended_at, c.outcome, c.answered_dial_string AS answered_by, c.billable_ms
+           FROM calls c LEFT JOIN hotlines h ON h.id = c.hotline_id
+           WHERE $1::timestamptz IS NULL OR c.started_at >= $1
+           ORDER BY c.started_at, c.id
+           LIMIT $2""", since, limit))
+
+
+async def legs_of(db: Any, call_id: UUID) -> list[Any]:
+    return list(await db.fetch(
+        """SELECT id, phone_id, dial_string, wave, dial_started_at, answered_at, ended_at,
+                  result, hangup_cause
+           FROM call_legs WHERE call_id = $1 ORDER BY dial_started_at, id""", call_id))

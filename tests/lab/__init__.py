@@ -1,0 +1,4 @@
+"""The lab: a real Asterisk in a container and real SIP phones (sipp).
+
+Tests, the demo and the benchmarks all start it through this package.
+"""

@@ -1,0 +1,317 @@
+"""sipp scenarios for the lab's callers and bound phones, made per use.
+
+Each scenario logs one ``RESULT`` line per call (``key=value`` pairs, times as
+Unix seconds with microseconds), so tests read what the SIP peer itself saw.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import quoteattr
+
+# Final responses a caller may get instead of 200 OK.
+REJECT_CODES = (403, 404, 408, 410, 480, 484, 486, 487, 488, 500, 502, 503, 600, 603)
+
+_HEADER = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name={name}>\n'
+
+_SDP = """v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=sendrecv
+"""
+
+
+def _now(var: str) -> str:
+    return f'<nop><action><gettimeofday assign_to="{var}_s,{var}_us"/></action></nop>\n'
+
+
+def _time(var: str) -> str:
+    return f"{var}=[${var}_s].[${var}_us]"
+
+
+def _log(message: str) -> str:
+    return f"<nop><action><log message={quoteattr(message)}/></action></nop>\n"
+
+
+def caller(caller_id: str, hold_ms: int, cancel_after_ms: int | None = None,
+           dtmf_pcaps: tuple[tuple[int, str], ...] = (),
+           answer_timeout_ms: int = 120_000) -> str:
+    """A caller: dial, wait for an answer, hold ``hold_ms`` then hang up.
+
+    ``cancel_after_ms`` hangs up while still ringing. ``dtmf_pcaps`` are
+    (delay after answer in ms, pcap file) pairs played as RFC 2833 key presses.
+    A remote hangup during the hold is recorded as ``ended_by=remote``.
+    """
+    if caller_id in ("", "anonymous"):
+        from_user, display = "anonymous", '"Anonymous" '
+        from_host = "anonymous.invalid"
+    else:
+        from_user, display, from_host = caller_id, "", "[local_ip]:[local_port]"
+    branch = "z9hG4bK-[pid]-[call_number]-invite"
+    from_hdr = f"From: {display}<sip:{from_user}@{from_host}>;tag=[pid]caller[call_number]"
+    to_hdr = "To: <sip:[service]@[remote_ip]:[remote_port]>"
+    out = [_HEADER.format(name=quoteattr("caller"))]
+    out.append(_now("t_invite"))
+    out.append(f"""<send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
+{from_hdr}
+{to_hdr}
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{from_user}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+""")
+    out.append('<recv response="100" optional="true"/>\n')
+    out.append('<recv response="180" optional="true"><action>'
+               '<gettimeofday assign_to="t_ring_s,t_ring_us"/></action></recv>\n')
+    out.append('<recv response="183" optional="true"><action>'
+               '<gettimeofday assign_to="t_ring_s,t_ring_us"/></action></recv>\n')
+    for code in REJECT_CODES:
+        out.append(f'<recv response="{code}" optional="true" next="rejected"><action>'
+                   f'<assignstr assign_to="status" value="{code}"/></action></recv>\n')
+    timeout = cancel_after_ms if cancel_after_ms is not None else answer_timeout_ms
+    out.append(f'<recv response="200" rrs="true" timeout="{timeout}" ontimeout="cancel">'
+               '<action><gettimeofday assign_to="t_answer_s,t_answer_us"/></action></recv>\n')
+    out.append("""<send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[routes]
+""" + from_hdr + """
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:""" + from_user + """@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+""")
+    waited = 0
+    for delay_ms, pcap in dtmf_pcaps:
+        out.append(f'<pause milliseconds="{delay_ms}"/>\n')
+        out.append(f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+        waited += delay_ms
+    remaining = max(1, hold_ms - waited)
+    out.append(f'<recv request="BYE" timeout="{remaining}" ontimeout="hangup">'
+               '<action><gettimeofday assign_to="t_end_s,t_end_us"/></action></recv>\n')
+    out.append("""<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+""")
+    out.append(_log("RESULT call=[call_number] caller=" + caller_id + " result=answered "
+                    "ended_by=remote " + " ".join(_time(v) for v in
+                                                   ("t_invite", "t_ring", "t_answer", "t_end"))))
+    out.append('<nop next="end"/>\n')
+
+    out.append('<label id="hangup"/>\n')
+    out.append(_now("t_end"))
+    out.append("""<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[routes]
+""" + from_hdr + """
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200" crlf="true"/>
+""")
+    out.append(_log("RESULT call=[call_number] caller=" + caller_id + " result=answered "
+                    "ended_by=local " + " ".join(_time(v) for v in
+                                                  ("t_invite", "t_ring", "t_answer", "t_end"))))
+    out.append('<nop next="end"/>\n')
+
+    out.append('<label id="rejected"/>\n')
+    out.append(_now("t_end"))
+    out.append("""<send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+""" + from_hdr + """
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+""")
+    out.append(_log("RESULT call=[call_number] caller=" + caller_id + " result=rejected "
+                    "status=[$status] " + " ".join(_time(v) for v in ("t_invite", "t_end"))))
+    out.append('<nop next="end"/>\n')
+
+    out.append('<label id="cancel"/>\n')
+    out.append(_now("t_end"))
+    out.append(f"""<send><![CDATA[
+CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
+{from_hdr}
+{to_hdr}
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+<recv response="487"/>
+<send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+{from_hdr}
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+""")
+    out.append(_log("RESULT call=[call_number] caller=" + caller_id + " result=cancelled "
+                    + " ".join(_time(v) for v in ("t_invite", "t_end"))))
+    out.append('<label id="end"/>\n</scenario>\n')
+    return "".join(out)
+
+
+def phone(answer_after_ms: int | None = 200, reject_code: int | None = None,
+          hangup_after_ms: int | None = None, max_wait_ms: int = 600_000) -> str:
+    """A bound phone that rings then answers, rejects, or never answers.
+
+    ``answer_after_ms=None`` rings until cancelled; ``reject_code`` (486 busy,
+    503 unavailable, …) answers every INVITE with that code; ``hangup_after_ms``
+    hangs up from the phone's side that long after answering.
+    """
+    our_tag = "[pid]phone[call_number]"
+    out = [_HEADER.format(name=quoteattr("phone"))]
+    # sipp refuses variables that are set but never used: capture the dialog's
+    # headers only when this phone may send its own BYE.
+    dialog = "" if reject_code is not None else """
+<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+<ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>"""
+    out.append(f"""<recv request="INVITE" crlf="true"><action>{dialog}
+<gettimeofday assign_to="t_invite_s,t_invite_us"/>
+</action></recv>
+""")
+    provisional = """<send><![CDATA[
+SIP/2.0 {code}
+[last_Via:]
+[last_From:]
+[last_To:];tag=""" + our_tag + """
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>
+"""
+    out.append(provisional.format(code="100 Trying"))
+    if reject_code is not None:
+        reason = {486: "Busy Here", 503: "Service Unavailable", 480: "Temporarily Unavailable",
+                  404: "Not Found", 603: "Decline"}.get(reject_code, "Rejected")
+        out.append(provisional.format(code=f"{reject_code} {reason}"))
+        out.append('<recv request="ACK"/>\n')
+        out.append(_log(f"RESULT call=[call_number] result=rejected status={reject_code} "
+                        + _time("t_invite")))
+        out.append("</scenario>\n")
+        return "".join(out)
+
+    out.append(provisional.format(code="180 Ringing"))
+    wait = answer_after_ms if answer_after_ms is not None else max_wait_ms
+    out.append(f'<recv request="CANCEL" timeout="{wait}" ontimeout="answer"/>\n')
+    out.append("""<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=""" + our_tag + """
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=""" + our_tag + """
+[last_Call-ID:]
+CSeq: [last_cseq_number] INVITE
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+""")
+    out.append(_log("RESULT call=[call_number] result=cancelled " + _time("t_invite")))
+    out.append('<nop next="end"/>\n')
+
+    out.append('<label id="answer"/>\n')
+    out.append(_now("t_answer"))
+    out.append(f"""<send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag={our_tag}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+<recv request="ACK" crlf="true"/>
+""")
+    hold = hangup_after_ms if hangup_after_ms is not None else max_wait_ms
+    out.append(f'<recv request="BYE" timeout="{hold}" ontimeout="hangup">'
+               '<action><gettimeofday assign_to="t_end_s,t_end_us"/></action></recv>\n')
+    out.append("""<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+""")
+    out.append(_log("RESULT call=[call_number] result=answered ended_by=remote "
+                    + " ".join(_time(v) for v in ("t_invite", "t_answer", "t_end"))))
+    out.append('<nop next="end"/>\n')
+    out.append('<label id="hangup"/>\n')
+    out.append(_now("t_end"))
+    out.append(f"""<send retrans="500"><![CDATA[
+BYE [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={our_tag}
+To: [$remote_from]
+Call-ID: [call_id]
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200" crlf="true"/>
+""")
+    out.append(_log("RESULT call=[call_number] result=answered ended_by=local "
+                    + " ".join(_time(v) for v in ("t_invite", "t_answer", "t_end"))))
+    out.append('<label id="end"/>\n</scenario>\n')
+    return "".join(out)

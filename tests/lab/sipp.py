@@ -1,0 +1,200 @@
+"""Real SIP peers for the lab: sipp callers and sipp bound phones."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.lab import scenarios
+from tests.lab.errors import LabError
+
+_PORT_BASE = 20000 + 200 * int(os.environ.get("LAB_PORT_OFFSET", "0"))
+_ports = itertools.count(_PORT_BASE)
+_WORKDIR = Path(tempfile.mkdtemp(prefix="hotline-sipp-"))
+
+
+def sipp_binary() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        raise LabError("sipp is not installed (apt-get install sip-tester)")
+    return path
+
+
+def free_port_pair() -> tuple[int, int]:
+    """Two free UDP ports on loopback: SIP and media."""
+    found: list[int] = []
+    for _ in range(2000):
+        port = next(_ports)
+        if port > 60000:
+            raise LabError("sipp ports exhausted")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == 2:
+            return found[0], found[1]
+    raise LabError("no free UDP ports for sipp")
+
+
+def parse_results(log_file: Path) -> list[dict[str, str]]:
+    """The RESULT lines a scenario logged, as dicts."""
+    if not log_file.exists():
+        return []
+    rows = []
+    for line in log_file.read_text(errors="replace").splitlines():
+        if "RESULT " not in line:
+            continue
+        fields = line.split("RESULT ", 1)[1].split()
+        rows.append(dict(f.split("=", 1) for f in fields if "=" in f))
+    return rows
+
+
+@dataclass
+class CallResult:
+    """What one sipp caller saw."""
+
+    caller: str
+    result: str  # answered | rejected | cancelled | error
+    status: int | None = None
+    ended_by: str | None = None
+    t_invite: float | None = None
+    t_answer: float | None = None
+    t_end: float | None = None
+    errors: str = ""
+
+    @property
+    def talk_seconds(self) -> float:
+        """Answer to hangup, as the caller's own clock measured it."""
+        if self.t_answer is None or self.t_end is None:
+            return 0.0
+        return self.t_end - self.t_answer
+
+
+def _result_from_row(caller: str, row: dict[str, str] | None, errors: str) -> CallResult:
+    if row is None:
+        return CallResult(caller=caller, result="error", errors=errors)
+
+    def t(key: str) -> float | None:
+        # sipp prints "<seconds>.000000.<microseconds>.000000"
+        if key not in row:
+            return None
+        parts = row[key].split(".")
+        return int(parts[0]) + int(parts[2]) / 1e6
+
+    status = row.get("status")
+    return CallResult(caller=caller, result=row["result"],
+                      status=int(status) if status and status.isdigit() else None,
+                      ended_by=row.get("ended_by"), t_invite=t("t_invite"),
+                      t_answer=t("t_answer"), t_end=t("t_end"), errors=errors)
+
+
+async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold_ms: int = 2000,
+               cancel_after_ms: int | None = None,
+               dtmf_pcaps: tuple[tuple[int, str], ...] = (),
+               timeout_s: float = 180.0) -> CallResult:
+    """Place one real SIP call through the lab and wait until it is over."""
+    port, media_port = free_port_pair()
+    workdir = Path(tempfile.mkdtemp(prefix="call-", dir=_WORKDIR))
+    scenario = workdir / "caller.xml"
+    scenario.write_text(scenarios.caller(caller, hold_ms, cancel_after_ms, dtmf_pcaps))
+    log_file, error_file = workdir / "calls.log", workdir / "errors.log"
+    proc = await asyncio.create_subprocess_exec(
+        sipp_binary(), sip_address, "-sf", str(scenario), "-s", dialled,
+        "-i", "127.0.0.1", "-p", str(port), "-mp", str(media_port),
+        "-m", "1", "-nostdin", "-trace_logs", "-log_file", str(log_file),
+        "-trace_err", "-error_file", str(error_file), "-timeout", f"{int(timeout_s)}s",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=workdir)
+    try:
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout_s + 10)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        stderr = b"killed after timeout"
+    rows = parse_results(log_file)
+    errors = (error_file.read_text(errors="replace")[-2000:] if error_file.exists() else "")
+    errors += stderr.decode(errors="replace")[-1000:]
+    return _result_from_row(caller, rows[0] if rows else None, errors)
+
+
+@dataclass
+class Phone:
+    """A bound phone: a sipp UAS on its own loopback port.
+
+    Dial it as :attr:`dial_string`; :meth:`results` lists what it saw.
+    """
+
+    answer_after_ms: int | None = 200
+    reject_code: int | None = None
+    hangup_after_ms: int | None = None
+    user: str = "phone"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="phone-",
+                                                                         dir=_WORKDIR)))
+
+    @property
+    def dial_string(self) -> str:
+        return f"PJSIP/phones/sip:{self.user}@127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "calls.log"
+
+    def start(self) -> Phone:
+        self.port, media_port = free_port_pair()
+        scenario = self.workdir / "phone.xml"
+        scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
+                                            self.hangup_after_ms))
+        self.process = subprocess.Popen(
+            [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
+             "-mp", str(media_port), "-nostdin", "-trace_logs", "-log_file", str(self.log_file),
+             "-trace_err", "-error_file", str(self.workdir / "errors.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir)
+        _wait_bound(self.port, self.process)
+        return self
+
+    def results(self) -> list[dict[str, str]]:
+        return parse_results(self.log_file)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> Phone:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _wait_bound(port: int, process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    """Wait until sipp listens on ``port`` (or died trying)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise LabError(f"sipp phone on port {port} exited at start: {err[-1000:]}")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return  # taken: sipp is listening
+        time.sleep(0.02)
+    raise LabError(f"sipp phone did not bind port {port}")
