@@ -36,7 +36,7 @@ CREATE TABLE phones (
     enabled     boolean NOT NULL DEFAULT true,
     created_at  timestamptz(3) NOT NULL DEFAULT now(),
     CONSTRAINT phone_dial_string_is_unique UNIQUE (dial_string),
-    CONSTRAINT phone_dial_string_must_be_tech_slash_resource_without_separators
+    CONSTRAINT phone_dial_string_must_be_tech_slash_resource_no_separators
         CHECK (dial_string ~ '^(PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.@:;=+/#*-]{1,200}$'),
     CONSTRAINT phone_capacity_must_be_1_to_100_calls
         CHECK (capacity BETWEEN 1 AND 100)

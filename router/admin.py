@@ -20,7 +20,8 @@ class AdminError(Exception):
 
 def explain(exc: Exception) -> str:
     """A readable sentence for a database refusal."""
-    if isinstance(exc, asyncpg.exceptions.CheckViolationError | asyncpg.exceptions.UniqueViolationError):
+    refusals = asyncpg.exceptions.CheckViolationError | asyncpg.exceptions.UniqueViolationError
+    if isinstance(exc, refusals):
         name = getattr(exc, "constraint_name", None) or ""
         if name:
             return name.replace("_", " ")

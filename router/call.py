@@ -12,11 +12,13 @@ own timestamps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
@@ -99,7 +101,7 @@ class Services(Protocol):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -123,6 +125,11 @@ class Leg:
     @property
     def ringing(self) -> bool:
         return self.result is None and self.answered_at is None
+
+
+def _wave_decided(legs: list[Leg]) -> bool:
+    """A phone of the wave answered, or every phone of it is done."""
+    return any(leg.answered_at for leg in legs) or all(leg.result for leg in legs)
 
 
 class Call:
@@ -201,12 +208,10 @@ class Call:
         self.log.info("ring plan", strategy=strategy.name, idle=len(candidates),
                       waves=[[p.phone_id for p in w.phones] for w in plan])
         for number, wave in enumerate(plan, start=1):
-            legs = [leg for phone in wave.phones
-                    if (leg := await self._dial(phone, number, hotline.ring_timeout_s))]
+            legs = await self._ring_wave(wave.phones, number, hotline.ring_timeout_s)
             if not legs:
                 continue
-            await self._until(lambda: any(leg.answered_at for leg in legs)
-                              or all(leg.result for leg in legs))
+            await self._until(partial(_wave_decided, legs))
             answered = [leg for leg in legs if leg.answered_at and leg.result is None]
             if answered:
                 winner = min(answered, key=lambda leg: leg.answered_at or leg.dial_started_at)
@@ -217,7 +222,39 @@ class Call:
                 return winner
         return None
 
-    async def _dial(self, phone: Candidate, wave: int, ring_timeout_s: int) -> Leg | None:
+    async def _ring_wave(self, phones: tuple[Candidate, ...], wave: int,
+                         ring_timeout_s: int) -> list[Leg]:
+        """Claim, create and dial one leg per phone; phones found busy are skipped.
+
+        A created channel accepts /dial only after its own StasisStart, so the
+        wave's channels are created first, awaited into Stasis, then dialled.
+        """
+        legs = [leg for phone in phones if (leg := await self._create_leg(phone, wave))]
+        created = [leg for leg in legs if leg.result is None]
+        with contextlib.suppress(TimeoutError):
+            await self._until(lambda: all(leg.in_stasis or leg.result for leg in created),
+                              timeout_s=5)
+        loop = asyncio.get_running_loop()
+        for leg in created:
+            if leg.result is not None:
+                continue
+            if not leg.in_stasis:
+                self.log.warning("leg channel never entered Stasis", phone_id=leg.phone.phone_id)
+                await self._end_leg(leg, LegResult.FAILED, self.clock(), None, hangup="normal")
+                continue
+            try:
+                await self.services.ari.dial(leg.channel_id, caller=self.caller.id,
+                                             timeout_s=ring_timeout_s + 5)
+            except AriError as exc:
+                self.log.warning("dial failed", phone_id=leg.phone.phone_id, error=str(exc))
+                await self._end_leg(leg, LegResult.FAILED, self.clock(), None, hangup="normal")
+                continue
+            leg.timer = loop.call_later(ring_timeout_s, self.deliver, RingTimeout(leg.id))
+            self.log.info("leg dialled", phone_id=leg.phone.phone_id, wave=wave,
+                          leg_id=str(leg.id))
+        return legs
+
+    async def _create_leg(self, phone: Candidate, wave: int) -> Leg | None:
         leg = Leg(id=uuid4(), phone=phone, wave=wave, dial_started_at=self.clock())
         if not await claims.claim(self.services.db, phone.phone_id, leg.id, self.id,
                                   self.services.router_id):
@@ -237,15 +274,9 @@ class Call:
                 originator=self.caller.id,
                 variables={"CALLERID(num)": self.caller.caller.number or "anonymous",
                            "CALLERID(name)": self.dialled})
-            await self.services.ari.dial(leg.channel_id, caller=self.caller.id,
-                                         timeout_s=ring_timeout_s + 5)
         except AriError as exc:
-            self.log.warning("dial failed", phone_id=phone.phone_id, error=str(exc))
+            self.log.warning("channel create failed", phone_id=phone.phone_id, error=str(exc))
             await self._end_leg(leg, LegResult.FAILED, self.clock(), None)
-            return leg
-        loop = asyncio.get_running_loop()
-        leg.timer = loop.call_later(ring_timeout_s, self.deliver, RingTimeout(leg.id))
-        self.log.info("leg dialled", phone_id=phone.phone_id, wave=wave, leg_id=str(leg.id))
         return leg
 
     async def _connect(self, leg: Leg) -> None:
@@ -287,7 +318,7 @@ class Call:
             return
         try:
             await self._until(lambda: playback_id in self.finished_playbacks, timeout_s=60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.log.warning("announcement did not finish", sound=sound)
 
     async def _finish(self) -> None:

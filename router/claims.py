@@ -37,7 +37,7 @@ WITH released AS (DELETE FROM phone_claims WHERE router_id = $1 RETURNING phone_
      counts AS (SELECT phone_id, count(*) AS n FROM released GROUP BY phone_id)
 UPDATE phone_state s SET active_calls = s.active_calls - counts.n
 FROM counts WHERE s.phone_id = counts.phone_id
-RETURNING s.phone_id
+RETURNING counts.n
 """
 
 
@@ -53,4 +53,4 @@ async def release(db: Any, leg_id: UUID, talked: bool = False) -> bool:
 
 async def release_all(db: Any, router_id: str) -> int:
     """Release every claim a router holds (used when it starts afresh)."""
-    return len(await db.fetch(_RELEASE_ROUTER, router_id))
+    return sum(row["n"] for row in await db.fetch(_RELEASE_ROUTER, router_id))

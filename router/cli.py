@@ -22,7 +22,8 @@ async def _cmd_run(args: argparse.Namespace) -> int:
 
     config = settings.from_env(
         database_url=args.database_url, ari_url=args.ari_url, ari_user=args.ari_user,
-        ari_password=args.ari_password, ari_app=args.ari_app, router_id=args.router_id)
+        ari_password=args.ari_password, ari_app=args.ari_app, router_id=args.router_id,
+        http_listen=args.http_listen)
     logs.configure(config.log_format, config.log_level)
     if args.migrate:
         connection = await db.connect(config.database_url)
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ari-password", help="env ARI_PASSWORD")
     run.add_argument("--ari-app", help="Stasis application name (env ARI_APP)")
     run.add_argument("--router-id", help="names this router's claims (default: the app name)")
+    run.add_argument("--http-listen", help="health endpoint address (env HTTP_LISTEN, "
+                     "default 127.0.0.1:8095)")
     run.add_argument("--migrate", action="store_true", help="apply migrations before starting")
     run.set_defaults(handler=_cmd_run)
 
@@ -134,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                          required=True)
     add = phone.add_parser("add", help="bind a phone to a hotline")
     add.add_argument("hotline", metavar="NUMBER")
-    add.add_argument("dial_string", metavar="DIALSTRING", help="e.g. PJSIP/phones/sip:8001@10.0.0.5")
+    add.add_argument("dial_string", metavar="DIALSTRING",
+                     help="e.g. PJSIP/phones/sip:8001@10.0.0.5")
     add.add_argument("--position", type=int, help="order for sequential hunting (default: last)")
     add.add_argument("--capacity", type=int, default=1, help="simultaneous calls")
     add.add_argument("--label", default="")
@@ -151,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return asyncio.run(args.handler(args))
+        code: int = asyncio.run(args.handler(args))
+        return code
     except admin.AdminError as exc:
         print(f"hotline-router: {exc}", file=sys.stderr)
         return 2

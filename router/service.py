@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from router import claims, db, records
+from router import claims, db, http, records
 from router.ari import AriClient, EventStream
 from router.ari import events as ev
 from router.call import Call
@@ -33,6 +33,8 @@ class Router:
         self.router_id = settings.effective_router_id
         self.calls: dict[str, Call] = {}  # channel id -> the call that owns it
         self.tasks: set[asyncio.Task[None]] = set()
+        self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
+                                  [self.app], self.on_event)
 
     # --- Services, as seen by a Call ----------------------------------------
 
@@ -59,7 +61,8 @@ class Router:
 
     def _start_call(self, event: ev.StasisStart) -> None:
         channel = event.channel
-        dialled = event.args[0] if event.args else (channel.dialplan.exten if channel.dialplan else "")
+        exten = channel.dialplan.exten if channel.dialplan else ""
+        dialled = event.args[0] if event.args else exten
         if not _DIALLED.match(dialled):
             log.warning("dialled number is not a number", dialled=dialled[:40],
                         channel=channel.id)
@@ -79,13 +82,23 @@ class Router:
             log.warning("recovered from an earlier run", calls_closed=closed,
                         claims_released=released)
 
+    async def readiness(self) -> dict[str, bool]:
+        """Ready means: ARI events flow and the database answers."""
+        try:
+            database = await self.db.fetchval("SELECT true") is True
+        except Exception:
+            database = False
+        return {"ari_connected": self.stream.connected.is_set(), "database": database}
+
     async def run(self) -> None:
         await self.recover()
-        stream = EventStream(self.settings.ari_url, self.settings.ari_user,
-                             self.settings.ari_password, [self.app], self.on_event)
+        runner = await http.start(self.settings.http_listen, self.readiness)
         log.info("router started", router_id=self.router_id, app=self.app,
-                 ari_url=self.settings.ari_url)
-        await stream.run()
+                 ari_url=self.settings.ari_url, http_listen=self.settings.http_listen)
+        try:
+            await self.stream.run()
+        finally:
+            await runner.cleanup()
 
 
 def _channel_of(event: ev.AnyEvent | ev.OtherEvent) -> str | None:

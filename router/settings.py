@@ -19,12 +19,17 @@ class Settings:
     ari_app: str = "hotline-router"
     # Identifies this router's claims and records; stable across restarts.
     router_id: str = ""
+    # Health endpoints; loopback unless the operator says otherwise.
+    http_listen: str = "127.0.0.1:8095"
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
 
     @property
     def effective_router_id(self) -> str:
         return self.router_id or self.ari_app
+
+    def __repr__(self) -> str:
+        return f"Settings({self.masked()})"
 
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets replaced by ***."""

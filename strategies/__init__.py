@@ -49,4 +49,5 @@ def get(name: str) -> Strategy:
         return installed()[name]
     except KeyError:
         known = ", ".join(installed()) or "none"
-        raise UnknownStrategy(f"no strategy named {name!r} is installed (installed: {known})") from None
+        raise UnknownStrategy(
+            f"no strategy named {name!r} is installed (installed: {known})") from None

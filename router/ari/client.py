@@ -6,6 +6,7 @@ that reaches a log line carries the password.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -56,7 +57,8 @@ class AriClient:
         if self._session is not None:
             await self._session.close()
 
-    async def request(self, method: str, path: str, params: Mapping[str, object | None] | None = None,
+    async def request(self, method: str, path: str,
+                      params: Mapping[str, object | None] | None = None,
                       body: Any = None) -> Any:
         """One ARI call; returns decoded JSON (or None for 204)."""
         url = f"{self.base_url}/ari{path}"
@@ -65,10 +67,8 @@ class AriClient:
             text = await response.text()
             if response.status >= 400:
                 message = text
-                try:
+                with contextlib.suppress(ValueError, AttributeError):
                     message = json.loads(text).get("message", text)
-                except (ValueError, AttributeError):
-                    pass
                 raise AriError(method, path, response.status, message.strip()[:300])
             return json.loads(text) if text else None
 

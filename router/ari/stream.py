@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -23,7 +24,7 @@ log = structlog.get_logger("router.ari")
 class EventStream:
     def __init__(self, base_url: str, user: str, password: str, apps: Sequence[str],
                  on_event: Callable[[events.AnyEvent | events.OtherEvent], None],
-                 on_connected: Callable[[], Awaitable[None]] | None = None,
+                 on_connected: Callable[[], Coroutine[Any, Any, None]] | None = None,
                  backoff_initial_s: float = 0.2, backoff_max_s: float = 10.0) -> None:
         self._url = (base_url.rstrip("/").replace("http://", "ws://", 1)
                      .replace("https://", "wss://", 1) + "/ari/events")
@@ -52,8 +53,9 @@ class EventStream:
                             asyncio.get_running_loop().create_task(self._on_connected())
                         await self._read(ws)
                     log.warning("ari websocket closed", url=self._url)
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                    log.warning("ari connect failed", url=self._url, error=str(exc) or type(exc).__name__)
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    log.warning("ari connect failed", url=self._url,
+                                error=str(exc) or type(exc).__name__)
                 self.connected.clear()
                 self.reconnects += 1
                 await asyncio.sleep(delay * (0.5 + random.random()))

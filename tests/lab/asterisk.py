@@ -85,7 +85,8 @@ def instance(name: str = "a", index: int = 0) -> AsteriskLab:
     )
 
 
-def up(lab: AsteriskLab, log: Callable[[str], None] = print, timeout_s: float = 90.0) -> AsteriskLab:
+def up(lab: AsteriskLab, log: Callable[[str], None] = print,
+       timeout_s: float = 90.0) -> AsteriskLab:
     """Start ``lab`` (or keep it if it already runs with this configuration)."""
     engine = detect()
     image = ensure_asterisk_image(engine, log)
@@ -110,6 +111,14 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print, timeout_s: float = 
     )
     _wait_ready(engine, lab, timeout_s)
     return lab
+
+
+def is_running(lab: AsteriskLab) -> bool:
+    return _running_fingerprint(detect(), lab) is not None and _ari_ready(lab)
+
+
+def stop(lab: AsteriskLab) -> None:
+    detect().run("rm", "-f", "-t", "2", lab.container, check=False)
 
 
 def down(engine: Engine | None = None) -> list[str]:
@@ -156,9 +165,8 @@ def _config_digest(etc: Path) -> str:
 
 
 def _running_fingerprint(engine: Engine, lab: AsteriskLab) -> str | None:
-    proc = engine.run("inspect", "--format",
-                      '{{index .Config.Labels "hotline-router-lab-fingerprint"}} {{.State.Running}}',
-                      lab.container, check=False)
+    labels = '{{index .Config.Labels "hotline-router-lab-fingerprint"}} {{.State.Running}}'
+    proc = engine.run("inspect", "--format", labels, lab.container, check=False)
     if proc.returncode != 0:
         return None
     fingerprint, _, running = proc.stdout.strip().rpartition(" ")

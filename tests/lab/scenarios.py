@@ -9,7 +9,8 @@ from __future__ import annotations
 from xml.sax.saxutils import quoteattr
 
 # Final responses a caller may get instead of 200 OK.
-REJECT_CODES = (403, 404, 408, 410, 480, 484, 486, 487, 488, 500, 502, 503, 600, 603)
+# (487 is left out: it answers our own CANCEL, and sipp would match it here.)
+REJECT_CODES = (403, 404, 408, 410, 480, 484, 486, 488, 500, 502, 503, 600, 603)
 
 _HEADER = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name={name}>\n'
 
@@ -71,16 +72,18 @@ Content-Length: [len]
 
 {_SDP}]]></send>
 """)
-    out.append('<recv response="100" optional="true"/>\n')
-    out.append('<recv response="180" optional="true"><action>'
-               '<gettimeofday assign_to="t_ring_s,t_ring_us"/></action></recv>\n')
-    out.append('<recv response="183" optional="true"><action>'
-               '<gettimeofday assign_to="t_ring_s,t_ring_us"/></action></recv>\n')
-    for code in REJECT_CODES:
-        out.append(f'<recv response="{code}" optional="true" next="rejected"><action>'
-                   f'<assignstr assign_to="status" value="{code}"/></action></recv>\n')
+    # sipp ignores a recv's timeout after optional recvs unless each optional
+    # recv carries it too (SIPp/sipp#454); the wait restarts at each 1xx.
     timeout = cancel_after_ms if cancel_after_ms is not None else answer_timeout_ms
-    out.append(f'<recv response="200" rrs="true" timeout="{timeout}" ontimeout="cancel">'
+    wait = f'timeout="{timeout}" ontimeout="cancel"'
+    out.append(f'<recv response="100" optional="true" {wait}/>\n')
+    for code in (180, 183):
+        out.append(f'<recv response="{code}" optional="true" {wait}><action>'
+                   '<gettimeofday assign_to="t_ring_s,t_ring_us"/></action></recv>\n')
+    for code in REJECT_CODES:
+        out.append(f'<recv response="{code}" optional="true" next="rejected" {wait}><action>'
+                   f'<assignstr assign_to="status" value="{code}"/></action></recv>\n')
+    out.append(f'<recv response="200" rrs="true" {wait}>'
                '<action><gettimeofday assign_to="t_answer_s,t_answer_us"/></action></recv>\n')
     out.append("""<send><![CDATA[
 ACK [next_url] SIP/2.0

@@ -116,7 +116,7 @@ async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=workdir)
     try:
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout_s + 10)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         stderr = b"killed after timeout"

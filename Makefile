@@ -1,0 +1,54 @@
+# hotline-router: `make demo` and `make test` set up everything they need on a
+# Debian 12 machine (as root): apt packages, a virtualenv, the lab Asterisk.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# podman + runc run the lab container, debootstrap makes its base image when no
+# registry is reachable, sip-tester gives sipp (the lab's callers and phones).
+APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv
+
+.PHONY: help setup system-deps demo test lint lab lab-down clean
+
+help:
+	@echo "make demo      real SIP calls through a lab Asterisk, then the records"
+	@echo "make test      lint, type-check and the whole test suite (lab included)"
+	@echo "make lab       start the lab Asterisk and print how to reach it"
+	@echo "make lab-down  stop the lab"
+
+system-deps:
+	@missing=""; \
+	for cmd in podman runc debootstrap sipp; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \
+	fi
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: system-deps $(BIN)/.installed
+
+demo: setup
+	$(BIN)/python -m tests.lab demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects nothing: that is a failure here, not a pass.
+test: lint
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+
+lab: setup
+	$(BIN)/python -m tests.lab up
+
+lab-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tests.lab down; else $(PYTHON) -m tests.lab down; fi
+
+clean: lab-down
+	rm -rf $(VENV) .lab .pytest_cache .mypy_cache .ruff_cache

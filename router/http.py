@@ -1,0 +1,41 @@
+"""The router's own HTTP listener: liveness and readiness for orchestrators.
+
+Binds to 127.0.0.1 unless told otherwise; it says nothing secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'127.0.0.1:8095' -> ('127.0.0.1', 8095); '[::1]:8095' works too."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> web.AppRunner:
+    """Serve /healthz and /readyz on ``listen``; stop with ``await runner.cleanup()``."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        try:
+            checks = await asyncio.wait_for(ready(), timeout=2)
+        except TimeoutError:
+            checks = {"checks_timed_out": False}
+        ok = all(checks.values())
+        return web.json_response({"ready": ok, **checks}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, port = parse_listen(listen)
+    await web.TCPSite(runner, host, port).start()
+    return runner

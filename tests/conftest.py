@@ -1,0 +1,144 @@
+"""Shared fixtures: a fresh database, the lab Asterisk, and a running router.
+
+Nothing here skips: if the lab or the database cannot start, the tests that
+need them fail with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from router import admin, migrate
+from router import db as router_db
+from tests.lab import asterisk, sipp
+from tests.lab.asterisk import AsteriskLab
+from tests.lab.router import RouterProcess
+
+SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql://postgres@127.0.0.1:5432")
+TEST_DB = os.environ.get("TEST_DATABASE_NAME", "hotline_router_test")
+
+
+async def recreate_database(name: str) -> str:
+    admin = await asyncpg.connect(f"{SERVER_URL}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"{SERVER_URL}/{name}"
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    """A fresh, migrated database for this test session."""
+    url = await recreate_database(TEST_DB)
+    connection = await router_db.connect(url)
+    try:
+        await migrate.migrate(connection)
+    finally:
+        await connection.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Any]:
+    pool = await router_db.connect_pool(database_url, min_size=2, max_size=20)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[AsteriskLab]:
+    """The lab Asterisk; started here (and stopped after) unless already up."""
+    instance = asterisk.instance()
+    was_running = asterisk.is_running(instance)
+    started = time.monotonic()
+    asterisk.up(instance)
+    print(f"\nlab Asterisk ready in {time.monotonic() - started:.1f} s "
+          f"({'warm' if was_running else 'started'})", file=sys.stderr)
+    yield instance
+    if not was_running:
+        asterisk.stop(instance)
+
+
+@pytest.fixture(scope="session")
+def router(lab: AsteriskLab, database_url: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterProcess]:
+    log_path = tmp_path_factory.mktemp("router") / "router.log"
+    process = RouterProcess(lab, database_url, "hotline-router", log_path).start()
+    yield process
+    process.stop()
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def hotline_number() -> str:
+    """A 400 number no other test uses."""
+    return f"400{next(_numbers):07d}"
+
+
+async def wait_for_call(db: Any, dialled: str, count: int = 1,
+                        timeout_s: float = 60.0) -> list[Any]:
+    """The ended call records of ``dialled`` once ``count`` of them exist."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = await db.fetch(
+            "SELECT * FROM calls WHERE dialled = $1 AND ended_at IS NOT NULL ORDER BY started_at",
+            dialled)
+        if len(rows) >= count:
+            return list(rows)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(rows)} of {count} calls to {dialled} ended "
+                                 f"within {timeout_s} s")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def phones() -> Iterator[PhoneFactory]:
+    """Start sipp phones for one test; all are stopped when it ends."""
+    factory = PhoneFactory()
+    yield factory
+    factory.stop_all()
+
+
+class PhoneFactory:
+    def __init__(self) -> None:
+        self.started: list[sipp.Phone] = []
+
+    def __call__(self, answer_after_ms: int | None = 200, reject_code: int | None = None,
+                 hangup_after_ms: int | None = None) -> sipp.Phone:
+        phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
+                           hangup_after_ms=hangup_after_ms).start()
+        self.started.append(phone)
+        return phone
+
+    def stop_all(self) -> None:
+        for phone in self.started:
+            phone.stop()
+
+
+async def add_hotline(db: Any, number: str, bound: list[sipp.Phone], strategy: str = "sequential",
+                      ring_timeout_s: int = 3) -> dict[str, int]:
+    """Create a hotline and bind ``bound`` in order; returns dial string -> phone id."""
+    await admin.add_hotline(db, number, strategy, ring_timeout_s=ring_timeout_s)
+    ids = {}
+    for phone in bound:
+        row = await admin.add_phone(db, number, phone.dial_string)
+        ids[phone.dial_string] = row["phone_id"]
+    return ids
+
+
+async def legs_of(db: Any, call_id: Any) -> list[Any]:
+    return list(await db.fetch(
+        "SELECT * FROM call_legs WHERE call_id = $1 ORDER BY dial_started_at, id", call_id))

@@ -1,0 +1,63 @@
+"""Bad admin rows are refused by the database itself, with a readable reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from router import admin
+
+
+@pytest.mark.parametrize(("sql", "args", "reason"), [
+    ("INSERT INTO hotlines (number) VALUES ($1)", ["40012345"],
+     "hotline number must be 400 or 800 then 7 digits"),
+    ("INSERT INTO hotlines (number) VALUES ($1)", ["9008001234"],
+     "hotline number must be 400 or 800 then 7 digits"),
+    ("INSERT INTO hotlines (number, ring_timeout_s) VALUES ($1, 0)", ["4001112222"],
+     "hotline ring timeout must be 1 to 300 seconds"),
+    ("INSERT INTO hotlines (number, strategy) VALUES ($1, 'Robin; DROP')", ["4001112223"],
+     "hotline strategy must be a lowercase name"),
+    ("INSERT INTO phones (dial_string) VALUES ($1)", ["PJSIP/a&PJSIP/b"],
+     "phone dial string must be tech slash resource no separators"),
+    ("INSERT INTO phones (dial_string) VALUES ($1)", ["PJSIP/1001,30"],
+     "phone dial string must be tech slash resource no separators"),
+    ("INSERT INTO phones (dial_string) VALUES ($1)", ["PJSIP/x\nexten"],
+     "phone dial string must be tech slash resource no separators"),
+    ("INSERT INTO phones (dial_string) VALUES ($1)", ["Local/s@ctx(evil)"],
+     "phone dial string must be tech slash resource no separators"),
+    ("INSERT INTO phones (dial_string, capacity) VALUES ($1, 0)", ["PJSIP/cap0"],
+     "phone capacity must be 1 to 100 calls"),
+])
+async def test_database_refuses_bad_rows_with_a_reason(db: Any, sql: str, args: list[Any],
+                                                       reason: str) -> None:
+    with pytest.raises(asyncpg.exceptions.CheckViolationError) as refused:
+        await db.execute(sql, *args)
+    assert admin.explain(refused.value) == reason
+
+
+async def test_adding_a_duplicate_hotline_says_so(db: Any) -> None:
+    await admin.add_hotline(db, "4001239876")
+    with pytest.raises(admin.AdminError, match="hotline number is unique"):
+        await admin.add_hotline(db, "4001239876")
+
+
+async def test_binding_to_an_unknown_hotline_says_so(db: Any) -> None:
+    with pytest.raises(admin.AdminError, match="no hotline 4001230000"):
+        await admin.add_phone(db, "4001230000", "PJSIP/phones/sip:1@127.0.0.1:5999")
+
+
+async def test_unknown_strategy_is_refused_with_the_installed_ones(db: Any) -> None:
+    with pytest.raises(admin.AdminError, match=r"no strategy named 'fastest'.*sequential"):
+        await admin.add_hotline(db, "4001239877", strategy="fastest")
+
+
+async def test_a_hotline_with_call_records_cannot_be_deleted(db: Any) -> None:
+    row = await admin.add_hotline(db, "4001239878")
+    await db.execute(
+        """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
+                              started_at)
+           VALUES (gen_random_uuid(), $1, '4001239878', '1', 'c', 'r', now())""", row["id"])
+    with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError):
+        await db.execute("DELETE FROM hotlines WHERE id = $1", row["id"])

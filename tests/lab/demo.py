@@ -1,0 +1,121 @@
+"""`make demo`: real SIP calls through the lab, then what the router recorded.
+
+Hotline 4008001234 has three bound phones in this order: desk-1 (busy: it
+answers every call with 486), desk-2 and desk-3. Ten callers ring it a little
+apart with calls of different lengths, so the sequential rule hunts past the
+busy phone and, when desk-2 is talking, on to desk-3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from router import admin, logs, migrate
+from router import db as router_db
+from tests.lab import asterisk, sipp
+from tests.lab.router import RouterProcess
+
+DEMO_DB = "hotline_router_demo"
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+HOTLINE = "4008001234"
+CALLS = 10
+
+
+async def prepare_database() -> str:
+    admin_connection = await router_db.connect(f"{SERVER_URL}/postgres")
+    try:
+        await admin_connection.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
+        await admin_connection.execute(f'CREATE DATABASE "{DEMO_DB}"')
+    finally:
+        await admin_connection.close()
+    url = f"{SERVER_URL}/{DEMO_DB}"
+    connection = await router_db.connect(url)
+    try:
+        await migrate.migrate(connection)
+    finally:
+        await connection.close()
+    return url
+
+
+async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
+    phones = {"desk-1": sipp.Phone(reject_code=486).start(),
+              "desk-2": sipp.Phone(answer_after_ms=800).start(),
+              "desk-3": sipp.Phone(answer_after_ms=1200).start()}
+    labels = {phone.dial_string: label for label, phone in phones.items()}
+    pool = await router_db.connect_pool(database_url, min_size=1, max_size=4)
+    router = RouterProcess(lab, database_url, "hotline-router",
+                           Path(tempfile.mkdtemp(prefix="hotline-demo-")) / "router.log")
+    try:
+        await admin.add_hotline(pool, HOTLINE, "sequential", name="demo", ring_timeout_s=5)
+        for label, phone in phones.items():
+            await admin.add_phone(pool, HOTLINE, phone.dial_string, label=label)
+        router.start()
+        print(f"router running (log: {router.log_path})")
+        rng = random.Random(400)
+        print(f"placing {CALLS} calls to {HOTLINE} ...")
+
+        async def one(n: int) -> sipp.CallResult:
+            await asyncio.sleep(n * 2.0)
+            caller = f"139{rng.randrange(10**8):08d}"
+            return await sipp.call(lab.sip_address, HOTLINE, caller=caller,
+                                   hold_ms=rng.choice([1500, 3000, 5000, 8000]))
+
+        started = time.monotonic()
+        await asyncio.gather(*(one(n) for n in range(CALLS)))
+        await asyncio.sleep(0.5)
+        print(f"done in {time.monotonic() - started:.0f} s\n")
+        print_table(await pool.fetch(
+            """SELECT c.id, c.caller, c.outcome, c.answered_dial_string, c.billable_ms,
+                      (SELECT string_agg(l.dial_string || ' ' || l.result, ', '
+                                         ORDER BY l.dial_started_at)
+                       FROM call_legs l WHERE l.call_id = c.id) AS attempts
+               FROM calls c ORDER BY c.started_at"""), labels)
+    finally:
+        router.stop()
+        for phone in phones.values():
+            phone.stop()
+        await pool.close()
+
+
+def print_table(rows: list[Any], labels: dict[str, str]) -> None:
+    def label(dial_string: str | None) -> str:
+        return labels.get(dial_string or "", "-")
+
+    print(f"{'call':>4}  {'caller':<12} {'answered by':<11} {'outcome':<10} {'seconds':>7}  "
+          f"{'minutes':>7}  ring attempts")
+    for n, row in enumerate(rows, start=1):
+        attempts = row["attempts"] or ""
+        for dial_string, name in labels.items():
+            attempts = attempts.replace(dial_string, name)
+        seconds = row["billable_ms"] / 1000
+        minutes = -(-row["billable_ms"] // 60_000)  # a part minute counts as a whole one
+        print(f"{n:>4}  {row['caller']:<12} {label(row['answered_dial_string']):<11} "
+              f"{row['outcome']:<10} {seconds:>7.3f}  {minutes:>7}  {attempts}")
+    answered = [r for r in rows if r["outcome"] == "answered"]
+    print(f"\n{len(rows)} calls, {len(answered)} answered, "
+          f"{sum(r['billable_ms'] for r in rows) / 1000:.3f} billable seconds")
+
+
+def main() -> int:
+    logs.configure("console", "warning")
+    lab = asterisk.instance()
+    was_running = asterisk.is_running(lab)
+    started = time.monotonic()
+    asterisk.up(lab)
+    print(f"lab Asterisk ready in {time.monotonic() - started:.1f} s")
+    try:
+        database_url = asyncio.run(prepare_database())
+        print(f"demo database {DEMO_DB} migrated")
+        asyncio.run(run(lab, database_url))
+    finally:
+        if not was_running:
+            asterisk.stop(lab)
+            print("lab stopped")
+    print(f"records kept in database {DEMO_DB}: "
+          f"DATABASE_URL={SERVER_URL}/{DEMO_DB} hotline-router calls")
+    return 0

@@ -1,0 +1,59 @@
+"""Decoding ARI events: known types typed, others tolerated, garbage refused."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from router.ari import events
+
+
+def test_stasis_start_decodes_with_channel_and_args() -> None:
+    raw = json.dumps({
+        "type": "StasisStart", "timestamp": "2026-11-28T16:00:00.123+0000",
+        "application": "hotline-router", "args": ["4008001234"],
+        "channel": {"id": "1.1", "name": "PJSIP/callers-1", "state": "Ring",
+                    "caller": {"name": "", "number": "13800138000"}}})
+    event = events.decode(raw)
+    assert isinstance(event, events.StasisStart)
+    assert event.args == ["4008001234"]
+    assert event.channel.caller.number == "13800138000"
+    assert event.at == datetime(2026, 11, 28, 16, 0, 0, 123000, tzinfo=UTC)
+
+
+def test_dial_event_carries_the_peer() -> None:
+    event = events.decode(json.dumps({"type": "Dial", "dialstatus": "BUSY",
+                                      "peer": {"id": "leg-1"}}))
+    assert isinstance(event, events.Dial)
+    assert (event.peer.id, event.dialstatus) == ("leg-1", "BUSY")
+
+
+def test_unknown_event_types_are_tolerated() -> None:
+    event = events.decode(b'{"type": "ChannelTalkingStarted", "channel": {"id": "x"}}')
+    assert isinstance(event, events.OtherEvent)
+    assert event.type == "ChannelTalkingStarted"
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[]", b'{"no": "type"}',
+                                 b'{"type": "StasisStart"}',
+                                 b'{"type": "Dial", "peer": 5}'])
+def test_malformed_payloads_raise_a_decode_error(raw: bytes) -> None:
+    with pytest.raises((msgspec.DecodeError, msgspec.ValidationError)):
+        events.decode(raw)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise_anything_else(raw: bytes) -> None:
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+        events.decode(raw)
+
+
+def test_bad_timestamp_falls_back_to_now() -> None:
+    before = datetime.now(UTC)
+    assert events.parse_timestamp("yesterday") >= before
