@@ -1,15 +1,13 @@
 """One lab Asterisk: a container built from docker/, configured from dialplan/.
 
 Each instance gets its own SIP, HTTP (ARI) and RTP ports so that several can
-run side by side on the host network. ``LAB_PORT_OFFSET`` shifts every port,
-for two labs on one machine.
+run side by side on the host network (see tests/lab/ports.py).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import shutil
 import time
@@ -19,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.lab import ports
 from tests.lab.engine import LABEL, REPO, STATE_DIR, Engine, detect, ensure_asterisk_image
 from tests.lab.errors import LabError
 
 DIALPLAN = REPO / "dialplan"
-PORT_OFFSET = int(os.environ.get("LAB_PORT_OFFSET", "0"))
 ARI_USER = "hotline-router"
 
 
@@ -35,11 +33,13 @@ class AsteriskLab:
     sip_port: int
     http_port: int
     rtp_start: int
+    rtp_end: int
     ari_password: str
 
     @property
     def container(self) -> str:
-        return f"hotline-lab-asterisk-{self.name}"
+        suffix = f"-{ports.OFFSET}" if ports.OFFSET else ""
+        return f"hotline-lab-asterisk-{self.name}{suffix}"
 
     @property
     def ari_url(self) -> str:
@@ -75,12 +75,13 @@ def instance(name: str = "a", index: int = 0) -> AsteriskLab:
     password = None
     if saved.exists():
         password = json.loads(saved.read_text()).get("ari_password")
-    step = 100 * index + PORT_OFFSET
+    rtp_start, rtp_end = ports.rtp(index)
     return AsteriskLab(
         name=name,
-        sip_port=5060 + step,
-        http_port=8088 + step,
-        rtp_start=10000 + 1000 * index + 10 * PORT_OFFSET,
+        sip_port=ports.sip(index),
+        http_port=ports.http(index),
+        rtp_start=rtp_start,
+        rtp_end=rtp_end,
         ari_password=password or secrets.token_urlsafe(12),
     )
 
@@ -104,7 +105,8 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print,
         path.chmod(0o777)
     engine.run(
         "run", "-d", "--name", lab.container, "--network", "host",
-        "--label", LABEL, "--label", f"hotline-router-lab-fingerprint={fingerprint}",
+        "--label", LABEL, "--label", f"hotline-router-lab-offset={ports.OFFSET}",
+        "--label", f"hotline-router-lab-fingerprint={fingerprint}",
         "-v", f"{etc}:/etc/asterisk:ro",
         "-v", f"{lab.log_dir}:/var/log/asterisk",
         image,
@@ -122,9 +124,11 @@ def stop(lab: AsteriskLab) -> None:
 
 
 def down(engine: Engine | None = None) -> list[str]:
-    """Remove every lab container; returns the names removed."""
+    """Remove every container of this lab (this LAB_PORT_OFFSET); returns their names."""
     engine = engine or detect()
-    listed = engine.run("ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}")
+    listed = engine.run("ps", "-a", "--filter", f"label={LABEL}",
+                        "--filter", f"label=hotline-router-lab-offset={ports.OFFSET}",
+                        "--format", "{{.Names}}")
     names = [n for n in listed.stdout.split() if n]
     for name in names:
         engine.run("rm", "-f", "-t", "2", name, check=False)
@@ -144,7 +148,7 @@ def _render_config(lab: AsteriskLab) -> Path:
         f"[{lab.ari_user}]\ntype = user\nread_only = no\n"
         f"password = {lab.ari_password}\npassword_format = plain\n")
     (etc / "rtp.conf").write_text(
-        f"[general]\nrtpstart = {lab.rtp_start}\nrtpend = {lab.rtp_start + 999}\n")
+        f"[general]\nrtpstart = {lab.rtp_start}\nrtpend = {lab.rtp_end}\n")
     (etc / "pjsip_transport.conf").write_text(
         "[transport-udp]\ntype = transport\nprotocol = udp\n"
         f"bind = 127.0.0.1:{lab.sip_port}\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import shutil
 import signal
 import socket
@@ -13,11 +12,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab import scenarios
+from tests.lab import ports, scenarios
 from tests.lab.errors import LabError
 
-_PORT_BASE = 20000 + 200 * int(os.environ.get("LAB_PORT_OFFSET", "0"))
-_ports = itertools.count(_PORT_BASE)
+_ports = itertools.cycle(ports.sipp_range())
 _WORKDIR = Path(tempfile.mkdtemp(prefix="hotline-sipp-"))
 
 
@@ -31,10 +29,8 @@ def sipp_binary() -> str:
 def free_port_pair() -> tuple[int, int]:
     """Two free UDP ports on loopback: SIP and media."""
     found: list[int] = []
-    for _ in range(2000):
+    for _ in range(len(ports.sipp_range())):
         port = next(_ports)
-        if port > 60000:
-            raise LabError("sipp ports exhausted")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))

@@ -1,0 +1,43 @@
+"""`hotline-router …`: one module per topic registers its subcommands here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from router import __version__, admin, migrate
+from router.cli import calls, daemon, hotlines
+
+TOPICS = (daemon, hotlines, calls)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline-router",
+        description="Routes calls to 400/800 hotline numbers over Asterisk ARI.")
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--database-url", help="PostgreSQL URL (env DATABASE_URL)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for topic in TOPICS:
+        topic.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = asyncio.run(args.handler(args))
+        return code
+    except admin.AdminError as exc:
+        print(f"hotline-router: {exc}", file=sys.stderr)
+        return 2
+    except migrate.MigrationError as exc:
+        print(f"hotline-router: migration refused: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ConnectionError) as exc:
+        print(f"hotline-router: cannot connect: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130

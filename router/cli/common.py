@@ -1,0 +1,42 @@
+"""What every CLI topic needs: the database, and printing rows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from router import db, settings
+
+
+def database_url(args: argparse.Namespace) -> str:
+    return settings.from_env(database_url=getattr(args, "database_url", None)).database_url
+
+
+@asynccontextmanager
+async def pool(args: argparse.Namespace) -> AsyncIterator[Any]:
+    """A small pool for one CLI command."""
+    connections = await db.connect_pool(database_url(args), min_size=1, max_size=2)
+    try:
+        yield connections
+    finally:
+        await connections.close()
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly value: ISO times in UTC with milliseconds, str for ids."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    return value
+
+
+def print_json_lines(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> None:
+    for row in rows:
+        print(json.dumps({name: plain(row[name]) for name in fields}, ensure_ascii=False))

@@ -1,0 +1,58 @@
+"""`run` and `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from router import db, logs, migrate, settings
+from router.cli.common import database_url
+
+
+async def run(args: argparse.Namespace) -> int:
+    from router.service import serve
+
+    config = settings.from_env(
+        database_url=args.database_url, ari_url=args.ari_url, ari_user=args.ari_user,
+        ari_password=args.ari_password, ari_app=args.ari_app, router_id=args.router_id,
+        http_listen=args.http_listen)
+    logs.configure(config.log_format, config.log_level)
+    if args.migrate:
+        connection = await db.connect(config.database_url)
+        try:
+            await migrate.migrate(connection)
+        finally:
+            await connection.close()
+    await serve(config)
+    return 0
+
+
+async def migrate_database(args: argparse.Namespace) -> int:
+    connection = await db.connect(database_url(args))
+    try:
+        applied = await migrate.migrate(connection)
+    finally:
+        await connection.close()
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    if not applied:
+        print("database is up to date")
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("run", help="route calls (settings from env; flags override)")
+    parser.add_argument("--ari-url", help="e.g. http://127.0.0.1:8088 (env ARI_URL)")
+    parser.add_argument("--ari-user", help="env ARI_USER")
+    parser.add_argument("--ari-password", help="env ARI_PASSWORD")
+    parser.add_argument("--ari-app", help="Stasis application name (env ARI_APP)")
+    parser.add_argument("--router-id",
+                        help="names this router's claims (env ROUTER_ID; default: the app name)")
+    parser.add_argument("--http-listen",
+                        help="health endpoint address (env HTTP_LISTEN, default 127.0.0.1:8095)")
+    parser.add_argument("--migrate", action="store_true",
+                        help="apply migrations before starting")
+    parser.set_defaults(handler=run)
+
+    sub.add_parser("migrate", help="apply new database migrations").set_defaults(
+        handler=migrate_database)
