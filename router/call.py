@@ -25,7 +25,7 @@ from uuid import UUID, uuid4
 import structlog
 
 import strategies
-from router import claims, records
+from router import claims, metrics, records
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.directory import Hotline, find_hotline
@@ -153,6 +153,8 @@ class Call:
         self.phone_gone = False
         self.ended_at: datetime | None = None
         self.finished_playbacks: set[str] = set()
+        self._created = asyncio.get_running_loop().time()
+        self._first_dial_observed = False
         self._queue: asyncio.Queue[ev.AnyEvent | ev.OtherEvent | RingTimeout] = asyncio.Queue()
         self.log = structlog.get_logger("router.call").bind(
             call_id=str(self.id), dialled=dialled, caller=caller.caller.number)
@@ -167,6 +169,7 @@ class Call:
 
     async def run(self) -> None:
         self.services.register(self.caller.id, self)
+        metrics.LIVE_CALLS.inc()
         self.log.info("call started", state=self.state)
         try:
             await self._route()
@@ -250,6 +253,9 @@ class Call:
                 await self._end_leg(leg, LegResult.FAILED, self.clock(), None, hangup="normal")
                 continue
             leg.timer = loop.call_later(ring_timeout_s, self.deliver, RingTimeout(leg.id))
+            if not self._first_dial_observed:
+                self._first_dial_observed = True
+                metrics.ROUTING_SECONDS.observe(loop.time() - self._created)
             self.log.info("leg dialled", phone_id=leg.phone.phone_id, wave=wave,
                           leg_id=str(leg.id))
         return legs
@@ -341,6 +347,9 @@ class Call:
         for channel_id in [self.caller.id, *self.legs]:
             self.services.unregister(channel_id)
         self.state = State.ENDED
+        metrics.LIVE_CALLS.dec()
+        metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
+                             outcome=outcome.value).inc()
         self.log.info("call ended", state=self.state, outcome=outcome,
                       answered_by=self.winner.phone.dial_string if self.winner else None)
 
@@ -427,6 +436,7 @@ class Call:
             leg.claimed = False
             await self._write(claims.release, leg.id, result is LegResult.ANSWERED)
         await self._write(records.leg_ended, leg.id, at, result.value, cause)
+        metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         self.log.info("leg ended", phone_id=leg.phone.phone_id, result=result)
 
     def _mark_end(self, at: datetime) -> None:
@@ -449,6 +459,7 @@ class Call:
         try:
             await write(self.services.db, *args)
         except Exception as exc:
+            metrics.DATABASE_ERRORS.labels(operation=write.__name__).inc()
             self.log.error("record write failed", write=write.__name__, error=str(exc))
 
     async def _ari(self, request: Awaitable[Any]) -> None:

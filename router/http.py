@@ -1,4 +1,4 @@
-"""The router's own HTTP listener: liveness and readiness for orchestrators.
+"""The router's own HTTP listener: liveness, readiness and Prometheus metrics.
 
 Binds to 127.0.0.1 unless told otherwise; it says nothing secret.
 """
@@ -9,6 +9,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from router.metrics import REGISTRY
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -18,7 +21,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> web.AppRunner:
-    """Serve /healthz and /readyz on ``listen``; stop with ``await runner.cleanup()``."""
+    """Serve /healthz, /readyz and /metrics; stop with ``await runner.cleanup()``."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -31,7 +34,13 @@ async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) ->
         ok = all(checks.values())
         return web.json_response({"ready": ok, **checks}, status=200 if ok else 503)
 
+    async def metrics(_: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(REGISTRY))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
     app = web.Application()
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     runner = web.AppRunner(app, access_log=None)

@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 
-from router import claims, db, http, records
-from router.ari import AriClient, EventStream
+from router import claims, db, http, metrics, records
+from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.call import Call
 from router.settings import Settings
@@ -33,6 +33,8 @@ class Router:
         self.router_id = settings.effective_router_id
         self.calls: dict[str, Call] = {}  # channel id -> the call that owns it
         self.tasks: set[asyncio.Task[None]] = set()
+        # While draining, the router takes no new calls; live ones finish.
+        self.draining = False
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
                                   [self.app], self.on_event)
 
@@ -51,6 +53,9 @@ class Router:
         if isinstance(event, ev.StasisStart) and event.channel.id not in self.calls:
             self._start_call(event)
             return
+        if isinstance(event, ev.CallBroadcast):
+            self._consider_broadcast(event)
+            return
         if isinstance(event, ev.ApplicationReplaced):
             log.error("another connection took over this ARI application", app=self.app)
             return
@@ -58,6 +63,30 @@ class Router:
         call = self.calls.get(channel_id) if channel_id else None
         if call is not None:
             call.deliver(event)
+
+    def _consider_broadcast(self, event: ev.CallBroadcast) -> None:
+        """StasisBroadcast offers a call to every router: try to take it.
+
+        The first claim wins; the call then arrives here as a StasisStart.
+        """
+        if self.draining:
+            metrics.BROADCASTS.labels(result="declined").inc()
+            return
+        self._spawn(self._claim(event.channel.id), f"claim-{event.channel.id}")
+
+    async def _claim(self, channel_id: str) -> None:
+        try:
+            won = await self.ari.claim(channel_id, self.app)
+        except (TimeoutError, AriError, OSError) as exc:
+            log.warning("broadcast claim failed", channel=channel_id, error=str(exc))
+            metrics.BROADCASTS.labels(result="error").inc()
+            return
+        metrics.BROADCASTS.labels(result="won" if won else "lost").inc()
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _start_call(self, event: ev.StasisStart) -> None:
         channel = event.channel
@@ -68,9 +97,7 @@ class Router:
                         channel=channel.id)
             dialled = dialled[:20]
         call = Call(self, channel, dialled, started_at=event.at)
-        task = asyncio.get_running_loop().create_task(call.run(), name=f"call-{call.id}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(call.run(), f"call-{call.id}")
 
     # --- lifecycle --------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import aiohttp
 import msgspec
 import structlog
 
+from router import metrics
 from router.ari import events
 
 log = structlog.get_logger("router.ari")
@@ -58,6 +59,7 @@ class EventStream:
                                 error=str(exc) or type(exc).__name__)
                 self.connected.clear()
                 self.reconnects += 1
+                metrics.ARI_RECONNECTS.inc()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self._backoff_max)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PhoneFactory, add_hotline, legs_of, wait_for_call
-from tests.lab import sipp
+from tests.lab import asterisk, sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
 
@@ -169,3 +169,19 @@ async def test_phone_hanging_up_first_ends_the_call(
     assert abs(call["billable_ms"] / 1000 - 1.5) < 0.5
     assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
     await no_claims_left(db, ids.values())
+
+
+async def test_plain_stasis_mode_routes_the_same_way(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    phone = phones(answer_after_ms=200)
+    await add_hotline(db, hotline_number, [phone])
+    asterisk.set_global(lab, "ROUTER_MODE", "stasis")
+    try:
+        seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=1000)
+    finally:
+        asterisk.set_global(lab, "ROUTER_MODE", "broadcast")
+
+    assert seen.result == "answered", seen.errors
+    (call,) = await wait_for_call(db, hotline_number)
+    assert (call["outcome"], call["answered_dial_string"]) == ("answered", phone.dial_string)

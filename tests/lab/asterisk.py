@@ -115,6 +115,16 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print,
     return lab
 
 
+def cli(lab: AsteriskLab, command: str) -> str:
+    """Run an Asterisk CLI command in the lab container (asterisk -rx)."""
+    return detect().run("exec", lab.container, "asterisk", "-rx", command).stdout
+
+
+def set_global(lab: AsteriskLab, name: str, value: str) -> None:
+    """Change a dialplan global at run time, e.g. ROUTER_MODE."""
+    cli(lab, f"dialplan set global {name} {value}")
+
+
 def is_running(lab: AsteriskLab) -> bool:
     return _running_fingerprint(detect(), lab) is not None and _ari_ready(lab)
 

@@ -1,0 +1,25 @@
+"""Prometheus metrics of one router process, served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CALLS = Counter("hotline_router_calls", "Calls handled, by hotline and outcome",
+                ["hotline", "outcome"], registry=REGISTRY)
+LIVE_CALLS = Gauge("hotline_router_live_calls", "Calls this router is handling now",
+                   registry=REGISTRY)
+ROUTING_SECONDS = Histogram(
+    "hotline_router_routing_seconds",
+    "From the call reaching the router to its first phone being dialled",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2), registry=REGISTRY)
+RING_ATTEMPTS = Counter("hotline_router_ring_attempts", "Phones rung, by result", ["result"],
+                        registry=REGISTRY)
+ARI_RECONNECTS = Counter("hotline_router_ari_reconnects",
+                         "Times the ARI event websocket was lost and retried", registry=REGISTRY)
+DATABASE_ERRORS = Counter("hotline_router_database_errors",
+                          "Database operations that failed", ["operation"], registry=REGISTRY)
+BROADCASTS = Counter("hotline_router_broadcast_claims",
+                     "StasisBroadcast offers, by what became of our claim", ["result"],
+                     registry=REGISTRY)
