@@ -178,6 +178,7 @@ async def test_plain_stasis_mode_routes_the_same_way(
     await add_hotline(db, hotline_number, [phone])
     asterisk.set_global(lab, "ROUTER_MODE", "stasis")
     try:
+        assert "ROUTER_MODE=stasis" in asterisk.cli(lab, "dialplan show globals")
         seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=1000)
     finally:
         asterisk.set_global(lab, "ROUTER_MODE", "broadcast")
