@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from router import __version__, admin, migrate
-from router.cli import calls, daemon, hotlines
+from router.cli import billing, calls, daemon, hotlines
 
-TOPICS = (daemon, hotlines, calls)
+TOPICS = (daemon, hotlines, calls, billing)
 
 
 def build_parser() -> argparse.ArgumentParser:
