@@ -8,6 +8,7 @@ rater.py      charging answered calls exactly once; settling monthly minimum spe
 loop.py       the rating loop each router runs
 rerate.py     re-deriving a month after a tariff fix, as adjustments
 balance.py    the zero-balance check routing asks, and low-balance events
+money.py      fen and milliseconds shown to people
 statements.py monthly statements; render.py prints them
 cdr.py        Asterisk's own CDRs; reconcile.py compares them with ours
 config.py     what admins set: tariffs, packages, settings, top-ups

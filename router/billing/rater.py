@@ -17,8 +17,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+import structlog
+
 from router.billing import ledger, terms
 from router.billing.rating import CallTimes, Rating, minimum_spend_top_up, rate_call
+
+log = structlog.get_logger("router.billing")
 
 # pg_advisory_xact_lock(class, hotline id): "rating hotline N". Any constant
 # the project uses for nothing else.
@@ -53,7 +58,12 @@ async def rate_ready(db: Any, delay_s: float, limit: int = 200) -> list[HotlineR
         delay_s)
     done = []
     for row in hotline_ids:
-        rated = await rate_hotline(db, row["hotline_id"], delay_s, limit)
+        try:
+            rated = await rate_hotline(db, row["hotline_id"], delay_s, limit)
+        except (asyncpg.PostgresError, ValueError) as exc:
+            # One hotline's bad data must not hold up the others; it is retried next pass.
+            log.error("rating a hotline failed", hotline_id=row["hotline_id"], error=str(exc))
+            continue
         if rated.calls:
             done.append(rated)
     return done
