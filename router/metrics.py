@@ -23,3 +23,9 @@ DATABASE_ERRORS = Counter("hotline_router_database_errors",
 BROADCASTS = Counter("hotline_router_broadcast_claims",
                      "StasisBroadcast offers, by what became of our claim", ["result"],
                      registry=REGISTRY)
+BALANCE = Gauge("hotline_router_balance_fen",
+                "Prepaid balance of a hotline in fen, from the ledger", ["hotline"],
+                registry=REGISTRY)
+BALANCE_LOW = Gauge("hotline_router_balance_low",
+                    "1 while a hotline's balance is below its low-balance threshold", ["hotline"],
+                    registry=REGISTRY)

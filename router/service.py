@@ -16,6 +16,7 @@ import structlog
 from router import claims, db, http, metrics, records
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
+from router.billing import loop as rating
 from router.call import Call
 from router.settings import Settings
 
@@ -120,11 +121,16 @@ class Router:
     async def run(self) -> None:
         await self.recover()
         runner = await http.start(self.settings.http_listen, self.readiness)
+        rater = asyncio.get_running_loop().create_task(
+            rating.run(self.db, rating.RatingSettings.from_env()), name="rating")
         log.info("router started", router_id=self.router_id, app=self.app,
                  ari_url=self.settings.ari_url, http_listen=self.settings.http_listen)
         try:
             await self.stream.run()
         finally:
+            rater.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rater
             await runner.cleanup()
 
 

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from router import __version__, admin, migrate
-from router.cli import calls, daemon, hotlines, strategies
+from router.cli import billing, calls, daemon, hotlines, strategies
 
-TOPICS = (daemon, hotlines, strategies, calls)
+TOPICS = (daemon, hotlines, strategies, calls, billing)
 
 
 def build_parser() -> argparse.ArgumentParser:
