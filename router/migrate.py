@@ -1,7 +1,9 @@
 """Apply the numbered SQL files in migrations/, in order, once each.
 
 Two routers starting together take turns on an advisory lock; a migration that
-was changed after it was applied is refused, not re-run.
+was changed after it was applied is refused, not re-run. After them,
+``grants.sql`` (the roles' privileges) is applied every time: it is idempotent
+and must cover tables that later migrations add.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ log = structlog.get_logger("router.migrate")
 # Any constant unique to this project; pg_advisory_lock takes a bigint.
 ADVISORY_LOCK_KEY = 0x400_800_2026
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+GRANTS = "grants.sql"
 
 
 class MigrationError(RuntimeError):
@@ -92,6 +95,10 @@ async def migrate(connection: Any) -> list[Migration]:
                     migration.version, migration.name, migration.checksum)
             log.info("migration applied", version=migration.version, name=migration.name)
             done.append(migration)
+        grants = migrations_dir() / GRANTS
+        if grants.exists():
+            async with connection.transaction():
+                await connection.execute(grants.read_text(encoding="utf-8"))
         return done
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)

@@ -51,6 +51,23 @@ async def database_url() -> str:
     return url
 
 
+DAEMON_LOGIN = "hotline_router_test_daemon"
+
+
+@pytest.fixture(scope="session")
+async def daemon_database_url(database_url: str) -> str:
+    """The test database as the router sees it: a login in the least-privileged role."""
+    connection = await router_db.connect(database_url)
+    try:
+        if not await connection.fetchval("SELECT true FROM pg_roles WHERE rolname = $1",
+                                         DAEMON_LOGIN):
+            await connection.execute(
+                f"CREATE ROLE {DAEMON_LOGIN} LOGIN IN ROLE hotline_router_daemon")
+    finally:
+        await connection.close()
+    return database_url.replace("//postgres@", f"//{DAEMON_LOGIN}@", 1)
+
+
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[Any]:
     pool = await router_db.connect_pool(database_url, min_size=2, max_size=20)
@@ -91,8 +108,9 @@ class RouterFactory:
 
 
 @pytest.fixture
-def routers(lab: AsteriskLab, database_url: str, tmp_path: Path) -> Iterator[RouterFactory]:
-    factory = RouterFactory(lab, database_url, tmp_path)
+def routers(lab: AsteriskLab, daemon_database_url: str,
+            tmp_path: Path) -> Iterator[RouterFactory]:
+    factory = RouterFactory(lab, daemon_database_url, tmp_path)
     yield factory
     factory.stop_all()
 
@@ -110,10 +128,11 @@ def dialplan_global(lab: AsteriskLab, name: str, value: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def router(lab: AsteriskLab, database_url: str,
+def router(lab: AsteriskLab, daemon_database_url: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterProcess]:
+    """The session's router, connected as the least-privileged daemon role."""
     log_path = tmp_path_factory.mktemp("router") / "router.log"
-    process = RouterProcess(lab, database_url, "hotline-router", log_path).start()
+    process = RouterProcess(lab, daemon_database_url, "hotline-router", log_path).start()
     yield process
     process.stop()
 

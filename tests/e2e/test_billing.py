@@ -149,7 +149,7 @@ async def test_twenty_real_calls_agree_with_asterisks_cdr_and_the_statement(
 
 async def test_a_router_killed_between_hangup_and_rating_rates_the_call_once_after_restart(
         db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
-        hotline_number: str, database_url: str, tmp_path: Path) -> None:
+        hotline_number: str, daemon_database_url: str, tmp_path: Path) -> None:
     phone = phones(answer_after_ms=200)
     await add_hotline(db, hotline_number, [phone])
     await config.set_tariff(db, hotline_number, 12, 60, "2000-01-01")
@@ -159,7 +159,8 @@ async def test_a_router_killed_between_hangup_and_rating_rates_the_call_once_aft
     started: list[RouterProcess] = []
 
     def start_router(name: str, delay_s: str) -> RouterProcess:
-        process = RouterProcess(lab, database_url, "hotline-router", tmp_path / f"{name}.log",
+        process = RouterProcess(lab, daemon_database_url, "hotline-router",
+                                tmp_path / f"{name}.log",
                                 extra_env={"RATING_DELAY_S": delay_s,
                                            "RATING_INTERVAL_S": "0.2"})
         started.append(process)

@@ -1,0 +1,37 @@
+-- Privileges, re-applied after every migration run (idempotent).
+--
+--   hotline_router_daemon  what `hotline-router run` needs: read everything,
+--                          write busy state, call records and charges; it can
+--                          neither change configuration nor delete records.
+--   hotline_router_admin   what the admin CLI needs: edit configuration, read
+--                          records, top up; no schema changes.
+--
+-- Grant a login role one of them: CREATE ROLE router LOGIN PASSWORD '…'
+-- IN ROLE hotline_router_daemon;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_daemon') THEN
+        CREATE ROLE hotline_router_daemon NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_admin') THEN
+        CREATE ROLE hotline_router_admin NOLOGIN;
+    END IF;
+END $$;
+
+GRANT USAGE ON SCHEMA public TO hotline_router_daemon, hotline_router_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO hotline_router_daemon, hotline_router_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_daemon, hotline_router_admin;
+
+-- The daemon: busy state, records, rating.
+GRANT UPDATE ON phone_state TO hotline_router_daemon;
+GRANT INSERT, DELETE ON phone_claims TO hotline_router_daemon;
+GRANT INSERT, UPDATE ON hotline_state TO hotline_router_daemon;
+GRANT INSERT, UPDATE ON calls, call_legs TO hotline_router_daemon;
+GRANT INSERT ON ledger TO hotline_router_daemon;
+GRANT INSERT, DELETE ON rating_queue TO hotline_router_daemon;
+
+-- The admin: configuration and money in; never the records.
+GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages
+    TO hotline_router_admin;
+GRANT INSERT ON phone_state TO hotline_router_admin;  -- a new phone's state row (trigger)
+GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
