@@ -118,10 +118,11 @@ def routers(lab: AsteriskLab, daemon_database_url: str,
 @contextmanager
 def dialplan_global(lab: AsteriskLab, name: str, value: str) -> Iterator[None]:
     """Set a dialplan global for the duration of a block (e.g. which routers get calls)."""
-    before = {"ROUTER_MODE": "broadcast", "ROUTER_APPS": "^hotline-router(-.*)?$"}[name]
+    before = {"ROUTER_MODE": "broadcast", "ROUTER_APPS": "^hotline-router(-.*)?$",
+              "ROUTER_DOWN_DIAL": ""}[name]
     asterisk.set_global(lab, name, value)
     try:
-        assert f"{name}={value}" in asterisk.cli(lab, "dialplan show globals")
+        assert f"{name}={value}\n" in asterisk.cli(lab, "dialplan show globals")
         yield
     finally:
         asterisk.set_global(lab, name, before)
