@@ -43,5 +43,5 @@ async def test_the_daemon_reads_configuration_and_writes_records(db: Any, as_dae
 async def test_the_daemon_cannot_change_configuration_or_erase_records(
         as_daemon: Any, statement: str) -> None:
     with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError,
-                       match="permission denied|must be owner"):
+                       match=r"permission denied|must be owner"):
         await as_daemon.execute(statement)
