@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -26,7 +27,9 @@ class Settings:
 
     @property
     def effective_router_id(self) -> str:
-        return self.router_id or self.ari_app
+        """ROUTER_ID, else ``app@asterisk-host:port``: unique (one app name per
+        Asterisk websocket) and stable across restarts."""
+        return self.router_id or f"{self.ari_app}@{urlsplit(self.ari_url).netloc}"
 
     def __repr__(self) -> str:
         return f"Settings({self.masked()})"

@@ -89,6 +89,17 @@ def lab() -> Iterator[AsteriskLab]:
         asterisk.stop(instance)
 
 
+@pytest.fixture(scope="session")
+def lab_b() -> Iterator[AsteriskLab]:
+    """A second lab Asterisk (its own ports), for tests of several Asterisks."""
+    instance = asterisk.instance("b", index=1)
+    was_running = asterisk.is_running(instance)
+    asterisk.up(instance)
+    yield instance
+    if not was_running:
+        asterisk.stop(instance)
+
+
 class RouterFactory:
     """Starts extra router processes for one test, each with its own app name."""
 
@@ -96,8 +107,9 @@ class RouterFactory:
         self.lab, self.database_url, self.log_dir = lab, database_url, log_dir
         self.started: list[RouterProcess] = []
 
-    def __call__(self, app: str, extra_env: dict[str, str] | None = None) -> RouterProcess:
-        process = RouterProcess(self.lab, self.database_url, app,
+    def __call__(self, app: str, extra_env: dict[str, str] | None = None,
+                 lab: AsteriskLab | None = None) -> RouterProcess:
+        process = RouterProcess(lab or self.lab, self.database_url, app,
                                 self.log_dir / f"{app}.log", extra_env).start()
         self.started.append(process)
         return process

@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--ari-password", help="env ARI_PASSWORD")
     parser.add_argument("--ari-app", help="Stasis application name (env ARI_APP)")
     parser.add_argument("--router-id",
-                        help="names this router's claims (env ROUTER_ID; default: the app name)")
+                        help="names this router's claims and records (env ROUTER_ID; "
+                             "default: ARI_APP@asterisk-host:port)")
     parser.add_argument("--http-listen",
                         help="health endpoint address (env HTTP_LISTEN, default 127.0.0.1:8095)")
     parser.add_argument("--migrate", action="store_true",

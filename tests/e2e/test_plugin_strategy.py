@@ -58,6 +58,6 @@ async def test_a_plugin_strategy_routes_a_real_call(
 
     assert seen.result == "answered", seen.errors
     (call,) = await wait_for_call(db, hotline_number)
-    assert call["router_id"] == "hotline-router-plugin"
+    assert call["router_id"] == f"hotline-router-plugin@127.0.0.1:{lab.http_port}"
     assert call["answered_dial_string"] == bottom.dial_string
     assert [leg["dial_string"] for leg in await legs_of(db, call["id"])] == [bottom.dial_string]

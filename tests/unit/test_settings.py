@@ -8,7 +8,8 @@ def test_flags_override_the_environment() -> None:
     config = settings.from_env(env, ari_app="from-flag", ari_user=None)
     assert (config.ari_url, config.ari_app, config.ari_user) == (
         "http://asterisk:8088", "from-flag", "hotline-router")
-    assert config.effective_router_id == "from-flag"
+    assert config.effective_router_id == "from-flag@asterisk:8088"
+    assert settings.from_env({"ROUTER_ID": "r7"}).effective_router_id == "r7"
 
 
 def test_secrets_never_show() -> None:
