@@ -28,7 +28,7 @@ import strategies
 from router import claims, metrics, records
 from router.ari import AriClient, AriError
 from router.ari import events as ev
-from router.directory import Hotline, find_hotline
+from router.directory import Hotline
 from strategies import Candidate
 
 
@@ -96,6 +96,7 @@ class Services(Protocol):
     app: str
     router_id: str
 
+    async def find_hotline(self, number: str) -> Hotline | None: ...
     def register(self, channel_id: str, call: Call) -> None: ...
     def unregister(self, channel_id: str) -> None: ...
 
@@ -184,7 +185,7 @@ class Call:
             await self._finish()
 
     async def _route(self) -> None:
-        self.hotline = await find_hotline(self.services.db, self.dialled)
+        self.hotline = await self.services.find_hotline(self.dialled)
         await self._write(records.call_started, self.id,
                           self.hotline.id if self.hotline else None, self.dialled,
                           self.caller.caller.number, self.caller.id, self.services.router_id,
