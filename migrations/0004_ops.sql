@@ -24,6 +24,8 @@ CREATE TRIGGER bound_phones_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE 
 -- The database's own refusal should say what to do, in psql as in the CLI.
 ALTER TABLE calls RENAME CONSTRAINT calls_hotline_id_fkey
     TO hotline_has_call_records_disable_it_instead_of_deleting;
+ALTER TABLE bound_phones RENAME CONSTRAINT bound_phones_pkey
+    TO phone_is_already_bound_to_this_hotline;
 
 -- Numbers an operator has for sale. carrier, tier and patterns are computed by
 -- `hotline-router numbers import` (router/vanity.py); tier 1 is the best grade,
