@@ -42,6 +42,7 @@ class ConfigWatcher:
         self.snapshot: Snapshot | None = None
         self.loaded = asyncio.Event()  # set once the first snapshot is in
         self.reloads = 0
+        self.backend_pid: int | None = None  # the listening connection's, for operators
 
     async def run(self) -> None:
         """Listen, reload on change, reconnect when the connection drops. Runs until cancelled."""
@@ -50,6 +51,7 @@ class ConfigWatcher:
             connection = None
             try:
                 connection = await router_db.connect(self._database_url)
+                self.backend_pid = connection.get_server_pid()
                 lost = asyncio.Event()
                 connection.add_termination_listener(partial(_set_event, lost))
                 await connection.add_listener(CHANNEL, self._notified)

@@ -74,7 +74,9 @@ def lab() -> Iterator[AsteriskLab]:
 def router(lab: AsteriskLab, database_url: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterProcess]:
     log_path = tmp_path_factory.mktemp("router") / "router.log"
-    process = RouterProcess(lab, database_url, "hotline-router", log_path).start()
+    # Gauges read from the database refresh quickly so tests can watch them.
+    process = RouterProcess(lab, database_url, "hotline-router", log_path,
+                            extra_env={"METRICS_REFRESH_S": "0.5"}).start()
     yield process
     process.stop()
 
