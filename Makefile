@@ -27,7 +27,7 @@ system-deps:
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade pip setuptools
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 

@@ -4,7 +4,9 @@ A :class:`Call` is fed the ARI events of its own channels, in order, through
 its queue; it reads them one at a time, so nothing else ever changes its state.
 Its life: look the number up, pick idle phones with the hotline's strategy,
 ring them wave by wave while the caller hears ringback, bridge the first phone
-to answer, and end everything when either side hangs up. Every phone claim is
+to answer, and end everything when either side hangs up. When no phone takes
+the call, the hotline's overflow decides: a busy announcement, music while
+waiting for a phone to free, or a forward number. Every phone claim is
 released on every path, and the records say what happened, with Asterisk's
 own timestamps.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,16 +28,16 @@ from uuid import UUID, uuid4
 import structlog
 
 import strategies
-from router import claims, metrics, records
+from router import claims, metrics, records, rotation
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.directory import Hotline
-from strategies import Candidate
 
 
 class State(StrEnum):
     ROUTING = "routing"
     RINGING = "ringing"
+    QUEUED = "queued"          # overflow: music while waiting for a phone to free
     BRIDGED = "bridged"
     ANNOUNCING = "announcing"
     ENDED = "ended"
@@ -76,12 +79,28 @@ _CAUSES = {17: LegResult.BUSY, 18: LegResult.NO_ANSWER, 19: LegResult.NO_ANSWER}
 
 _CALLER_GONE = (ev.ChannelHangupRequest, ev.ChannelDestroyed, ev.StasisEnd)
 
+# While queued, how often to look for a phone that has freed.
+QUEUE_POLL_S = 1.0
 
+
+# Events the call's own timers post into its queue. ``hunt`` ties the last two
+# to one hunting pass, so a late timer of an earlier pass changes nothing.
 @dataclass(frozen=True)
 class RingTimeout:
-    """Posted by a leg's own timer when it has rung long enough."""
-
     leg_id: UUID
+
+
+@dataclass(frozen=True)
+class WaveDue:
+    hunt: int
+
+
+@dataclass(frozen=True)
+class HuntTimeout:
+    hunt: int
+
+
+CallEvent = ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout
 
 
 class CallerLeft(Exception):
@@ -107,16 +126,18 @@ def utcnow() -> datetime:
 
 @dataclass
 class Leg:
-    """One ring attempt: a channel to one phone."""
+    """One ring attempt: a channel to one phone (or to the overflow number)."""
 
     id: UUID
-    phone: Candidate
+    phone_id: int | None
+    dial_string: str
     wave: int
     dial_started_at: datetime
+    purpose: str = "phone"  # phone | overflow-forward
+    claimed: bool = False
     in_stasis: bool = False
     answered_at: datetime | None = None
     result: LegResult | None = None
-    claimed: bool = True
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
@@ -126,11 +147,6 @@ class Leg:
     @property
     def ringing(self) -> bool:
         return self.result is None and self.answered_at is None
-
-
-def _wave_decided(legs: list[Leg]) -> bool:
-    """A phone of the wave answered, or every phone of it is done."""
-    return any(leg.answered_at for leg in legs) or all(leg.result for leg in legs)
 
 
 class Call:
@@ -152,17 +168,24 @@ class Call:
         self.bridge_id: str | None = None
         self.caller_gone = False
         self.phone_gone = False
+        self.early_media = False  # progress sent: the caller hears our audio unanswered
+        self.music = False
         self.ended_at: datetime | None = None
         self.finished_playbacks: set[str] = set()
-        self._created = asyncio.get_running_loop().time()
+        self._waves = 0
+        self._hunt = 0
+        self._wave_due = False
+        self._hunt_over = False
+        self._loop = asyncio.get_running_loop()
+        self._created = self._loop.time()
         self._first_dial_observed = False
-        self._queue: asyncio.Queue[ev.AnyEvent | ev.OtherEvent | RingTimeout] = asyncio.Queue()
+        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self.log = structlog.get_logger("router.call").bind(
             call_id=str(self.id), dialled=dialled, caller=caller.caller.number)
 
     # --- the router feeds events in ---------------------------------------
 
-    def deliver(self, event: ev.AnyEvent | ev.OtherEvent | RingTimeout) -> None:
+    def deliver(self, event: CallEvent) -> None:
         """Queue an event for this call (never blocks)."""
         self._queue.put_nowait(event)
 
@@ -185,106 +208,228 @@ class Call:
             await self._finish()
 
     async def _route(self) -> None:
-        self.hotline = await self.services.find_hotline(self.dialled)
-        await self._write(records.call_started, self.id,
-                          self.hotline.id if self.hotline else None, self.dialled,
-                          self.caller.caller.number, self.caller.id, self.services.router_id,
-                          self.started_at)
-        if self.hotline is None:
+        self.hotline = hotline = await self.services.find_hotline(self.dialled)
+        await self._write(records.call_started, self.id, hotline.id if hotline else None,
+                          self.dialled, self.caller.caller.number, self.caller.id,
+                          self.services.router_id, self.started_at)
+        if hotline is None:
             self.log.warning("unknown hotline number")
             return await self._announce(Outcome.UNKNOWN_NUMBER)
-        if not self.hotline.enabled:
+        if not hotline.enabled:
             self.log.warning("hotline is disabled")
             return await self._announce(Outcome.NOT_IN_SERVICE)
-        winner = await self._hunt(self.hotline)
+        winner = await self._hunt_phones(hotline, self._loop.time() + hotline.total_timeout_s)
+        if winner is None:
+            winner = await self._overflow(hotline)
         if winner is None:
             return await self._announce(self._unanswered_outcome())
         await self._connect(winner)
         await self._until(lambda: self.caller_gone or self.phone_gone)
         self.outcome = Outcome.ANSWERED
 
-    async def _hunt(self, hotline: Hotline) -> Leg | None:
-        """Ring the strategy's waves in turn; the first leg to answer, or None."""
-        strategy = strategies.get(hotline.strategy)
-        candidates = hotline.idle_candidates()
-        plan = strategy.plan(candidates, strategies.Context(rng=self.rng, now=self.clock()),
-                             hotline.strategy_options)
+    # --- hunting ------------------------------------------------------------
+
+    async def _hunt_phones(self, hotline: Hotline, deadline: float) -> Leg | None:
+        """One hunting pass over the strategy's ring plan; the leg that answered."""
+        plan = await self._plan(hotline)
+        if not plan:
+            return None
+        lone = sum(len(wave.phones) for wave in plan) == 1
+        ring_s = hotline.total_timeout_s if lone else hotline.ring_timeout_s
+        targets = deque([[(p.phone_id, p.dial_string) for p in w.phones], w.delay_s]
+                        for w in plan)
+        return await self._ring(targets, ring_s, deadline, hotline.max_attempts)
+
+    async def _plan(self, hotline: Hotline) -> strategies.RingPlan:
+        strategy, options = self._strategy(hotline)
+        candidates = hotline.idle_candidates(self.clock())
+        call_number = 0
+        if getattr(strategy, "uses_call_number", False):
+            call_number = await rotation.next_call_number(self.services.db, hotline.id)
+        context = strategies.Context(rng=self.rng, now=self.clock(), call_number=call_number,
+                                     bound_count=len(hotline.phones))
+        plan = strategy.plan(candidates, context, options)
         self.log.info("ring plan", strategy=strategy.name, idle=len(candidates),
                       waves=[[p.phone_id for p in w.phones] for w in plan])
-        for number, wave in enumerate(plan, start=1):
-            legs = await self._ring_wave(wave.phones, number, hotline.ring_timeout_s)
-            if not legs:
-                continue
-            await self._until(partial(_wave_decided, legs))
-            answered = [leg for leg in legs if leg.answered_at and leg.result is None]
-            if answered:
-                winner = min(answered, key=lambda leg: leg.answered_at or leg.dial_started_at)
-                for leg in legs:
-                    if leg is not winner and leg.result is None:
-                        await self._end_leg(leg, LegResult.CANCELLED, self.clock(), None,
-                                            hangup="answered_elsewhere")
-                return winner
-        return None
+        return plan
 
-    async def _ring_wave(self, phones: tuple[Candidate, ...], wave: int,
-                         ring_timeout_s: int) -> list[Leg]:
-        """Claim, create and dial one leg per phone; phones found busy are skipped.
+    def _strategy(self, hotline: Hotline) -> tuple[strategies.Strategy, dict[str, Any]]:
+        """The hotline's rule; sequential when it is missing or misconfigured."""
+        try:
+            strategy = strategies.get(hotline.strategy)
+            strategy.validate(hotline.strategy_options)
+        except (strategies.UnknownStrategy, strategies.OptionError) as exc:
+            self.log.error("strategy unusable, ringing in admin order", error=str(exc))
+            return strategies.get("sequential"), {}
+        return strategy, hotline.strategy_options
+
+    async def _ring(self, waves: deque[Any], ring_s: int, deadline: float,
+                    max_attempts: int | None, purpose: str = "phone") -> Leg | None:
+        """Ring ``waves`` of (phone id, dial string) targets until one answers.
+
+        A wave without delay starts when nothing of the earlier waves still
+        rings; a wave with a delay starts that long after the previous one,
+        while earlier phones keep ringing. Nothing rings past ``deadline``.
+        """
+        self._hunt += 1
+        hunt, self._wave_due, self._hunt_over = self._hunt, False, False
+        timers = [self._loop.call_at(deadline, self.deliver, HuntTimeout(hunt))]
+        legs: list[Leg] = []
+        try:
+            while True:
+                answered = [leg for leg in legs if leg.answered_at and leg.result is None]
+                if answered:
+                    winner = min(answered, key=lambda leg: leg.answered_at or leg.dial_started_at)
+                    await self._cancel_ringing(legs, LegResult.CANCELLED, "answered_elsewhere",
+                                               keep=winner)
+                    return winner
+                starting = self._wave_due or not any(leg.ringing for leg in legs)
+                if waves and starting and not self._hunt_over:
+                    self._wave_due = False
+                    targets, _ = waves.popleft()
+                    if max_attempts is not None:
+                        targets = targets[:max(0, max_attempts - len(legs))]
+                    if not targets:
+                        waves.clear()
+                        continue
+                    ring_for = max(1.0, min(ring_s, deadline - self._loop.time()))
+                    legs += await self._ring_wave(targets, ring_for, purpose)
+                    if waves and waves[0][1] is not None:
+                        timers.append(self._loop.call_later(waves[0][1], self.deliver,
+                                                            WaveDue(hunt)))
+                    continue
+                if not any(leg.ringing for leg in legs) or self._hunt_over:
+                    await self._cancel_ringing(legs, LegResult.NO_ANSWER, "no_answer")
+                    return None
+                await self._until(partial(self._hunt_should_act, legs))
+        finally:
+            for timer in timers:
+                timer.cancel()
+
+    def _hunt_should_act(self, legs: Sequence[Leg]) -> bool:
+        """A phone answered, all stopped ringing, a wave is due, or time is up."""
+        return (self._wave_due or self._hunt_over or any(leg.answered_at for leg in legs)
+                or not any(leg.ringing for leg in legs))
+
+    async def _cancel_ringing(self, legs: Sequence[Leg], result: LegResult, reason: str,
+                              keep: Leg | None = None) -> None:
+        for leg in legs:
+            if leg is not keep and leg.result is None:
+                await self._end_leg(leg, result, self.clock(), None, hangup=reason)
+
+    async def _ring_wave(self, targets: Sequence[tuple[int | None, str]], ring_s: float,
+                         purpose: str = "phone") -> list[Leg]:
+        """Claim, create and dial one leg per target; phones found busy are skipped.
 
         A created channel accepts /dial only after its own StasisStart, so the
         wave's channels are created first, awaited into Stasis, then dialled.
         """
-        legs = [leg for phone in phones if (leg := await self._create_leg(phone, wave))]
+        self._waves += 1
+        legs = [leg for phone_id, dial_string in targets
+                if (leg := await self._create_leg(phone_id, dial_string, purpose))]
         created = [leg for leg in legs if leg.result is None]
         with contextlib.suppress(TimeoutError):
             await self._until(lambda: all(leg.in_stasis or leg.result for leg in created),
                               timeout_s=5)
-        loop = asyncio.get_running_loop()
         for leg in created:
             if leg.result is not None:
                 continue
             if not leg.in_stasis:
-                self.log.warning("leg channel never entered Stasis", phone_id=leg.phone.phone_id)
+                self.log.warning("leg channel never entered Stasis", phone_id=leg.phone_id)
                 await self._end_leg(leg, LegResult.FAILED, self.clock(), None, hangup="normal")
                 continue
             try:
                 await self.services.ari.dial(leg.channel_id, caller=self.caller.id,
-                                             timeout_s=ring_timeout_s + 5)
+                                             timeout_s=int(ring_s) + 5)
             except AriError as exc:
-                self.log.warning("dial failed", phone_id=leg.phone.phone_id, error=str(exc))
+                self.log.warning("dial failed", phone_id=leg.phone_id, error=str(exc))
                 await self._end_leg(leg, LegResult.FAILED, self.clock(), None, hangup="normal")
                 continue
-            leg.timer = loop.call_later(ring_timeout_s, self.deliver, RingTimeout(leg.id))
+            leg.timer = self._loop.call_later(ring_s, self.deliver, RingTimeout(leg.id))
             if not self._first_dial_observed:
                 self._first_dial_observed = True
-                metrics.ROUTING_SECONDS.observe(loop.time() - self._created)
-            self.log.info("leg dialled", phone_id=leg.phone.phone_id, wave=wave,
-                          leg_id=str(leg.id))
+                metrics.ROUTING_SECONDS.observe(self._loop.time() - self._created)
+            self.log.info("leg dialled", phone_id=leg.phone_id, wave=leg.wave,
+                          leg_id=str(leg.id), ring_s=ring_s)
         return legs
 
-    async def _create_leg(self, phone: Candidate, wave: int) -> Leg | None:
-        leg = Leg(id=uuid4(), phone=phone, wave=wave, dial_started_at=self.clock())
-        if not await claims.claim(self.services.db, phone.phone_id, leg.id, self.id,
-                                  self.services.router_id):
-            self.log.info("phone busy, skipped", phone_id=phone.phone_id)
+    async def _create_leg(self, phone_id: int | None, dial_string: str,
+                          purpose: str) -> Leg | None:
+        """A leg with its channel created (not dialled); None when the phone is busy."""
+        leg_id = uuid4()
+        if phone_id is not None and not await claims.claim(
+                self.services.db, phone_id, leg_id, self.id, self.services.router_id):
+            self.log.info("phone busy, skipped", phone_id=phone_id)
             return None
+        leg = Leg(id=leg_id, phone_id=phone_id, dial_string=dial_string, wave=self._waves,
+                  dial_started_at=self.clock(), purpose=purpose, claimed=phone_id is not None)
         self.legs[leg.channel_id] = leg
         self.services.register(leg.channel_id, self)
-        await self._write(records.leg_started, leg.id, self.id, phone.phone_id,
-                          phone.dial_string, wave, leg.dial_started_at)
+        await self._write(records.leg_started, leg.id, self.id, phone_id, dial_string,
+                          leg.wave, leg.dial_started_at, purpose)
         if self.state is State.ROUTING:
             self.state = State.RINGING
             await self._ari(self.services.ari.ring(self.caller.id))  # caller hears ringback
             self.log.info("call ringing", state=self.state)
         try:
             await self.services.ari.create_channel(
-                phone.dial_string, self.services.app, leg.channel_id,
-                originator=self.caller.id,
+                dial_string, self.services.app, leg.channel_id, originator=self.caller.id,
                 variables={"CALLERID(num)": self.caller.caller.number or "anonymous",
                            "CALLERID(name)": self.dialled})
         except AriError as exc:
-            self.log.warning("channel create failed", phone_id=phone.phone_id, error=str(exc))
+            self.log.warning("channel create failed", phone_id=phone_id, error=str(exc))
             await self._end_leg(leg, LegResult.FAILED, self.clock(), None)
         return leg
+
+    # --- when no phone takes the call ---------------------------------------
+
+    async def _overflow(self, hotline: Hotline) -> Leg | None:
+        if hotline.overflow == "forward" and hotline.overflow_forward_to:
+            await self._write(records.call_overflow, self.id, "forward")
+            self.log.info("overflow: forwarding", to=hotline.overflow_forward_to)
+            deadline = self._loop.time() + hotline.total_timeout_s
+            return await self._ring(deque([[[(None, hotline.overflow_forward_to)], None]]),
+                                    hotline.total_timeout_s, deadline, None,
+                                    purpose="overflow-forward")
+        if hotline.overflow == "queue":
+            await self._write(records.call_overflow, self.id, "queue")
+            return await self._wait_for_a_phone(hotline)
+        await self._write(records.call_overflow, self.id, "busy")
+        return None
+
+    async def _wait_for_a_phone(self, hotline: Hotline) -> Leg | None:
+        """Music on hold (early media); ring again as soon as a phone frees."""
+        end = self._loop.time() + hotline.overflow_max_wait_s
+        self.state = State.QUEUED
+        self.log.info("call queued", state=self.state, max_wait_s=hotline.overflow_max_wait_s)
+        await self._start_music()
+        while (remaining := end - self._loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await self._until(lambda: False, timeout_s=min(QUEUE_POLL_S, remaining))
+            fresh = await self.services.find_hotline(hotline.number)
+            if fresh is None or not fresh.enabled or not fresh.idle_candidates(self.clock()):
+                continue
+            deadline = min(end, self._loop.time() + fresh.total_timeout_s)
+            winner = await self._hunt_phones(fresh, deadline)
+            if winner is not None:
+                return winner
+        self.log.info("queue wait over")
+        return None
+
+    async def _start_music(self) -> None:
+        await self._open_early_media()
+        try:
+            await self.services.ari.start_moh(self.caller.id)
+            self.music = True
+        except AriError as exc:
+            self.log.warning("music on hold failed", error=str(exc))
+
+    async def _open_early_media(self) -> None:
+        if not self.early_media:
+            await self.services.ari.progress(self.caller.id)
+            self.early_media = True
+
+    # --- talking ------------------------------------------------------------
 
     async def _connect(self, leg: Leg) -> None:
         """Answer the caller and bridge it with the phone that answered."""
@@ -294,6 +439,9 @@ class Call:
             leg.timer.cancel()
         await self._until(lambda: leg.in_stasis)
         try:
+            if self.music:
+                await self._ari(self.services.ari.stop_moh(self.caller.id))
+                self.music = False
             await self.services.ari.answer(self.caller.id)
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
@@ -305,10 +453,10 @@ class Call:
             raise
         self.state = State.BRIDGED
         await self._write(records.leg_answered, leg.id, leg.answered_at)
-        await self._write(records.call_answered, self.id, leg.answered_at, leg.phone.phone_id,
-                          leg.phone.dial_string)
-        self.log.info("call bridged", state=self.state, phone_id=leg.phone.phone_id,
-                      dial_string=leg.phone.dial_string)
+        await self._write(records.call_answered, self.id, leg.answered_at, leg.phone_id,
+                          leg.dial_string)
+        self.log.info("call bridged", state=self.state, phone_id=leg.phone_id,
+                      dial_string=leg.dial_string)
 
     async def _announce(self, outcome: Outcome) -> None:
         """Tell the unanswered caller why (early media), then hang up."""
@@ -318,7 +466,10 @@ class Call:
         self.log.info("call announcing", state=self.state, outcome=outcome, sound=sound)
         playback_id = str(uuid4())
         try:
-            await self.services.ari.progress(self.caller.id)
+            if self.music:
+                await self._ari(self.services.ari.stop_moh(self.caller.id))
+                self.music = False
+            await self._open_early_media()
             await self.services.ari.play(self.caller.id, f"sound:{sound}", playback_id)
         except AriError as exc:
             self.log.warning("announcement failed", error=str(exc))
@@ -352,18 +503,17 @@ class Call:
         metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
                              outcome=outcome.value).inc()
         self.log.info("call ended", state=self.state, outcome=outcome,
-                      answered_by=self.winner.phone.dial_string if self.winner else None)
+                      answered_by=self.winner.dial_string if self.winner else None)
 
     # --- events -------------------------------------------------------------
 
     async def _until(self, done: Callable[[], bool], timeout_s: float | None = None) -> None:
         """Apply events until ``done()``; raise CallerLeft if the caller goes."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_s is None else loop.time() + timeout_s
+        deadline = None if timeout_s is None else self._loop.time() + timeout_s
         while not done():
             if self.caller_gone:
                 raise CallerLeft
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            remaining = None if deadline is None else max(0.0, deadline - self._loop.time())
             event = await asyncio.wait_for(self._queue.get(), remaining)
             await self._apply(event)
         if self.caller_gone and self.state is not State.BRIDGED:
@@ -373,13 +523,20 @@ class Call:
         while not self._queue.empty():
             await self._apply(self._queue.get_nowait())
 
-    async def _apply(self, event: ev.AnyEvent | ev.OtherEvent | RingTimeout) -> None:
+    async def _apply(self, event: CallEvent) -> None:
         if isinstance(event, RingTimeout):
             leg = self.legs.get(str(event.leg_id))
             if leg is not None and leg.ringing:
-                self.log.info("ring timeout", phone_id=leg.phone.phone_id)
+                self.log.info("ring timeout", phone_id=leg.phone_id)
                 await self._end_leg(leg, LegResult.NO_ANSWER, self.clock(), None,
                                     hangup="no_answer")
+            return
+        if isinstance(event, WaveDue | HuntTimeout):
+            if event.hunt == self._hunt:
+                if isinstance(event, WaveDue):
+                    self._wave_due = True
+                else:
+                    self._hunt_over = True
             return
         if isinstance(event, ev.PlaybackFinished):
             self.finished_playbacks.add(event.playback.id)
@@ -413,7 +570,7 @@ class Call:
                 if not self.phone_gone:
                     self.phone_gone = True
                     self._mark_end(event.at)
-                    self.log.info("phone hung up", phone_id=leg.phone.phone_id)
+                    self.log.info("phone hung up", phone_id=leg.phone_id)
             elif leg.ringing:
                 await self._end_leg(leg, _CAUSES.get(event.cause, LegResult.FAILED), event.at,
                                     event.cause)
@@ -421,7 +578,7 @@ class Call:
     def _leg_answered(self, leg: Leg, at: datetime) -> None:
         if leg.result is None and leg.answered_at is None:
             leg.answered_at = at
-            self.log.info("phone answered", phone_id=leg.phone.phone_id)
+            self.log.info("phone answered", phone_id=leg.phone_id)
 
     async def _end_leg(self, leg: Leg, result: LegResult, at: datetime, cause: int | None,
                        hangup: str | None = None) -> None:
@@ -435,10 +592,13 @@ class Call:
             await self._ari(self.services.ari.hangup(leg.channel_id, hangup))
         if leg.claimed:
             leg.claimed = False
-            await self._write(claims.release, leg.id, result is LegResult.ANSWERED)
+            talk_ms = None
+            if result is LegResult.ANSWERED and leg.answered_at is not None:
+                talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
+            await self._write(claims.release, leg.id, talk_ms)
         await self._write(records.leg_ended, leg.id, at, result.value, cause)
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
-        self.log.info("leg ended", phone_id=leg.phone.phone_id, result=result)
+        self.log.info("leg ended", phone_id=leg.phone_id, result=result)
 
     def _mark_end(self, at: datetime) -> None:
         if self.ended_at is None or at < self.ended_at:

@@ -17,17 +17,26 @@ WITH taken AS (
     FROM phones p
     WHERE s.phone_id = $1 AND p.id = s.phone_id AND p.enabled
       AND s.active_calls < p.capacity
+      AND (p.wrap_up_s = 0 OR s.last_call_ended_at IS NULL
+           OR s.last_call_ended_at + p.wrap_up_s * interval '1 second' <= now())
     RETURNING s.phone_id)
 INSERT INTO phone_claims (leg_id, phone_id, call_id, router_id)
 SELECT $2, phone_id, $3, $4 FROM taken
 RETURNING leg_id
 """
 
+# $2 is the talk time of a call the phone answered, NULL for a ring attempt
+# that was not answered; talk counts toward today's stats and starts wrap-up.
 _RELEASE = """
 WITH released AS (DELETE FROM phone_claims WHERE leg_id = $1 RETURNING phone_id)
 UPDATE phone_state s
 SET active_calls = s.active_calls - 1,
-    last_call_ended_at = CASE WHEN $2 THEN now() ELSE s.last_call_ended_at END
+    last_call_ended_at = CASE WHEN $2::bigint IS NULL THEN s.last_call_ended_at ELSE now() END,
+    calls_today = CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END
+                  + CASE WHEN $2::bigint IS NULL THEN 0 ELSE 1 END,
+    talk_ms_today = CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END
+                    + coalesce($2::bigint, 0),
+    stats_day = stats_today()
 FROM released WHERE s.phone_id = released.phone_id
 RETURNING s.phone_id
 """
@@ -46,9 +55,9 @@ async def claim(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: 
     return await db.fetchval(_CLAIM, phone_id, leg_id, call_id, router_id) is not None
 
 
-async def release(db: Any, leg_id: UUID, talked: bool = False) -> bool:
-    """Give the leg's slot back (idempotent). ``talked`` marks a call that ended."""
-    return await db.fetchval(_RELEASE, leg_id, talked) is not None
+async def release(db: Any, leg_id: UUID, talk_ms: int | None = None) -> bool:
+    """Give the leg's slot back (idempotent); ``talk_ms`` for a call it answered."""
+    return await db.fetchval(_RELEASE, leg_id, talk_ms) is not None
 
 
 async def release_all(db: Any, router_id: str) -> int:

@@ -75,6 +75,16 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def optional_int(text: str) -> int | None:
+    """An integer, or 'none' for no value (NULL)."""
+    return None if text.strip().lower() in ("", "none") else int(text)
+
+
+def optional_text(text: str) -> str | None:
+    """Text, or 'none' for no value (NULL)."""
+    return None if text.strip().lower() in ("", "none") else text
+
+
 async def resolve(db: Any, spec: TableSpec, texts: Sequence[str],
                   keys: Sequence[Key] | None = None) -> dict[str, Any]:
     """The admin's names for a row -> {key column: value}; unknown names are refused."""

@@ -1,4 +1,4 @@
-"""Reading a hotline and its bound phones, with their busy state.
+"""Reading a hotline, its bound phones and their shared busy state.
 
 Two ways, same result: one query against the tables, or the in-memory
 configuration :class:`Snapshot` (kept fresh by router/live_config.py) plus one
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from strategies import Candidate
@@ -20,19 +21,28 @@ class BoundPhone:
     phone_id: int
     dial_string: str
     position: int
+    index: int  # place among the hotline's enabled phones, in the admin's order
     capacity: int
+    weight: int
+    wrap_up_s: int
     active_calls: int
-    last_call_ended_at: Any
+    last_call_ended_at: datetime | None
+    calls_today: int
+    talk_ms_today: int
 
-    @property
-    def idle(self) -> bool:
-        return self.active_calls < self.capacity
+    def idle(self, now: datetime) -> bool:
+        """Below capacity and out of wrap-up (the claim re-checks both atomically)."""
+        if self.active_calls >= self.capacity:
+            return False
+        return (self.wrap_up_s == 0 or self.last_call_ended_at is None
+                or self.last_call_ended_at + timedelta(seconds=self.wrap_up_s) <= now)
 
     def as_candidate(self) -> Candidate:
         return Candidate(phone_id=self.phone_id, dial_string=self.dial_string,
-                         position=self.position, capacity=self.capacity,
-                         active_calls=self.active_calls,
-                         last_call_ended_at=self.last_call_ended_at)
+                         position=self.position, index=self.index, capacity=self.capacity,
+                         active_calls=self.active_calls, weight=self.weight,
+                         last_call_ended_at=self.last_call_ended_at,
+                         calls_today=self.calls_today, talk_ms_today=self.talk_ms_today)
 
 
 @dataclass(frozen=True)
@@ -43,16 +53,25 @@ class Hotline:
     strategy: str
     strategy_options: dict[str, Any]
     ring_timeout_s: int
+    total_timeout_s: int
+    max_attempts: int | None
+    overflow: str  # busy | queue | forward
+    overflow_max_wait_s: int
+    overflow_forward_to: str | None
     phones: tuple[BoundPhone, ...]
 
-    def idle_candidates(self) -> list[Candidate]:
-        return [p.as_candidate() for p in self.phones if p.idle]
+    def idle_candidates(self, now: datetime) -> list[Candidate]:
+        return [p.as_candidate() for p in self.phones if p.idle(now)]
 
 
 _LOOKUP = """
 SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout_s,
-       p.id AS phone_id, p.dial_string, b.position, p.capacity,
-       s.active_calls, s.last_call_ended_at
+       h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
+       h.overflow_forward_to,
+       p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
+       s.active_calls, s.last_call_ended_at,
+       CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
+       CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
 FROM hotlines h
 LEFT JOIN bound_phones b ON b.hotline_id = h.id AND b.enabled
 LEFT JOIN phones p ON p.id = b.phone_id AND p.enabled
@@ -66,22 +85,28 @@ async def find_hotline(db: Any, number: str, snapshot: Snapshot | None = None) -
     """The hotline dialled as ``number`` with its enabled phones, or None.
 
     With a ``snapshot`` the configuration comes from memory and only the busy
-    state from the database (nothing at all for an unknown number).
+    state from the database. A number the snapshot does not know is looked up
+    in the tables, so a hotline created a moment ago answers its first call.
     """
-    if snapshot is not None:
-        return await _from_snapshot(db, snapshot, number)
+    if snapshot is not None and number in snapshot.hotlines:
+        return await _from_snapshot(db, snapshot.hotlines[number])
     rows = await db.fetch(_LOOKUP, number)
     if not rows:
         return None
     first = rows[0]
     phones = tuple(
         BoundPhone(phone_id=r["phone_id"], dial_string=r["dial_string"], position=r["position"],
-                   capacity=r["capacity"], active_calls=r["active_calls"],
-                   last_call_ended_at=r["last_call_ended_at"])
-        for r in rows if r["phone_id"] is not None)
+                   index=index, capacity=r["capacity"], weight=r["weight"],
+                   wrap_up_s=r["wrap_up_s"], active_calls=r["active_calls"],
+                   last_call_ended_at=r["last_call_ended_at"], calls_today=r["calls_today"],
+                   talk_ms_today=r["talk_ms_today"])
+        for index, r in enumerate(r for r in rows if r["phone_id"] is not None))
     return Hotline(id=first["id"], number=first["number"], enabled=first["enabled"],
                    strategy=first["strategy"], strategy_options=dict(first["strategy_options"]),
-                   ring_timeout_s=first["ring_timeout_s"], phones=phones)
+                   ring_timeout_s=first["ring_timeout_s"],
+                   total_timeout_s=first["total_timeout_s"], max_attempts=first["max_attempts"],
+                   overflow=first["overflow"], overflow_max_wait_s=first["overflow_max_wait_s"],
+                   overflow_forward_to=first["overflow_forward_to"], phones=phones)
 
 
 # --- the configuration snapshot --------------------------------------------
@@ -95,6 +120,8 @@ class BoundConfig:
     dial_string: str
     position: int
     capacity: int
+    weight: int
+    wrap_up_s: int
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,11 @@ class HotlineConfig:
     strategy: str
     strategy_options: dict[str, Any]
     ring_timeout_s: int
+    total_timeout_s: int
+    max_attempts: int | None
+    overflow: str
+    overflow_max_wait_s: int
+    overflow_forward_to: str | None
     phones: tuple[BoundConfig, ...]
 
 
@@ -121,7 +153,9 @@ class Snapshot:
 
 _ALL = """
 SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout_s,
-       p.id AS phone_id, p.dial_string, b.position, p.capacity
+       h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
+       h.overflow_forward_to,
+       p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s
 FROM hotlines h
 LEFT JOIN bound_phones b ON b.hotline_id = h.id AND b.enabled
 LEFT JOIN phones p ON p.id = b.phone_id AND p.enabled
@@ -129,8 +163,10 @@ ORDER BY h.number, b.position, p.id
 """
 
 _BUSY = """
-SELECT phone_id, active_calls, last_call_ended_at FROM phone_state
-WHERE phone_id = ANY($1::bigint[])
+SELECT phone_id, active_calls, last_call_ended_at,
+       CASE WHEN stats_day = stats_today() THEN calls_today ELSE 0 END AS calls_today,
+       CASE WHEN stats_day = stats_today() THEN talk_ms_today ELSE 0 END AS talk_ms_today
+FROM phone_state WHERE phone_id = ANY($1::bigint[])
 """
 
 
@@ -143,29 +179,36 @@ async def load_snapshot(db: Any) -> Snapshot:
         bound = phones.setdefault(row["number"], [])
         if row["phone_id"] is not None:
             bound.append(BoundConfig(phone_id=row["phone_id"], dial_string=row["dial_string"],
-                                     position=row["position"], capacity=row["capacity"]))
+                                     position=row["position"], capacity=row["capacity"],
+                                     weight=row["weight"], wrap_up_s=row["wrap_up_s"]))
     return Snapshot({
-        number: HotlineConfig(id=h["id"], number=number, enabled=h["enabled"],
-                              strategy=h["strategy"],
-                              strategy_options=dict(h["strategy_options"]),
-                              ring_timeout_s=h["ring_timeout_s"], phones=tuple(phones[number]))
+        number: HotlineConfig(
+            id=h["id"], number=number, enabled=h["enabled"], strategy=h["strategy"],
+            strategy_options=dict(h["strategy_options"]), ring_timeout_s=h["ring_timeout_s"],
+            total_timeout_s=h["total_timeout_s"], max_attempts=h["max_attempts"],
+            overflow=h["overflow"], overflow_max_wait_s=h["overflow_max_wait_s"],
+            overflow_forward_to=h["overflow_forward_to"], phones=tuple(phones[number]))
         for number, h in heads.items()})
 
 
-async def _from_snapshot(db: Any, snapshot: Snapshot, number: str) -> Hotline | None:
-    config = snapshot.hotlines.get(number)
-    if config is None:
-        return None
+async def _from_snapshot(db: Any, config: HotlineConfig) -> Hotline:
     busy = {}
     if config.phones:
-        rows = await db.fetch(_BUSY, [p.phone_id for p in config.phones])
-        busy = {r["phone_id"]: r for r in rows}
+        busy = {r["phone_id"]: r
+                for r in await db.fetch(_BUSY, [p.phone_id for p in config.phones])}
     # A phone deleted since the snapshot has no state row: it is gone, skip it.
+    present = [p for p in config.phones if p.phone_id in busy]
     phones = tuple(
         BoundPhone(phone_id=p.phone_id, dial_string=p.dial_string, position=p.position,
-                   capacity=p.capacity, active_calls=busy[p.phone_id]["active_calls"],
-                   last_call_ended_at=busy[p.phone_id]["last_call_ended_at"])
-        for p in config.phones if p.phone_id in busy)
+                   index=index, capacity=p.capacity, weight=p.weight, wrap_up_s=p.wrap_up_s,
+                   active_calls=busy[p.phone_id]["active_calls"],
+                   last_call_ended_at=busy[p.phone_id]["last_call_ended_at"],
+                   calls_today=busy[p.phone_id]["calls_today"],
+                   talk_ms_today=busy[p.phone_id]["talk_ms_today"])
+        for index, p in enumerate(present))
     return Hotline(id=config.id, number=config.number, enabled=config.enabled,
                    strategy=config.strategy, strategy_options=dict(config.strategy_options),
-                   ring_timeout_s=config.ring_timeout_s, phones=phones)
+                   ring_timeout_s=config.ring_timeout_s, total_timeout_s=config.total_timeout_s,
+                   max_attempts=config.max_attempts, overflow=config.overflow,
+                   overflow_max_wait_s=config.overflow_max_wait_s,
+                   overflow_forward_to=config.overflow_forward_to, phones=phones)

@@ -6,6 +6,11 @@ The watcher holds one dedicated connection that LISTENs; a burst of changes
 is gathered for :data:`DEBOUNCE_S` and reloaded once. If the connection is
 lost, it reconnects with backoff and reloads in full, because notifications
 sent while it was away are gone.
+
+While a reload is due (a change was announced, or the listener is down) the
+snapshot is not offered to calls: they read the tables directly until it is
+fresh again, so a call never uses a configuration older than the last
+announced change.
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ class ConfigWatcher:
         self.loaded = asyncio.Event()  # set once the first snapshot is in
         self.reloads = 0
         self.backend_pid: int | None = None  # the listening connection's, for operators
+        self._listening = False
+
+    @property
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The snapshot, unless a change may not be in it yet."""
+        if self._listening and not self._changed.is_set():
+            return self.snapshot
+        return None
 
     async def run(self) -> None:
         """Listen, reload on change, reconnect when the connection drops. Runs until cancelled."""
@@ -56,6 +69,7 @@ class ConfigWatcher:
                 connection.add_termination_listener(partial(_set_event, lost))
                 await connection.add_listener(CHANNEL, self._notified)
                 await self._reload(connection, "listening")
+                self._listening = True
                 delay = self._backoff_initial
                 await self._serve(connection, lost)
                 log.warning("configuration listener connection lost")
@@ -63,6 +77,7 @@ class ConfigWatcher:
                 metrics.DATABASE_ERRORS.labels(operation="config_listen").inc()
                 log.warning("configuration listener failed", error=str(exc) or type(exc).__name__)
             finally:
+                self._listening = False
                 if connection is not None and not connection.is_closed():
                     connection.terminate()
             await asyncio.sleep(delay * (0.5 + random.random()))
@@ -90,7 +105,11 @@ class ConfigWatcher:
                 continue
             await asyncio.sleep(DEBOUNCE_S)
             self._changed.clear()
-            await self._reload(connection, "notified")
+            try:
+                await self._reload(connection, "notified")
+            except BaseException:
+                self._changed.set()  # still due
+                raise
 
     async def _reload(self, connection: Any, reason: str) -> None:
         started = time.perf_counter()

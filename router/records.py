@@ -17,12 +17,16 @@ async def call_started(db: Any, call_id: UUID, hotline_id: int | None, dialled: 
         call_id, hotline_id, dialled, caller, caller_channel, router_id, started_at)
 
 
-async def call_answered(db: Any, call_id: UUID, answered_at: datetime, phone_id: int,
+async def call_answered(db: Any, call_id: UUID, answered_at: datetime, phone_id: int | None,
                         dial_string: str) -> None:
     await db.execute(
         """UPDATE calls SET answered_at = $2, answered_phone_id = $3, answered_dial_string = $4
            WHERE id = $1""",
         call_id, answered_at, phone_id, dial_string)
+
+
+async def call_overflow(db: Any, call_id: UUID, overflow: str) -> None:
+    await db.execute("UPDATE calls SET overflow = $2 WHERE id = $1", call_id, overflow)
 
 
 async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str) -> None:
@@ -33,12 +37,14 @@ async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str) -
         call_id, ended_at, outcome)
 
 
-async def leg_started(db: Any, leg_id: UUID, call_id: UUID, phone_id: int, dial_string: str,
-                      wave: int, dial_started_at: datetime) -> None:
+async def leg_started(db: Any, leg_id: UUID, call_id: UUID, phone_id: int | None,
+                      dial_string: str, wave: int, dial_started_at: datetime,
+                      purpose: str = "phone") -> None:
     await db.execute(
-        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        leg_id, call_id, phone_id, dial_string, wave, dial_started_at)
+        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
+                                  purpose)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        leg_id, call_id, phone_id, dial_string, wave, dial_started_at, purpose)
 
 
 async def leg_answered(db: Any, leg_id: UUID, answered_at: datetime) -> None:

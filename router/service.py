@@ -59,8 +59,8 @@ class Router:
     # --- Services, as seen by a Call ----------------------------------------
 
     async def find_hotline(self, number: str) -> Hotline | None:
-        """From the live configuration snapshot; from the tables until it is loaded."""
-        return await find_hotline(self.db, number, self.config.snapshot)
+        """From the live configuration snapshot; from the tables while it is not fresh."""
+        return await find_hotline(self.db, number, self.config.fresh_snapshot)
 
     def register(self, channel_id: str, call: Call) -> None:
         self.calls[channel_id] = call

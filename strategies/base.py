@@ -16,21 +16,35 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Candidate:
-    """An idle bound phone, as the strategy sees it."""
+    """An idle bound phone, as the strategy sees it.
+
+    ``index`` is the phone's place among all the hotline's enabled phones (busy
+    ones included), in the admin's order; the stats are shared by all routers.
+    """
 
     phone_id: int
     dial_string: str
     position: int
+    index: int = 0
     capacity: int = 1
     active_calls: int = 0
+    weight: int = 1
     last_call_ended_at: datetime | None = None
+    calls_today: int = 0
+    talk_ms_today: int = 0
 
 
 @dataclass(frozen=True)
 class Wave:
-    """Phones rung together; the first to answer wins."""
+    """Phones rung together; the first to answer wins.
+
+    ``delay_s`` None: the wave rings once every earlier wave has failed
+    (hunting). A number: it starts that many seconds after the previous wave
+    started, while earlier phones keep ringing (ring progressively).
+    """
 
     phones: tuple[Candidate, ...]
+    delay_s: float | None = None
 
 
 RingPlan = list[Wave]
@@ -38,10 +52,18 @@ RingPlan = list[Wave]
 
 @dataclass(frozen=True)
 class Context:
-    """What the router knows beyond the candidates, shared by all routers."""
+    """What the router knows beyond the candidates, shared by all routers.
+
+    ``call_number`` is the hotline's count of routed calls before this one
+    (0, 1, 2, …), kept in PostgreSQL; it is only fetched for strategies that
+    set ``uses_call_number = True``. ``bound_count`` counts all the hotline's
+    enabled phones, busy or not.
+    """
 
     rng: random.Random = field(default_factory=random.Random)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    call_number: int = 0
+    bound_count: int = 0
 
 
 class OptionError(ValueError):
@@ -50,6 +72,8 @@ class OptionError(ValueError):
 
 @runtime_checkable
 class Strategy(Protocol):
+    """An answering rule. Optionally also ``uses_call_number: bool``."""
+
     name: str
     description: str
 
@@ -66,8 +90,21 @@ def hunt(phones: Sequence[Candidate]) -> RingPlan:
     return [Wave((phone,)) for phone in phones]
 
 
+def in_admin_order(phones: Sequence[Candidate]) -> list[Candidate]:
+    return sorted(phones, key=lambda c: (c.position, c.phone_id))
+
+
 def reject_unknown(strategy: str, options: Mapping[str, Any], known: Sequence[str]) -> None:
     unknown = sorted(set(options) - set(known))
     if unknown:
         allowed = ", ".join(known) or "none"
-        raise OptionError(f"{strategy}: unknown option {unknown[0]!r} (allowed: {allowed})")
+        raise OptionError(f"strategy {strategy} has no option {unknown[0]!r} (allowed: {allowed})")
+
+
+class NoOptions:
+    """Mixin for rules that take no options."""
+
+    name: str
+
+    def validate(self, options: Mapping[str, Any]) -> None:
+        reject_unknown(self.name, options, ())

@@ -1,19 +1,19 @@
-"""random (随机接听): a random idle phone first, then the others in random order."""
+"""random (随机接听): a random idle phone first, then the others in random order.
+
+Peers: app_queue ``random``, FreePBX ``random``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strategies.base import Candidate, Context, RingPlan, hunt, reject_unknown
+from strategies.base import Candidate, Context, NoOptions, RingPlan, hunt
 
 
-class RandomIdle:
+class RandomIdle(NoOptions):
     name = "random"
-    description = "ring a random idle phone; hunt on to the others in random order"
-
-    def validate(self, options: Mapping[str, Any]) -> None:
-        reject_unknown(self.name, options, ())
+    description = "a random idle phone, then the others in random order"
 
     def plan(self, candidates: Sequence[Candidate], context: Context,
              options: Mapping[str, Any]) -> RingPlan:

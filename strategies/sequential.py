@@ -1,23 +1,23 @@
-"""sequential (顺序接听): always start at the first phone in the admin's order."""
+"""sequential (顺序接听): always start at the first phone in the admin's order.
+
+Peers: app_queue ``linear``, FreePBX ``hunt``, mod_callcenter ``top-down``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strategies.base import Candidate, Context, RingPlan, hunt, reject_unknown
+from strategies.base import Candidate, Context, NoOptions, RingPlan, hunt, in_admin_order
 
 
-class Sequential:
+class Sequential(NoOptions):
     name = "sequential"
-    description = "ring phones one at a time in the admin's order, always from the top"
-
-    def validate(self, options: Mapping[str, Any]) -> None:
-        reject_unknown(self.name, options, ())
+    description = "one phone at a time in the admin's order, always from the top"
 
     def plan(self, candidates: Sequence[Candidate], context: Context,
              options: Mapping[str, Any]) -> RingPlan:
-        return hunt(sorted(candidates, key=lambda c: (c.position, c.phone_id)))
+        return hunt(in_admin_order(candidates))
 
 
 SEQUENTIAL = Sequential()

@@ -12,6 +12,8 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -68,6 +70,43 @@ def lab() -> Iterator[AsteriskLab]:
     yield instance
     if not was_running:
         asterisk.stop(instance)
+
+
+class RouterFactory:
+    """Starts extra router processes for one test, each with its own app name."""
+
+    def __init__(self, lab: AsteriskLab, database_url: str, log_dir: Path) -> None:
+        self.lab, self.database_url, self.log_dir = lab, database_url, log_dir
+        self.started: list[RouterProcess] = []
+
+    def __call__(self, app: str, extra_env: dict[str, str] | None = None) -> RouterProcess:
+        process = RouterProcess(self.lab, self.database_url, app,
+                                self.log_dir / f"{app}.log", extra_env).start()
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
+
+
+@pytest.fixture
+def routers(lab: AsteriskLab, database_url: str, tmp_path: Path) -> Iterator[RouterFactory]:
+    factory = RouterFactory(lab, database_url, tmp_path)
+    yield factory
+    factory.stop_all()
+
+
+@contextmanager
+def dialplan_global(lab: AsteriskLab, name: str, value: str) -> Iterator[None]:
+    """Set a dialplan global for the duration of a block (e.g. which routers get calls)."""
+    before = {"ROUTER_MODE": "broadcast", "ROUTER_APPS": "^hotline-router(-.*)?$"}[name]
+    asterisk.set_global(lab, name, value)
+    try:
+        assert f"{name}={value}" in asterisk.cli(lab, "dialplan show globals")
+        yield
+    finally:
+        asterisk.set_global(lab, name, before)
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +183,18 @@ async def add_hotline(db: Any, number: str, bound: list[sipp.Phone], strategy: s
 async def legs_of(db: Any, call_id: Any) -> list[Any]:
     return list(await db.fetch(
         "SELECT * FROM call_legs WHERE call_id = $1 ORDER BY dial_started_at, id", call_id))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed lab test shows the tail of each router's log next to the failure."""
+    report = yield
+    if report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        processes = [funcargs.get("router")]
+        if isinstance(funcargs.get("routers"), RouterFactory):
+            processes += funcargs["routers"].started
+        for process in processes:
+            if isinstance(process, RouterProcess):
+                report.sections.append((f"router log ({process.app})", process.log_tail(6000)))
+    return report

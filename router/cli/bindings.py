@@ -19,13 +19,15 @@ BINDINGS = crud.TableSpec(
     noun="binding",
     table="bound_phones",
     keys=(HOTLINE, BOUND_PHONE),
-    fields=(crud.Field("position", "--position", int, "order for sequential hunting", "N"),),
-    select="""SELECT b.hotline_id, h.number AS hotline, b.position, b.phone_id, p.dial_string,
-                     p.label, b.enabled, p.enabled AS phone_enabled
+    fields=(crud.Field("position", "--position", int, "order for sequential hunting", "N"),
+            crud.Field("weight", "--weight", int, "share of calls for the weighted rule", "N")),
+    select="""SELECT b.hotline_id, h.number AS hotline, b.position, b.weight, b.phone_id,
+                     p.dial_string, p.label, b.enabled, p.enabled AS phone_enabled
               FROM bound_phones b JOIN hotlines h ON h.id = b.hotline_id
               JOIN phones p ON p.id = b.phone_id""",
     order_by="hotline, position, phone_id",
-    list_columns=("hotline", "position", "phone_id", "dial_string", "label", "enabled"),
+    list_columns=("hotline", "position", "weight", "phone_id", "dial_string", "label",
+                  "enabled"),
     filter_key=HOTLINE,
 )
 

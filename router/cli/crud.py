@@ -111,8 +111,12 @@ async def _delete(spec: crud.TableSpec, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_field_flags(parser: argparse.ArgumentParser, spec: crud.TableSpec) -> None:
+def add_field_flags(parser: argparse.ArgumentParser, spec: crud.TableSpec,
+                    skip: tuple[str, ...] = ()) -> None:
+    """A --flag per settable column (not those in ``skip``); unset flags stay None."""
     for flag in spec.fields:
+        if flag.column in skip:
+            continue
         parser.add_argument(flag.flag, dest=f"set_{flag.column}", metavar=flag.metavar,
                             help=flag.help)
 

@@ -21,7 +21,7 @@ NUMBER = crud.Key("number", "NUMBER", "hotline", help="the 400/800 number, e.g. 
 
 async def bound_phones(db: Any, hotline: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     rows = await db.fetch(
-        """SELECT b.position, p.id AS phone_id, p.dial_string, p.label, p.capacity,
+        """SELECT b.position, p.id AS phone_id, p.dial_string, p.label, p.capacity, b.weight,
                   b.enabled AS binding_enabled, p.enabled AS phone_enabled,
                   s.active_calls
            FROM bound_phones b JOIN phones p ON p.id = b.phone_id
@@ -42,24 +42,34 @@ HOTLINES = crud.TableSpec(
                    "the rule's options as a JSON object", "JSON"),
         crud.Field("ring_timeout_s", "--ring-timeout", int, "seconds each phone rings",
                    "SECONDS"),
+        crud.Field("total_timeout_s", "--total-timeout", int,
+                   "seconds to hunt before overflow", "SECONDS"),
+        crud.Field("max_attempts", "--max-attempts", crud.optional_int,
+                   "phones to try at most ('none': all)", "N"),
+        crud.Field("overflow", "--overflow", str,
+                   "when no phone answers: busy, queue or forward", "RULE"),
+        crud.Field("overflow_max_wait_s", "--overflow-max-wait", int,
+                   "seconds a queued caller waits", "SECONDS"),
+        crud.Field("overflow_forward_to", "--overflow-forward-to", crud.optional_text,
+                   "dial string to forward to ('none': unset)", "DIALSTRING"),
     ),
     select="""SELECT h.id, h.number, h.name, h.strategy, h.strategy_options, h.ring_timeout_s,
-                     h.enabled,
+                     h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
+                     h.overflow_forward_to, h.enabled,
                      (SELECT count(*) FROM bound_phones b WHERE b.hotline_id = h.id) AS phones,
                      h.created_at, h.updated_at
               FROM hotlines h""",
     order_by="number",
-    list_columns=("number", "name", "strategy", "ring_timeout_s", "enabled", "phones"),
+    list_columns=("number", "name", "strategy", "ring_timeout_s", "overflow", "enabled",
+                  "phones"),
     validate=admin.check_strategy,
     details=bound_phones,
 )
 
 
 async def add(args: argparse.Namespace) -> int:
-    values = {"number": args.number, "strategy": args.strategy, "name": args.name,
-              "ring_timeout_s": args.ring_timeout}
-    if args.options is not None:
-        values["strategy_options"] = crud.json_object(args.options)
+    # Flags not given take the table's defaults (sequential, 15 s, …).
+    values = {"number": args.number, **crud_cli.changes_from(args, HOTLINES)}
     async with pool(args) as db:
         row = await crud.insert_row(db, HOTLINES, values)
     if args.json:
@@ -74,9 +84,6 @@ def register(sub: Any) -> None:
         dest="action", required=True, metavar="ACTION")
     parser = crud_cli.subcommand(topic, "add", "add a 400/800 hotline", aliases=["create"])
     parser.add_argument("number", metavar="NUMBER")
-    parser.add_argument("--strategy", default="sequential")
-    parser.add_argument("--options", metavar="JSON", help="the rule's options, a JSON object")
-    parser.add_argument("--name", default="")
-    parser.add_argument("--ring-timeout", type=int, default=15, help="seconds per phone")
+    crud_cli.add_field_flags(parser, HOTLINES, skip=("number",))
     parser.set_defaults(handler=add)
     crud_cli.register(topic, HOTLINES)

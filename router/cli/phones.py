@@ -18,7 +18,7 @@ PHONE = crud.Key("id", "PHONE", "phone", help="phone id or dial string",
 
 async def bound_to(db: Any, phone: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     rows = await db.fetch(
-        """SELECT h.number AS hotline, b.position, b.enabled AS binding_enabled
+        """SELECT h.number AS hotline, b.position, b.weight, b.enabled AS binding_enabled
            FROM bound_phones b JOIN hotlines h ON h.id = b.hotline_id
            WHERE b.phone_id = $1 ORDER BY h.number""", phone["id"])
     return {"hotlines": [dict(r) for r in rows]}
@@ -33,8 +33,11 @@ PHONES = crud.TableSpec(
                    "what Asterisk dials, e.g. PJSIP/phones/sip:8001@10.0.0.5", "DIALSTRING"),
         crud.Field("label", "--label", str, "a name for people"),
         crud.Field("capacity", "--capacity", int, "simultaneous calls", "N"),
+        crud.Field("wrap_up_s", "--wrap-up", int,
+                   "seconds after a call before the phone rings again", "SECONDS"),
     ),
-    select="""SELECT p.id, p.dial_string, p.label, p.capacity, p.enabled, s.active_calls,
+    select="""SELECT p.id, p.dial_string, p.label, p.capacity, p.wrap_up_s, p.enabled,
+                     s.active_calls, s.last_call_ended_at,
                      (SELECT count(*) FROM bound_phones b WHERE b.phone_id = p.id) AS hotlines,
                      p.created_at
               FROM phones p LEFT JOIN phone_state s ON s.phone_id = p.id""",
@@ -46,9 +49,9 @@ PHONES = crud.TableSpec(
 
 
 async def create(args: argparse.Namespace) -> int:
+    values = {"dial_string": args.dial_string, **crud_cli.changes_from(args, PHONES)}
     async with pool(args) as db:
-        row = await crud.insert_row(db, PHONES, {"dial_string": args.dial_string,
-                                                 "label": args.label, "capacity": args.capacity})
+        row = await crud.insert_row(db, PHONES, values)
     if args.json:
         print(json.dumps(as_dict(row), ensure_ascii=False))
     else:
@@ -73,8 +76,7 @@ def register(sub: Any) -> None:
     parser = crud_cli.subcommand(topic, "create", "create a phone (bind it with 'binding add')")
     parser.add_argument("dial_string", metavar="DIALSTRING",
                         help="e.g. PJSIP/phones/sip:8001@10.0.0.5")
-    parser.add_argument("--capacity", type=int, default=1, help="simultaneous calls")
-    parser.add_argument("--label", default="")
+    crud_cli.add_field_flags(parser, PHONES, skip=("dial_string",))
     parser.set_defaults(handler=create)
 
     parser = crud_cli.subcommand(topic, "add",

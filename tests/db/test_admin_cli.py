@@ -41,6 +41,13 @@ def test_hotline_round_trip(database_url: str) -> None:
                             "--strategy", "random", "--ring-timeout", "30", "--json"))
     assert (updated["name"], updated["strategy"], updated["ring_timeout_s"]) == (
         "Support", "random", 30)
+    overflow = json.loads(ok(database_url, "hotline", "update", "4007000001", "--overflow",
+                             "queue", "--max-attempts", "2", "--total-timeout", "90", "--json"))
+    assert (overflow["overflow"], overflow["max_attempts"], overflow["total_timeout_s"]) == (
+        "queue", 2, 90)
+    unlimited = json.loads(ok(database_url, "hotline", "update", "4007000001",
+                              "--max-attempts", "none", "--json"))
+    assert unlimited["max_attempts"] is None
     renamed = json.loads(ok(database_url, "hotline", "update", "4007000001",
                             "--number", "4007000002", "--json"))
     assert renamed["number"] == "4007000002"
@@ -92,7 +99,12 @@ async def test_phone_and_binding_round_trip(database_url: str, db: Any) -> None:
                             "--label", "front desk", "--json"))
     assert (updated["capacity"], updated["label"]) == (5, "front desk")
     assert json.loads(ok(database_url, "phone", "show", phone_id, "--json"))["hotlines"] == [
-        {"hotline": "4007000010", "position": 3, "binding_enabled": False}]
+        {"hotline": "4007000010", "position": 3, "weight": 1, "binding_enabled": False}]
+    tuned = json.loads(ok(database_url, "phone", "update", phone_id, "--wrap-up", "30", "--json"))
+    assert tuned["wrap_up_s"] == 30
+    weighted = json.loads(ok(database_url, "binding", "update", "4007000010", phone_id,
+                             "--weight", "70", "--json"))
+    assert weighted["weight"] == 70
 
     ok(database_url, "binding", "delete", "4007000010", phone_id)
     assert refused(database_url, "binding", "show", "4007000010", phone_id) == (
@@ -113,6 +125,14 @@ async def test_phone_and_binding_round_trip(database_url: str, db: Any) -> None:
     (("hotline", "update", "4007000020", "--ring-timeout", "soon"),
      "--ring-timeout: 'soon' is not a valid value"),
     (("hotline", "update", "4007000020"), "nothing to change"),
+    (("hotline", "update", "4007000020", "--overflow", "forward"),
+     "hotline forward overflow needs overflow forward to"),
+    (("hotline", "update", "4007000020", "--overflow", "voicemail"),
+     "hotline overflow must be busy queue or forward"),
+    (("phone", "update", "PJSIP/phones/sip:20@10.0.0.20", "--wrap-up", "-1"),
+     "phone wrap up must be 0 to 3600 seconds"),
+    (("binding", "update", "4007000020", "PJSIP/phones/sip:20@10.0.0.20", "--weight", "101"),
+     "bound phone weight must be 0 to 100"),
     (("hotline", "update", "4009999998", "--name", "x"), "no hotline 4009999998"),
     (("hotline", "delete", "4007000021"),
      "hotline has call records disable it instead of deleting"),

@@ -61,3 +61,35 @@ async def test_a_hotline_with_call_records_cannot_be_deleted(db: Any) -> None:
            VALUES (gen_random_uuid(), $1, '4001239878', '1', 'c', 'r', now())""", row["id"])
     with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError):
         await db.execute("DELETE FROM hotlines WHERE id = $1", row["id"])
+
+
+@pytest.mark.parametrize(("strategy", "options", "message"), [
+    ("ring_progressively", {"interval": 5},
+     "strategy ring_progressively has no option 'interval' (allowed: interval_s)"),
+    ("ring_progressively", {"interval_s": 0},
+     "strategy ring_progressively option 'interval_s' must be a number of seconds from 1 to 60"),
+    ("ring_progressively", {"interval_s": "5"},
+     "strategy ring_progressively option 'interval_s' must be a number of seconds from 1 to 60"),
+    ("round_robin", {"start": 2}, "strategy round_robin has no option 'start' (allowed: none)"),
+    ("sequential", [1, 2], 'strategy options must be a JSON object, e.g. {"interval_s": 5}'),
+])
+async def test_bad_strategy_options_are_refused_naming_the_option(
+        db: Any, strategy: str, options: Any, message: str) -> None:
+    await db.execute("INSERT INTO hotlines (number) VALUES ('4001230001') ON CONFLICT DO NOTHING")
+    with pytest.raises(asyncpg.exceptions.CheckViolationError) as refused:
+        await db.execute("UPDATE hotlines SET strategy = $1, strategy_options = $2 "
+                         "WHERE number = '4001230001'", strategy, options)
+    assert admin.explain(refused.value) == f"hotline 4001230001: {message}"
+
+
+async def test_good_options_and_plugin_rules_are_accepted(db: Any) -> None:
+    await db.execute("INSERT INTO hotlines (number, strategy, strategy_options) "
+                     "VALUES ('4001230002', 'ring_progressively', $1)", {"interval_s": 3})
+    await db.execute("INSERT INTO hotlines (number, strategy, strategy_options) "
+                     "VALUES ('4001230003', 'my_plugin_rule', $1)", {"anything": True})
+
+
+async def test_forward_overflow_needs_a_number_to_forward_to(db: Any) -> None:
+    with pytest.raises(asyncpg.exceptions.CheckViolationError) as refused:
+        await db.execute("INSERT INTO hotlines (number, overflow) VALUES ('4001230004', 'forward')")
+    assert admin.explain(refused.value) == "hotline forward overflow needs overflow forward to"

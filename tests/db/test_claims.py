@@ -37,8 +37,8 @@ async def test_release_is_idempotent(db: Any) -> None:
     phone = await new_phone(db)
     leg = uuid4()
     assert await claims.claim(db, phone, leg, uuid4(), "r1")
-    assert await claims.release(db, leg, talked=True)
-    assert not await claims.release(db, leg, talked=True)
+    assert await claims.release(db, leg, talk_ms=65_000)
+    assert not await claims.release(db, leg, talk_ms=65_000)
     assert await active(db, phone) == 0
     assert await db.fetchval(
         "SELECT last_call_ended_at IS NOT NULL FROM phone_state WHERE phone_id = $1", phone)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -87,7 +88,7 @@ async def test_busy_state_comes_fresh_from_the_database(db: Any, watcher: Config
     try:
         busy = await find_hotline(db, "4002000003", snapshot)  # same snapshot, no reload
         assert busy is not None
-        assert busy.idle_candidates() == []
+        assert busy.idle_candidates(datetime.now(UTC)) == []
     finally:
         await db.execute("UPDATE phone_state SET active_calls = 0 WHERE phone_id = $1",
                          phone.phone_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -12,52 +14,131 @@ from hypothesis import strategies as st
 import strategies
 from strategies import Candidate, Context
 
+BUILT_IN = ("fewest_calls", "least_talk_time", "longest_idle", "random", "ring_progressively",
+            "round_robin", "sequential", "simultaneous", "weighted")
 
-def phones(n: int) -> list[Candidate]:
-    return [Candidate(phone_id=i, dial_string=f"PJSIP/p{i}", position=i) for i in range(1, n + 1)]
+
+def phones(n: int, **fields: Sequence[object]) -> list[Candidate]:
+    made = []
+    for i in range(n):
+        extra = {name: values[i] for name, values in fields.items()}
+        made.append(Candidate(phone_id=i + 1, dial_string=f"PJSIP/p{i + 1}", position=i + 1,
+                              index=i, **extra))  # type: ignore[arg-type]
+    return made
 
 
 def order(plan: strategies.RingPlan) -> list[int]:
     return [phone.phone_id for wave in plan for phone in wave.phones]
 
 
+def plan(name: str, candidates: list[Candidate], context: Context | None = None,
+         **options: object) -> strategies.RingPlan:
+    return strategies.get(name).plan(candidates, context or Context(), options)
+
+
+def test_every_built_in_rule_is_installed_with_a_description() -> None:
+    installed = strategies.installed()
+    assert set(BUILT_IN) <= set(installed)
+    assert all(installed[name].description for name in BUILT_IN)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+@given(n=st.integers(min_value=0, max_value=8), seed=st.integers())
+def test_every_rule_rings_each_idle_phone_at_most_once(name: str, n: int, seed: int) -> None:
+    candidates = phones(n, weight=[seed % 3 + i for i in range(n)])
+    result = order(plan(name, candidates, Context(rng=random.Random(seed), call_number=seed % 7,
+                                                  bound_count=n)))
+    assert sorted(result) == list(range(1, n + 1))
+
+
 def test_sequential_follows_the_admins_order() -> None:
-    shuffled = list(reversed(phones(4)))
-    plan = strategies.get("sequential").plan(shuffled, Context(), {})
-    assert order(plan) == [1, 2, 3, 4]
-    assert all(len(wave.phones) == 1 for wave in plan)
+    result = plan("sequential", list(reversed(phones(4))))
+    assert order(result) == [1, 2, 3, 4]
+    assert all(len(wave.phones) == 1 and wave.delay_s is None for wave in result)
 
 
 def test_sequential_skips_to_the_next_idle_phone() -> None:
     idle = [p for p in phones(3) if p.phone_id != 1]  # phone 1 is busy
-    assert order(strategies.get("sequential").plan(idle, Context(), {})) == [2, 3]
-
-
-@given(st.integers(min_value=0, max_value=12), st.integers())
-def test_random_rings_every_idle_phone_once(n: int, seed: int) -> None:
-    plan = strategies.get("random").plan(phones(n), Context(rng=random.Random(seed)), {})
-    assert sorted(order(plan)) == list(range(1, n + 1))
+    assert order(plan("sequential", idle)) == [2, 3]
 
 
 def test_random_spreads_first_choices_evenly() -> None:
     rng = random.Random(7)
-    firsts = Counter(order(strategies.get("random").plan(phones(4), Context(rng=rng), {}))[0]
-                     for _ in range(4000))
+    firsts = Counter(order(plan("random", phones(4), Context(rng=rng)))[0] for _ in range(4000))
     assert set(firsts) == {1, 2, 3, 4}
     assert all(900 < count < 1100 for count in firsts.values())
 
 
+def test_round_robin_call_k_starts_at_phone_k() -> None:
+    firsts = [order(plan("round_robin", phones(3), Context(call_number=k, bound_count=3)))
+              for k in range(6)]
+    assert firsts == [[1, 2, 3], [2, 3, 1], [3, 1, 2], [1, 2, 3], [2, 3, 1], [3, 1, 2]]
+
+
+def test_round_robin_skips_a_busy_phone_to_the_next_one_after_it() -> None:
+    idle = [p for p in phones(4) if p.phone_id != 2]  # phone 2 (index 1) is busy
+    assert order(plan("round_robin", idle, Context(call_number=1, bound_count=4))) == [3, 4, 1]
+
+
+def test_simultaneous_rings_every_idle_phone_in_one_wave() -> None:
+    result = plan("simultaneous", phones(3))
+    assert len(result) == 1
+    assert [p.phone_id for p in result[0].phones] == [1, 2, 3]
+
+
+def test_weighted_70_30_within_3_percent_over_3000_decisions() -> None:
+    rng = random.Random(2026)
+    candidates = phones(2, weight=[70, 30])
+    firsts = Counter(order(plan("weighted", candidates, Context(rng=rng)))[0]
+                     for _ in range(3000))
+    assert abs(firsts[1] / 3000 - 0.70) <= 0.03
+    assert abs(firsts[2] / 3000 - 0.30) <= 0.03
+
+
+def test_weighted_never_starts_at_a_zero_share_while_others_have_one() -> None:
+    rng = random.Random(1)
+    candidates = phones(3, weight=[0, 5, 5])
+    assert all(order(plan("weighted", candidates, Context(rng=rng)))[-1] == 1
+               for _ in range(500))
+
+
+def test_longest_idle_rings_the_phone_idle_longest_first() -> None:
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    ended = [now - timedelta(minutes=5), None, now - timedelta(minutes=30)]
+    assert order(plan("longest_idle", phones(3, last_call_ended_at=ended))) == [2, 3, 1]
+
+
+def test_fewest_calls_today_first_ties_in_admin_order() -> None:
+    assert order(plan("fewest_calls", phones(4, calls_today=[3, 1, 1, 0]))) == [4, 2, 3, 1]
+
+
+def test_least_talk_time_today_first() -> None:
+    talk = [120_000, 5_000, 60_000]
+    assert order(plan("least_talk_time", phones(3, talk_ms_today=talk))) == [2, 3, 1]
+
+
+def test_ring_progressively_adds_a_phone_every_interval() -> None:
+    result = plan("ring_progressively", phones(3), interval_s=4)
+    assert [(order([w]), w.delay_s) for w in result] == [([1], None), ([2], 4.0), ([3], 4.0)]
+
+
 def test_no_idle_phone_gives_an_empty_plan() -> None:
-    for name in ("sequential", "random"):
-        assert strategies.get(name).plan([], Context(), {}) == []
+    for name in BUILT_IN:
+        assert plan(name, []) == []
 
 
-@pytest.mark.parametrize("name", ["sequential", "random"])
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_unknown_options_are_refused_by_name(name: str) -> None:
-    with pytest.raises(strategies.OptionError, match="unknown option 'speed'"):
+    with pytest.raises(strategies.OptionError, match="has no option 'speed'"):
         strategies.get(name).validate({"speed": 1})
 
 
+@pytest.mark.parametrize("value", [0, 61, "5", True, None])
+def test_ring_progressively_interval_must_be_1_to_60_seconds(value: object) -> None:
+    with pytest.raises(strategies.OptionError, match="'interval_s' must be"):
+        strategies.get("ring_progressively").validate({"interval_s": value})
+
+
 def test_unknown_strategy_lists_the_installed_ones() -> None:
-    with pytest.raises(strategies.UnknownStrategy, match="random, sequential"):
+    with pytest.raises(strategies.UnknownStrategy, match="installed: fewest_calls, "):
         strategies.get("nope")
