@@ -28,6 +28,7 @@ ROUTER_SOURCES = ("pyproject.toml", "README.md", "router", "strategies", "migrat
                   ".dockerignore")
 BASE_IMAGE = "debian:sid-slim"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+ROUTER_IMAGES_KEPT = 3
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 STATE_DIR = Path(os.environ.get("LAB_DIR", REPO / ".lab"))
 LABEL = "hotline-router-lab=1"
@@ -117,7 +118,19 @@ def ensure_router_image(engine: Engine, log: Callable[[str], None] = print) -> s
         # pip in the build trusts what this host trusts (some networks inspect TLS).
         options = ["--volume", f"{HOST_CA_BUNDLE}:/run/host-ca-bundle.crt:ro",
                    "--build-arg", "PIP_CERT=/run/host-ca-bundle.crt"]
-    return ensure_image(engine, router_image_tag(), ROUTER_DOCKERFILE, REPO, log, options)
+    tag = ensure_image(engine, router_image_tag(), ROUTER_DOCKERFILE, REPO, log, options)
+    _keep_newest(engine, tag.rpartition(":")[0], ROUTER_IMAGES_KEPT)
+    return tag
+
+
+def _keep_newest(engine: Engine, repository: str, keep: int) -> None:
+    """Every source change builds a new tag: remove all but the newest few."""
+    listed = engine.run("images", "--filter", f"reference={repository}",
+                        "--format", "{{.CreatedAt}}\t{{.Repository}}:{{.Tag}}", check=False)
+    tags = [line.split("\t")[1] for line in sorted(listed.stdout.splitlines(), reverse=True)
+            if "\t" in line]
+    for old in tags[keep:]:
+        engine.run("rmi", old, check=False)  # refused while a container uses it: fine
 
 
 def ensure_image(engine: Engine, tag: str, dockerfile: Path, context: Path,
