@@ -28,7 +28,7 @@ from uuid import UUID, uuid4
 import structlog
 
 import strategies
-from router import claims, metrics, records, rotation
+from router import billing, claims, metrics, records, rotation
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.directory import Hotline
@@ -51,6 +51,7 @@ class Outcome(StrEnum):
     ABANDONED = "abandoned"    # the caller hung up before a phone answered
     UNKNOWN_NUMBER = "unknown-number"
     NOT_IN_SERVICE = "not-in-service"
+    REFUSED_NO_BALANCE = "refused-no-balance"  # prepaid balance used up (billing)
 
 
 class LegResult(StrEnum):
@@ -65,6 +66,7 @@ class LegResult(StrEnum):
 ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
     Outcome.UNKNOWN_NUMBER: ("ss-noservice", "unallocated"),
     Outcome.NOT_IN_SERVICE: ("ss-noservice", "unallocated"),
+    Outcome.REFUSED_NO_BALANCE: ("ss-noservice", "rejected"),
     Outcome.BUSY: ("all-circuits-busy-now", "busy"),
     Outcome.NO_ANSWER: ("all-circuits-busy-now", "no_answer"),
     Outcome.FAILED: ("all-circuits-busy-now", "congestion"),
@@ -218,6 +220,9 @@ class Call:
         if not hotline.enabled:
             self.log.warning("hotline is disabled")
             return await self._announce(Outcome.NOT_IN_SERVICE)
+        if await billing.refuses_calls(self.services.db, hotline.id):
+            self.log.warning("hotline balance used up, call refused")
+            return await self._announce(Outcome.REFUSED_NO_BALANCE)
         winner = await self._hunt_phones(hotline, self._loop.time() + hotline.total_timeout_s)
         if winner is None:
             winner = await self._overflow(hotline)
@@ -443,6 +448,8 @@ class Call:
                 await self._ari(self.services.ari.stop_moh(self.caller.id))
                 self.music = False
             await self.services.ari.answer(self.caller.id)
+            # Billing starts at the earlier answer; ours cannot precede the phone's.
+            caller_answered_at = max(self.clock(), leg.answered_at)
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
             await self.services.ari.add_to_bridge(self.bridge_id, [self.caller.id, leg.channel_id])
@@ -455,6 +462,7 @@ class Call:
         await self._write(records.leg_answered, leg.id, leg.answered_at)
         await self._write(records.call_answered, self.id, leg.answered_at, leg.phone_id,
                           leg.dial_string)
+        await self._write(records.caller_answered, self.id, caller_answered_at)
         self.log.info("call bridged", state=self.state, phone_id=leg.phone_id,
                       dial_string=leg.dial_string)
 

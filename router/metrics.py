@@ -42,3 +42,9 @@ CALLS_HANDED_BACK = Counter(
     "hotline_router_calls_handed_back",
     "Calls sent back to the dialplan to be offered to other routers (while draining)",
     registry=REGISTRY)
+BALANCE = Gauge("hotline_router_balance_fen",
+                "Prepaid balance of a hotline in fen, from the ledger", ["hotline"],
+                registry=REGISTRY)
+BALANCE_LOW = Gauge("hotline_router_balance_low",
+                    "1 while a hotline's balance is below its low-balance threshold", ["hotline"],
+                    registry=REGISTRY)

@@ -29,6 +29,14 @@ async def call_overflow(db: Any, call_id: UUID, overflow: str) -> None:
     await db.execute("UPDATE calls SET overflow = $2 WHERE id = $1", call_id, overflow)
 
 
+async def caller_answered(db: Any, call_id: UUID, answered_at: datetime) -> None:
+    """When the router answered the caller (billing starts at the earlier answer)."""
+    # The caller is answered once: a greeting before the bridge keeps its time.
+    await db.execute("UPDATE calls SET caller_answered_at = coalesce(caller_answered_at, $2) "
+                     "WHERE id = $1",
+                     call_id, answered_at)
+
+
 async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str) -> None:
     # A clock step must not make a record impossible: never end before the start.
     await db.execute(

@@ -24,6 +24,7 @@ import structlog
 from router import claims, db, gauges, http, metrics, records
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
+from router.billing import loop as rating
 from router.call import Call
 from router.directory import Hotline, find_hotline
 from router.live_config import ConfigWatcher
@@ -169,7 +170,8 @@ class Router:
         background = [
             self._spawn(self.config.run(), "config-watcher"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
-                        "gauges")]
+                        "gauges"),
+            self._spawn(rating.run(self.db, rating.RatingSettings.from_env()), "rating")]
         # Calls need the configuration; without it they read the tables directly.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.config.loaded.wait(), timeout=5)

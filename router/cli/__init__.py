@@ -8,13 +8,23 @@ import sys
 from collections.abc import Sequence
 
 from router import __version__, admin, migrate, settings
-from router.cli import bindings, calls, config, daemon, hotlines, numbers, phones, strategies
+from router.cli import (
+    billing,
+    bindings,
+    calls,
+    config,
+    daemon,
+    hotlines,
+    numbers,
+    phones,
+    strategies,
+)
 
 # Each topic is a module with ``register(sub)`` adding its subcommands; a new
 # topic (groups, plans, …) is a new module listed here. Configuration tables
 # get list/show/update/enable/disable/delete from router/cli/crud.py by
 # describing the table (see router/cli/hotlines.py for the pattern).
-TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, numbers)
+TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, billing, numbers)
 
 
 def build_parser() -> argparse.ArgumentParser:

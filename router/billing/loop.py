@@ -1,0 +1,70 @@
+"""The rating loop every router runs beside its calls.
+
+Each pass rates the calls that ended at least ``RATING_DELAY_S`` ago and, now
+and then, settles the minimum spend of months that have ended. Several
+routers may run it at once (see router/billing/rater.py for why that is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from router.billing import rater
+from router.billing.balance import BalanceWatch
+
+log = structlog.get_logger("router.billing")
+
+
+@dataclass(frozen=True)
+class RatingSettings:
+    delay_s: float = 2.0       # RATING_DELAY_S: an ended call waits this long to be rated
+    interval_s: float = 1.0    # RATING_INTERVAL_S: pause between passes
+    settle_every_s: float = 60.0  # how often to look for months to settle and balances to show
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RatingSettings:
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name, env in (("delay_s", "RATING_DELAY_S"), ("interval_s", "RATING_INTERVAL_S")):
+            if env in environ:
+                try:
+                    values[name] = float(environ[env])
+                except ValueError:
+                    raise ValueError(f"{env} must be a number of seconds") from None
+                if not 0 <= values[name] <= 86_400:
+                    raise ValueError(f"{env} must be 0 to 86400 seconds")
+        return cls(**values)
+
+
+async def run(db: Any, settings: RatingSettings) -> None:
+    """Rate until cancelled; a failed pass is logged and retried on the next."""
+    watch = BalanceWatch()
+    next_settle = 0.0
+    log.info("rating started", delay_s=settings.delay_s, interval_s=settings.interval_s)
+    while True:
+        try:
+            for hotline in await rater.rate_ready(db, settings.delay_s):
+                log.info("calls rated", hotline=hotline.number, calls=len(hotline.calls),
+                         charged_fen=sum(r.charge_fen for r in hotline.calls.values()),
+                         balance_fen=hotline.balance_fen)
+                watch.observe(hotline.number, hotline.balance_fen, hotline.low_balance_fen,
+                              hotline.refuses_at_zero)
+            if time.monotonic() >= next_settle:
+                for month in await rater.settle_months(db, settings.delay_s):
+                    log.info("minimum spend settled", hotline=month.number,
+                             month=month.month.isoformat()[:7], minimum_fen=month.minimum_fen,
+                             top_up_fen=month.top_up_fen)
+                await watch.refresh(db)
+                next_settle = time.monotonic() + settings.settle_every_s
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("rating pass failed")
+        await asyncio.sleep(settings.interval_s)
