@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # podman + runc run the lab container, debootstrap makes its base image when no
-# registry is reachable, sip-tester gives sipp (the lab's callers and phones).
-APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv
+# registry is reachable, sip-tester gives sipp (the lab's callers and phones),
+# docker-compose (v1, Python) checks docker/compose.yaml against the compose schema.
+APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv docker-compose
 
 .PHONY: help setup system-deps demo test lint lab lab-down clean
 
@@ -18,7 +19,7 @@ help:
 
 system-deps:
 	@missing=""; \
-	for cmd in podman runc debootstrap sipp; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	for cmd in podman runc debootstrap sipp docker-compose; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \

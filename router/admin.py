@@ -7,6 +7,8 @@ a sentence (the constraints are named as sentences).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -26,8 +28,13 @@ def explain(exc: Exception) -> str:
         if name:
             return name.replace("_", " ")
     if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
+        name = getattr(exc, "constraint_name", None) or ""
+        if name and not name.endswith("_fkey"):  # named as a sentence
+            return name.replace("_", " ")
         detail = getattr(exc, "detail", "") or ""
         return f"refused: rows elsewhere depend on this one ({detail})"
+    if isinstance(exc, asyncpg.exceptions.NotNullViolationError):
+        return f"{getattr(exc, 'column_name', None) or 'a column'} must be given"
     if isinstance(exc, asyncpg.exceptions.RaiseError):
         return str(exc)
     if isinstance(exc, asyncpg.exceptions.PostgresError):
@@ -35,19 +42,33 @@ def explain(exc: Exception) -> str:
     return str(exc)
 
 
-async def add_hotline(db: Any, number: str, strategy: str = "sequential", name: str = "",
-                      ring_timeout_s: int = 15) -> Any:
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a database refusal inside the block into an AdminError with a sentence."""
     try:
-        strategies.get(strategy).validate({})
+        yield
+    except asyncpg.exceptions.PostgresError as exc:
+        raise AdminError(explain(exc)) from None
+
+
+def check_strategy(hotline: Mapping[str, Any]) -> None:
+    """The strategy must be installed and accept the hotline's options."""
+    name = hotline.get("strategy", "sequential")
+    options = hotline.get("strategy_options") or {}
+    try:
+        strategies.get(name).validate(options)
     except (strategies.UnknownStrategy, strategies.OptionError) as exc:
         raise AdminError(str(exc)) from None
-    try:
+
+
+async def add_hotline(db: Any, number: str, strategy: str = "sequential", name: str = "",
+                      ring_timeout_s: int = 15) -> Any:
+    check_strategy({"strategy": strategy})
+    with refusals():
         return await db.fetchrow(
             """INSERT INTO hotlines (number, strategy, name, ring_timeout_s)
                VALUES ($1, $2, $3, $4) RETURNING id, number, strategy, name, ring_timeout_s""",
             number, strategy, name, ring_timeout_s)
-    except asyncpg.exceptions.PostgresError as exc:
-        raise AdminError(explain(exc)) from None
 
 
 async def add_phone(db: Any, hotline_number: str, dial_string: str, position: int | None = None,
@@ -76,3 +97,17 @@ async def add_phone(db: Any, hotline_number: str, dial_string: str, position: in
                 hotline_id, phone_id, position)
         except asyncpg.exceptions.PostgresError as exc:
             raise AdminError(explain(exc)) from None
+
+
+async def bind(db: Any, hotline_id: int, phone_id: int, position: int | None = None) -> Any:
+    """Bind an existing phone to a hotline, last in order unless ``position``."""
+    async with db.acquire() as connection, connection.transaction():
+        if position is None:
+            position = await connection.fetchval(
+                "SELECT coalesce(max(position), 0) + 1 FROM bound_phones WHERE hotline_id = $1",
+                hotline_id)
+        with refusals():
+            return await connection.fetchrow(
+                """INSERT INTO bound_phones (hotline_id, phone_id, position) VALUES ($1, $2, $3)
+                   RETURNING hotline_id, phone_id, position""",
+                hotline_id, phone_id, position)

@@ -31,7 +31,7 @@ import strategies
 from router import billing, claims, metrics, records, rotation
 from router.ari import AriClient, AriError
 from router.ari import events as ev
-from router.directory import Hotline, find_hotline
+from router.directory import Hotline
 
 
 class State(StrEnum):
@@ -117,6 +117,7 @@ class Services(Protocol):
     app: str
     router_id: str
 
+    async def find_hotline(self, number: str) -> Hotline | None: ...
     def register(self, channel_id: str, call: Call) -> None: ...
     def unregister(self, channel_id: str) -> None: ...
 
@@ -209,7 +210,7 @@ class Call:
             await self._finish()
 
     async def _route(self) -> None:
-        self.hotline = hotline = await find_hotline(self.services.db, self.dialled)
+        self.hotline = hotline = await self.services.find_hotline(self.dialled)
         await self._write(records.call_started, self.id, hotline.id if hotline else None,
                           self.dialled, self.caller.caller.number, self.caller.id,
                           self.services.router_id, self.started_at)
@@ -410,7 +411,7 @@ class Call:
         while (remaining := end - self._loop.time()) > 0:
             with contextlib.suppress(TimeoutError):
                 await self._until(lambda: False, timeout_s=min(QUEUE_POLL_S, remaining))
-            fresh = await find_hotline(self.services.db, hotline.number)
+            fresh = await self.services.find_hotline(hotline.number)
             if fresh is None or not fresh.enabled or not fresh.idle_candidates(self.clock()):
                 continue
             deadline = min(end, self._loop.time() + fresh.total_timeout_s)

@@ -1,8 +1,15 @@
-"""Reading a hotline, its bound phones and their shared busy state, in one query."""
+"""Reading a hotline, its bound phones and their shared busy state.
+
+Two ways, same result: one query against the tables, or the in-memory
+configuration :class:`Snapshot` (kept fresh by router/live_config.py) plus one
+query for the phones' busy state. Busy state always comes fresh from the
+database: claims, not this read, are what keep two calls off one phone.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,8 +81,15 @@ ORDER BY b.position, p.id
 """
 
 
-async def find_hotline(db: Any, number: str) -> Hotline | None:
-    """The hotline dialled as ``number`` with its enabled phones, or None."""
+async def find_hotline(db: Any, number: str, snapshot: Snapshot | None = None) -> Hotline | None:
+    """The hotline dialled as ``number`` with its enabled phones, or None.
+
+    With a ``snapshot`` the configuration comes from memory and only the busy
+    state from the database. A number the snapshot does not know is looked up
+    in the tables, so a hotline created a moment ago answers its first call.
+    """
+    if snapshot is not None and number in snapshot.hotlines:
+        return await _from_snapshot(db, snapshot.hotlines[number])
     rows = await db.fetch(_LOOKUP, number)
     if not rows:
         return None
@@ -93,3 +107,108 @@ async def find_hotline(db: Any, number: str) -> Hotline | None:
                    total_timeout_s=first["total_timeout_s"], max_attempts=first["max_attempts"],
                    overflow=first["overflow"], overflow_max_wait_s=first["overflow_max_wait_s"],
                    overflow_forward_to=first["overflow_forward_to"], phones=phones)
+
+
+# --- the configuration snapshot --------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoundConfig:
+    """A bound phone as configured (no busy state)."""
+
+    phone_id: int
+    dial_string: str
+    position: int
+    capacity: int
+    weight: int
+    wrap_up_s: int
+
+
+@dataclass(frozen=True)
+class HotlineConfig:
+    id: int
+    number: str
+    enabled: bool
+    strategy: str
+    strategy_options: dict[str, Any]
+    ring_timeout_s: int
+    total_timeout_s: int
+    max_attempts: int | None
+    overflow: str
+    overflow_max_wait_s: int
+    overflow_forward_to: str | None
+    phones: tuple[BoundConfig, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every hotline by number, with its enabled bound phones in hunting order."""
+
+    hotlines: Mapping[str, HotlineConfig] = field(default_factory=dict)
+
+    @property
+    def phone_count(self) -> int:
+        return len({p.phone_id for h in self.hotlines.values() for p in h.phones})
+
+
+_ALL = """
+SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout_s,
+       h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
+       h.overflow_forward_to,
+       p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s
+FROM hotlines h
+LEFT JOIN bound_phones b ON b.hotline_id = h.id AND b.enabled
+LEFT JOIN phones p ON p.id = b.phone_id AND p.enabled
+ORDER BY h.number, b.position, p.id
+"""
+
+_BUSY = """
+SELECT phone_id, active_calls, last_call_ended_at,
+       CASE WHEN stats_day = stats_today() THEN calls_today ELSE 0 END AS calls_today,
+       CASE WHEN stats_day = stats_today() THEN talk_ms_today ELSE 0 END AS talk_ms_today
+FROM phone_state WHERE phone_id = ANY($1::bigint[])
+"""
+
+
+async def load_snapshot(db: Any) -> Snapshot:
+    """The whole configuration, read in one consistent query."""
+    phones: dict[str, list[BoundConfig]] = {}
+    heads: dict[str, Any] = {}
+    for row in await db.fetch(_ALL):
+        heads.setdefault(row["number"], row)
+        bound = phones.setdefault(row["number"], [])
+        if row["phone_id"] is not None:
+            bound.append(BoundConfig(phone_id=row["phone_id"], dial_string=row["dial_string"],
+                                     position=row["position"], capacity=row["capacity"],
+                                     weight=row["weight"], wrap_up_s=row["wrap_up_s"]))
+    return Snapshot({
+        number: HotlineConfig(
+            id=h["id"], number=number, enabled=h["enabled"], strategy=h["strategy"],
+            strategy_options=dict(h["strategy_options"]), ring_timeout_s=h["ring_timeout_s"],
+            total_timeout_s=h["total_timeout_s"], max_attempts=h["max_attempts"],
+            overflow=h["overflow"], overflow_max_wait_s=h["overflow_max_wait_s"],
+            overflow_forward_to=h["overflow_forward_to"], phones=tuple(phones[number]))
+        for number, h in heads.items()})
+
+
+async def _from_snapshot(db: Any, config: HotlineConfig) -> Hotline:
+    busy = {}
+    if config.phones:
+        busy = {r["phone_id"]: r
+                for r in await db.fetch(_BUSY, [p.phone_id for p in config.phones])}
+    # A phone deleted since the snapshot has no state row: it is gone, skip it.
+    present = [p for p in config.phones if p.phone_id in busy]
+    phones = tuple(
+        BoundPhone(phone_id=p.phone_id, dial_string=p.dial_string, position=p.position,
+                   index=index, capacity=p.capacity, weight=p.weight, wrap_up_s=p.wrap_up_s,
+                   active_calls=busy[p.phone_id]["active_calls"],
+                   last_call_ended_at=busy[p.phone_id]["last_call_ended_at"],
+                   calls_today=busy[p.phone_id]["calls_today"],
+                   talk_ms_today=busy[p.phone_id]["talk_ms_today"])
+        for index, p in enumerate(present))
+    return Hotline(id=config.id, number=config.number, enabled=config.enabled,
+                   strategy=config.strategy, strategy_options=dict(config.strategy_options),
+                   ring_timeout_s=config.ring_timeout_s, total_timeout_s=config.total_timeout_s,
+                   max_attempts=config.max_attempts, overflow=config.overflow,
+                   overflow_max_wait_s=config.overflow_max_wait_s,
+                   overflow_forward_to=config.overflow_forward_to, phones=phones)

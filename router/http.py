@@ -12,12 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.metrics import REGISTRY
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:8095' -> ('127.0.0.1', 8095); '[::1]:8095' works too."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
+from router.settings import parse_listen
 
 
 async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> web.AppRunner:

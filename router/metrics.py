@@ -23,6 +23,25 @@ DATABASE_ERRORS = Counter("hotline_router_database_errors",
 BROADCASTS = Counter("hotline_router_broadcast_claims",
                      "StasisBroadcast offers, by what became of our claim", ["result"],
                      registry=REGISTRY)
+BUSY_PHONES = Gauge(
+    "hotline_router_busy_phones",
+    "Phones with no free call slot (live calls at capacity), across all routers; "
+    "refreshed every metrics_refresh_s", registry=REGISTRY)
+RECORDS_SPOOLED = Gauge(
+    "hotline_router_records_spooled",
+    "Call records waiting on local disk for the database to come back", registry=REGISTRY)
+CONFIG_RELOADS = Counter("hotline_router_config_reloads",
+                         "Configuration snapshots loaded (at start, on change, on reconnect)",
+                         registry=REGISTRY)
+CONFIG_HOTLINES = Gauge("hotline_router_config_hotlines",
+                        "Hotlines in the loaded configuration snapshot", registry=REGISTRY)
+DRAINING = Gauge("hotline_router_draining",
+                 "1 while the router is shutting down: no new calls, live ones finish",
+                 registry=REGISTRY)
+CALLS_HANDED_BACK = Counter(
+    "hotline_router_calls_handed_back",
+    "Calls sent back to the dialplan to be offered to other routers (while draining)",
+    registry=REGISTRY)
 BALANCE = Gauge("hotline_router_balance_fen",
                 "Prepaid balance of a hotline in fen, from the ledger", ["hotline"],
                 registry=REGISTRY)

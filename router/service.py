@@ -2,6 +2,13 @@
 
 ARI intake here only maps each event to the call that owns its channel; what
 the call does about it is decided in router/call.py.
+
+Shutdown (SIGTERM or SIGINT) drains: the router stops claiming broadcast
+calls (other routers take them), hands calls that still reach it by plain
+Stasis() back to the dialplan ([router-reoffer]), lets live calls finish for
+up to ``drain_timeout_s``, then hangs up the rest through their own call
+state machines so their records close normally, releases its claims and
+exits. A second signal skips the wait.
 """
 
 from __future__ import annotations
@@ -9,20 +16,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 from typing import Any
 
 import structlog
 
-from router import claims, db, http, metrics, records
+from router import claims, db, gauges, http, metrics, records
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import Call
+from router.directory import Hotline, find_hotline
+from router.live_config import ConfigWatcher
 from router.settings import Settings
 
 log = structlog.get_logger("router.service")
 
 _DIALLED = re.compile(r"^[0-9]{3,20}$")
+# Where a draining router sends calls back to (dialplan/extensions.conf).
+REOFFER_CONTEXT = "router-reoffer"
+# After the drain limit, how long hung-up calls get to close their records.
+HANGUP_GRACE_S = 10.0
 
 
 class Router:
@@ -34,12 +48,20 @@ class Router:
         self.router_id = settings.effective_router_id
         self.calls: dict[str, Call] = {}  # channel id -> the call that owns it
         self.tasks: set[asyncio.Task[None]] = set()
+        self.live_calls: dict[asyncio.Task[None], Call] = {}
         # While draining, the router takes no new calls; live ones finish.
         self.draining = False
+        self._stop = asyncio.Event()   # first signal: drain
+        self._hurry = asyncio.Event()  # second signal: end live calls now
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
                                   [self.app], self.on_event)
+        self.config = ConfigWatcher(settings.database_url)
 
     # --- Services, as seen by a Call ----------------------------------------
+
+    async def find_hotline(self, number: str) -> Hotline | None:
+        """From the live configuration snapshot; from the tables while it is not fresh."""
+        return await find_hotline(self.db, number, self.config.fresh_snapshot)
 
     def register(self, channel_id: str, call: Call) -> None:
         self.calls[channel_id] = call
@@ -84,10 +106,11 @@ class Router:
             return
         metrics.BROADCASTS.labels(result="won" if won else "lost").inc()
 
-    def _spawn(self, coroutine: Any, name: str) -> None:
+    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     def _start_call(self, event: ev.StasisStart) -> None:
         channel = event.channel
@@ -97,8 +120,23 @@ class Router:
             log.warning("dialled number is not a number", dialled=dialled[:40],
                         channel=channel.id)
             dialled = dialled[:20]
+        if self.draining:
+            self._spawn(self._hand_back(channel.id, dialled), f"hand-back-{channel.id}")
+            return
         call = Call(self, channel, dialled, started_at=event.at)
-        self._spawn(call.run(), f"call-{call.id}")
+        task = self._spawn(call.run(), f"call-{call.id}")
+        self.live_calls[task] = call
+        task.add_done_callback(lambda done: self.live_calls.pop(done, None))
+
+    async def _hand_back(self, channel_id: str, dialled: str) -> None:
+        """A call reached us by plain Stasis() while draining: let other routers take it."""
+        try:
+            await self.ari.continue_in_dialplan(channel_id, REOFFER_CONTEXT, dialled)
+        except (TimeoutError, AriError, OSError) as exc:
+            log.warning("hand back failed", channel=channel_id, error=str(exc))
+            return
+        metrics.CALLS_HANDED_BACK.inc()
+        log.info("call handed back to the dialplan", channel=channel_id, dialled=dialled)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -111,27 +149,82 @@ class Router:
                         claims_released=released)
 
     async def readiness(self) -> dict[str, bool]:
-        """Ready means: ARI events flow and the database answers."""
+        """Ready means: ARI events flow, the database answers, and we take calls."""
         try:
             database = await self.db.fetchval("SELECT true") is True
         except Exception:
             database = False
-        return {"ari_connected": self.stream.connected.is_set(), "database": database}
+        return {"ari_connected": self.stream.connected.is_set(), "database": database,
+                "accepting_calls": not self.draining}
+
+    def request_stop(self) -> None:
+        """First call: drain. Second: end live calls now."""
+        if self._stop.is_set():
+            log.warning("second stop signal: ending live calls now")
+            self._hurry.set()
+        self._stop.set()
 
     async def run(self) -> None:
         await self.recover()
         runner = await http.start(self.settings.http_listen, self.readiness)
-        rater = asyncio.get_running_loop().create_task(
-            rating.run(self.db, rating.RatingSettings.from_env()), name="rating")
+        background = [
+            self._spawn(self.config.run(), "config-watcher"),
+            self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
+                        "gauges"),
+            self._spawn(rating.run(self.db, rating.RatingSettings.from_env()), "rating")]
+        # Calls need the configuration; without it they read the tables directly.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.config.loaded.wait(), timeout=5)
+        stream = self._spawn(self.stream.run(), "ari-events")
         log.info("router started", router_id=self.router_id, app=self.app,
                  ari_url=self.settings.ari_url, http_listen=self.settings.http_listen)
         try:
-            await self.stream.run()
+            stopping = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({stopping, stream}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if stream.done():
+                stream.result()  # the event stream never ends by itself: raise its error
+            await self.drain()
         finally:
-            rater.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await rater
+            for task in (stream, *background):
+                task.cancel()
+            await asyncio.gather(stream, *background, return_exceptions=True)
+            await self.close_out()
             await runner.cleanup()
+
+    async def drain(self) -> None:
+        """Take no new calls; let live ones finish, up to the drain limit."""
+        self.draining = True
+        metrics.DRAINING.set(1)
+        limit = self.settings.drain_timeout_s
+        log.info("draining", live_calls=len(self.live_calls), limit_s=limit)
+        await _first_of(self._all_calls_ended(), self._hurry.wait(), timeout_s=limit)
+        remaining = list(self.live_calls.values())
+        if remaining:
+            log.warning("drain limit reached: hanging up live calls", live_calls=len(remaining))
+            for call in remaining:
+                with contextlib.suppress(TimeoutError, AriError, OSError):
+                    await self.ari.hangup(call.caller.id, "normal")
+            await _first_of(self._all_calls_ended(), timeout_s=HANGUP_GRACE_S)
+        log.info("drained", live_calls=len(self.live_calls))
+
+    async def _all_calls_ended(self) -> None:
+        while self.live_calls:
+            await asyncio.wait(list(self.live_calls))
+
+    async def close_out(self) -> None:
+        """Last words: stop calls that would not end, free claims, close records."""
+        for task in list(self.live_calls):
+            task.cancel()
+        await asyncio.gather(*self.live_calls, return_exceptions=True)
+        try:
+            released = await claims.release_all(self.db, self.router_id)
+            closed = await records.close_interrupted(self.db, self.router_id)
+        except Exception as exc:  # the next start recovers the same way
+            metrics.DATABASE_ERRORS.labels(operation="close_out").inc()
+            log.error("could not release claims on exit", error=str(exc))
+            return
+        log.info("router stopped", claims_released=released, calls_closed=closed)
 
 
 def _channel_of(event: ev.AnyEvent | ev.OtherEvent) -> str | None:
@@ -144,11 +237,24 @@ def _channel_of(event: ev.AnyEvent | ev.OtherEvent) -> str | None:
     return channel.id if isinstance(channel, ev.Channel) else None
 
 
+async def _first_of(*awaitables: Any, timeout_s: float | None = None) -> None:
+    """Wait until the first of ``awaitables`` is done, or ``timeout_s``."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 async def serve(settings: Settings) -> None:
-    """Run the router until cancelled."""
+    """Run the router until SIGTERM or SIGINT (then drain and return) or cancelled."""
     pool = await db.connect_pool(settings.database_url)
     ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password)
     router = Router(settings, pool, ari)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, router.request_stop)
     try:
         await router.run()
     finally:
@@ -156,5 +262,7 @@ async def serve(settings: Settings) -> None:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*router.tasks, return_exceptions=True)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await ari.close()
         await pool.close()

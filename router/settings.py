@@ -1,14 +1,32 @@
-"""Daemon settings: environment variables, overridden by command-line flags."""
+"""Daemon settings: defaults, then a TOML file, then environment variables, then flags.
+
+Each later source overrides the earlier ones. The TOML file uses the setting
+names as keys (``ari_url = "http://…"``); each environment variable is the
+name in capitals (``ARI_URL``). :func:`load` validates everything at once and
+names the source of a bad value, so ``hotline-router config check`` can tell
+an operator which line to fix.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/hotline_router"
+# Where `--config` defaults from, so a container or unit file can point at its file.
+CONFIG_ENV = "HOTLINE_ROUTER_CONFIG"
+SECRET_SETTINGS = ("ari_password", "database_url")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or has a bad value; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,12 @@ class Settings:
     http_listen: str = "127.0.0.1:8095"
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
+    # On SIGTERM, how long live calls may go on before the router hangs them up.
+    # Long, because cutting a customer's call is worse than a slow restart;
+    # a second SIGTERM ends the calls at once.
+    drain_timeout_s: float = 300.0
+    # How often gauges read from the database (busy phones) are refreshed.
+    metrics_refresh_s: float = 5.0
 
     @property
     def effective_router_id(self) -> str:
@@ -43,14 +67,119 @@ class Settings:
 
 
 ENV_NAMES = {f.name: f.name.upper() for f in fields(Settings)}
+_DEFAULTS = Settings()
 
 
-def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from ``environ`` (default: os.environ), then non-None overrides."""
-    environ = dict(os.environ) if environ is None else environ
-    values = {name: environ[env] for name, env in ENV_NAMES.items() if env in environ}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return replace(Settings(), **values)
+@dataclass(frozen=True)
+class Loaded:
+    """Effective settings, and where each value came from."""
+
+    settings: Settings
+    sources: dict[str, str]  # setting name -> "default" | "file PATH" | "env NAME" | "flag"
+
+
+def load(config_file: str | Path | None = None, environ: Mapping[str, str] | None = None,
+         **flags: Any) -> Loaded:
+    """Defaults < TOML file < environment < non-None ``flags``; validated.
+
+    ``config_file`` None means: the file named by $HOTLINE_ROUTER_CONFIG, if set.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources = {name: "default" for name in ENV_NAMES}
+    path = config_file if config_file is not None else environ.get(CONFIG_ENV) or None
+    if path is not None:
+        for name, value in _read_toml(Path(path)).items():
+            values[name] = _convert(name, value, f"{path}")
+            sources[name] = f"file {path}"
+    for name, env in ENV_NAMES.items():
+        if env in environ:
+            values[name] = _convert(name, environ[env], f"${env}")
+            sources[name] = f"env {env}"
+    for name, value in flags.items():
+        if name not in ENV_NAMES:
+            raise SettingsError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = _convert(name, value, f"--{name.replace('_', '-')}")
+            sources[name] = "flag"
+    settings = replace(_DEFAULTS, **values)
+    validate(settings)
+    return Loaded(settings, sources)
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``environ`` (default: os.environ, with its config file), then flags."""
+    return load(None, environ, **overrides).settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(ENV_NAMES))
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(ENV_NAMES)}")
+    return data
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    """``value`` as the setting's type (env and flags give text, TOML gives typed values)."""
+    wanted = type(getattr(_DEFAULTS, name))
+    if wanted is float:
+        if isinstance(value, bool):
+            raise SettingsError(f"{name} ({source}) must be a number of seconds, not {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"{name} ({source}) must be a number of seconds, not {value!r}") from None
+    if not isinstance(value, str):
+        raise SettingsError(f"{name} ({source}) must be text, not {value!r}")
+    return value
+
+
+_LOG_FORMATS = ("auto", "json", "console")
+_URL_SCHEMES = {"database_url": ("postgresql://", "postgres://"),
+                "ari_url": ("http://", "https://")}
+
+
+def validate(settings: Settings) -> None:
+    """Raise SettingsError naming every bad value at once."""
+    problems = []
+    for name, schemes in _URL_SCHEMES.items():
+        if not getattr(settings, name).startswith(schemes):
+            problems.append(f"{name} must start with {' or '.join(schemes)}")
+    if settings.log_format not in _LOG_FORMATS:
+        problems.append(f"log_format must be one of {', '.join(_LOG_FORMATS)}")
+    if settings.log_level.upper() not in logging.getLevelNamesMapping():
+        problems.append("log_level must be debug, info, warning or error")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", settings.ari_app):
+        problems.append("ari_app must be 1-80 letters, digits, '.', '_' or '-'")
+    if settings.router_id and not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", settings.router_id):
+        problems.append("router_id must be 1-80 letters, digits, '.', '_' or '-'")
+    try:
+        _, port = parse_listen(settings.http_listen)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        problems.append("http_listen must be HOST:PORT, e.g. 127.0.0.1:8095")
+    if not 0 <= settings.drain_timeout_s <= 86_400:
+        problems.append("drain_timeout_s must be 0 to 86400 seconds")
+    if not 0.1 <= settings.metrics_refresh_s <= 3600:
+        problems.append("metrics_refresh_s must be 0.1 to 3600 seconds")
+    if problems:
+        raise SettingsError("; ".join(problems))
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'127.0.0.1:8095' -> ('127.0.0.1', 8095); '[::1]:8095' works too."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def mask_url(url: str) -> str:

@@ -145,7 +145,9 @@ def router(lab: AsteriskLab, daemon_database_url: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterProcess]:
     """The session's router, connected as the least-privileged daemon role."""
     log_path = tmp_path_factory.mktemp("router") / "router.log"
-    process = RouterProcess(lab, daemon_database_url, "hotline-router", log_path).start()
+    # Gauges read from the database refresh quickly so tests can watch them.
+    process = RouterProcess(lab, daemon_database_url, "hotline-router", log_path,
+                            extra_env={"METRICS_REFRESH_S": "0.5"}).start()
     yield process
     process.stop()
 

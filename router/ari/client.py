@@ -109,6 +109,12 @@ class AriClient:
             raise
         return True
 
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
+                                   priority: int = 1) -> None:
+        """Let the channel leave Stasis and go on in the dialplan at this place."""
+        await self.request("POST", f"/channels/{channel_id}/continue",
+                           {"context": context, "extension": extension, "priority": priority})
+
     async def play(self, channel_id: str, media: str | Iterable[str],
                    playback_id: str | None = None) -> Any:
         media_list = [media] if isinstance(media, str) else list(media)

@@ -7,10 +7,24 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from router import __version__, admin, migrate
-from router.cli import billing, calls, daemon, hotlines, strategies
+from router import __version__, admin, migrate, settings
+from router.cli import (
+    billing,
+    bindings,
+    calls,
+    config,
+    daemon,
+    hotlines,
+    numbers,
+    phones,
+    strategies,
+)
 
-TOPICS = (daemon, hotlines, strategies, calls, billing)
+# Each topic is a module with ``register(sub)`` adding its subcommands; a new
+# topic (groups, plans, …) is a new module listed here. Configuration tables
+# get list/show/update/enable/disable/delete from router/cli/crud.py by
+# describing the table (see router/cli/hotlines.py for the pattern).
+TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, billing, numbers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except admin.AdminError as exc:
         print(f"hotline-router: {exc}", file=sys.stderr)
+        return 2
+    except settings.SettingsError as exc:
+        print(f"hotline-router: bad settings: {exc}", file=sys.stderr)
         return 2
     except migrate.MigrationError as exc:
         print(f"hotline-router: migration refused: {exc}", file=sys.stderr)

@@ -40,3 +40,35 @@ def plain(value: Any) -> Any:
 def print_json_lines(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> None:
     for row in rows:
         print(json.dumps({name: plain(row[name]) for name in fields}, ensure_ascii=False))
+
+
+def as_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: plain(value) for name, value in dict(row).items()}
+
+
+def _cell(value: Any) -> str:
+    value = plain(value)
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Rows as aligned columns under a header."""
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for line in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def print_record(row: Mapping[str, Any]) -> None:
+    """One row as 'name  value' lines."""
+    fields = dict(row)
+    width = max(len(name) for name in fields)
+    for name, value in fields.items():
+        print(f"{name:<{width}}  {_cell(value)}")

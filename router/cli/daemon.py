@@ -7,15 +7,17 @@ from typing import Any
 
 from router import db, logs, migrate, settings
 from router.cli.common import database_url
+from router.cli.config import add_config_argument
 
 
 async def run(args: argparse.Namespace) -> int:
     from router.service import serve
 
-    config = settings.from_env(
-        database_url=args.database_url, ari_url=args.ari_url, ari_user=args.ari_user,
-        ari_password=args.ari_password, ari_app=args.ari_app, router_id=args.router_id,
-        http_listen=args.http_listen)
+    config = settings.load(
+        args.config, database_url=args.database_url, ari_url=args.ari_url,
+        ari_user=args.ari_user, ari_password=args.ari_password, ari_app=args.ari_app,
+        router_id=args.router_id, http_listen=args.http_listen,
+        drain_timeout_s=args.drain_timeout).settings
     logs.configure(config.log_format, config.log_level)
     if args.migrate:
         connection = await db.connect(config.database_url)
@@ -41,7 +43,9 @@ async def migrate_database(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("run", help="route calls (settings from env; flags override)")
+    parser = sub.add_parser(
+        "run", help="route calls (settings: TOML file < env < flags)")
+    add_config_argument(parser)
     parser.add_argument("--ari-url", help="e.g. http://127.0.0.1:8088 (env ARI_URL)")
     parser.add_argument("--ari-user", help="env ARI_USER")
     parser.add_argument("--ari-password", help="env ARI_PASSWORD")
@@ -51,6 +55,8 @@ def register(sub: Any) -> None:
                              "default: ARI_APP@asterisk-host:port)")
     parser.add_argument("--http-listen",
                         help="health endpoint address (env HTTP_LISTEN, default 127.0.0.1:8095)")
+    parser.add_argument("--drain-timeout", type=float, metavar="SECONDS",
+                        help="on SIGTERM, how long live calls may go on (env DRAIN_TIMEOUT_S)")
     parser.add_argument("--migrate", action="store_true",
                         help="apply migrations before starting")
     parser.set_defaults(handler=run)

@@ -1,47 +1,89 @@
-"""`hotline …` and `phone …`: the configuration admins edit."""
+"""`hotline …`: the 400/800 numbers.
+
+The pattern for any configuration table: describe it once as a TableSpec,
+add the subcommands special to it (here `add`), and let router/cli/crud.py
+add list, show, update, enable, disable and delete.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Mapping
 from typing import Any
 
-from router import admin
-from router.cli.common import pool
+from router import admin, crud
+from router.cli import crud as crud_cli
+from router.cli.common import as_dict, pool
+
+NUMBER = crud.Key("number", "NUMBER", "hotline", help="the 400/800 number, e.g. 4008001234")
 
 
-async def hotline_add(args: argparse.Namespace) -> int:
+async def bound_phones(db: Any, hotline: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    rows = await db.fetch(
+        """SELECT b.position, p.id AS phone_id, p.dial_string, p.label, p.capacity, b.weight,
+                  b.enabled AS binding_enabled, p.enabled AS phone_enabled,
+                  s.active_calls
+           FROM bound_phones b JOIN phones p ON p.id = b.phone_id
+           LEFT JOIN phone_state s ON s.phone_id = p.id
+           WHERE b.hotline_id = $1 ORDER BY b.position, p.id""", hotline["id"])
+    return {"bound_phones": [dict(r) for r in rows]}
+
+
+HOTLINES = crud.TableSpec(
+    noun="hotline",
+    table="hotlines",
+    keys=(NUMBER,),
+    fields=(
+        crud.Field("number", "--number", str, "a new number for this hotline", "NUMBER"),
+        crud.Field("name", "--name", str, "a name for people"),
+        crud.Field("strategy", "--strategy", str, "answering rule, e.g. sequential", "NAME"),
+        crud.Field("strategy_options", "--options", crud.json_object,
+                   "the rule's options as a JSON object", "JSON"),
+        crud.Field("ring_timeout_s", "--ring-timeout", int, "seconds each phone rings",
+                   "SECONDS"),
+        crud.Field("total_timeout_s", "--total-timeout", int,
+                   "seconds to hunt before overflow", "SECONDS"),
+        crud.Field("max_attempts", "--max-attempts", crud.optional_int,
+                   "phones to try at most ('none': all)", "N"),
+        crud.Field("overflow", "--overflow", str,
+                   "when no phone answers: busy, queue or forward", "RULE"),
+        crud.Field("overflow_max_wait_s", "--overflow-max-wait", int,
+                   "seconds a queued caller waits", "SECONDS"),
+        crud.Field("overflow_forward_to", "--overflow-forward-to", crud.optional_text,
+                   "dial string to forward to ('none': unset)", "DIALSTRING"),
+    ),
+    select="""SELECT h.id, h.number, h.name, h.strategy, h.strategy_options, h.ring_timeout_s,
+                     h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
+                     h.overflow_forward_to, h.enabled,
+                     (SELECT count(*) FROM bound_phones b WHERE b.hotline_id = h.id) AS phones,
+                     h.created_at, h.updated_at
+              FROM hotlines h""",
+    order_by="number",
+    list_columns=("number", "name", "strategy", "ring_timeout_s", "overflow", "enabled",
+                  "phones"),
+    validate=admin.check_strategy,
+    details=bound_phones,
+)
+
+
+async def add(args: argparse.Namespace) -> int:
+    # Flags not given take the table's defaults (sequential, 15 s, …).
+    values = {"number": args.number, **crud_cli.changes_from(args, HOTLINES)}
     async with pool(args) as db:
-        row = await admin.add_hotline(db, args.number, args.strategy, args.name,
-                                      args.ring_timeout)
-    print(f"hotline {row['number']} added (id {row['id']}, strategy {row['strategy']})")
-    return 0
-
-
-async def phone_add(args: argparse.Namespace) -> int:
-    async with pool(args) as db:
-        row = await admin.add_phone(db, args.hotline, args.dial_string, args.position,
-                                    args.capacity, args.label)
-    print(f"phone {row['phone_id']} bound to {args.hotline} at position {row['position']}")
+        row = await crud.insert_row(db, HOTLINES, values)
+    if args.json:
+        print(json.dumps(as_dict(row), ensure_ascii=False))
+    else:
+        print(f"hotline {row['number']} added (id {row['id']}, strategy {row['strategy']})")
     return 0
 
 
 def register(sub: Any) -> None:
-    hotline = sub.add_parser("hotline", help="hotlines").add_subparsers(
+    topic = sub.add_parser("hotline", help="hotlines (400/800 numbers)").add_subparsers(
         dest="action", required=True, metavar="ACTION")
-    add = hotline.add_parser("add", help="add a 400/800 hotline")
-    add.add_argument("number")
-    add.add_argument("--strategy", default="sequential")
-    add.add_argument("--name", default="")
-    add.add_argument("--ring-timeout", type=int, default=15, help="seconds per phone")
-    add.set_defaults(handler=hotline_add)
-
-    phone = sub.add_parser("phone", help="bound phones").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
-    add = phone.add_parser("add", help="bind a phone to a hotline")
-    add.add_argument("hotline", metavar="NUMBER")
-    add.add_argument("dial_string", metavar="DIALSTRING",
-                     help="e.g. PJSIP/phones/sip:8001@10.0.0.5")
-    add.add_argument("--position", type=int, help="order for sequential hunting (default: last)")
-    add.add_argument("--capacity", type=int, default=1, help="simultaneous calls")
-    add.add_argument("--label", default="")
-    add.set_defaults(handler=phone_add)
+    parser = crud_cli.subcommand(topic, "add", "add a 400/800 hotline", aliases=["create"])
+    parser.add_argument("number", metavar="NUMBER")
+    crud_cli.add_field_flags(parser, HOTLINES, skip=("number",))
+    parser.set_defaults(handler=add)
+    crud_cli.register(topic, HOTLINES)

@@ -8,8 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
@@ -51,6 +55,21 @@ class RouterProcess:
         except (OSError, ValueError):
             return False
 
+    def readyz(self) -> tuple[int, dict[str, bool]]:
+        """/readyz's status and checks (503 is an answer too, not an error)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz",
+                                        timeout=3) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def metrics(self) -> Metrics:
+        """Every sample /metrics serves now."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics",
+                                    timeout=3) as response:
+            return Metrics.parse(response.read().decode())
+
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
@@ -62,3 +81,23 @@ class RouterProcess:
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Samples of one /metrics scrape, by name and labels."""
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    @classmethod
+    def parse(cls, text: str) -> Metrics:
+        return cls({(s.name, frozenset(s.labels.items())): s.value
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples})
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sample's value; 0 when it is not there yet (a labelled counter never hit)."""
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def has(self, name: str) -> bool:
+        return any(sample_name == name for sample_name, _ in self.samples)

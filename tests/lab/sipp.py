@@ -146,18 +146,26 @@ class Phone:
     def log_file(self) -> Path:
         return self.workdir / "calls.log"
 
-    def start(self) -> Phone:
-        self.port, media_port = free_port_pair()
+    def start(self, attempts: int = 3) -> Phone:
         scenario = self.workdir / "phone.xml"
         scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
                                             self.hangup_after_ms))
-        self.process = subprocess.Popen(
-            [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mp", str(media_port), "-nostdin", "-trace_logs", "-log_file", str(self.log_file),
-             "-trace_err", "-error_file", str(self.workdir / "errors.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir)
-        _wait_bound(self.port, self.process)
-        return self
+        for attempt in range(1, attempts + 1):
+            self.port, media_port = free_port_pair()
+            self.process = subprocess.Popen(
+                [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
+                 "-mp", str(media_port), "-nostdin", "-trace_logs", "-log_file",
+                 str(self.log_file), "-trace_err", "-error_file", str(self.workdir / "errors.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir)
+            try:
+                _wait_bound(self.port, self.process)
+                return self
+            except LabError as exc:
+                # A port found free a moment ago can be taken meanwhile (a live
+                # call's RTP ports, opened as the call starts): try other ports.
+                if "Address already in use" not in str(exc) or attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def results(self) -> list[dict[str, str]]:
         return parse_results(self.log_file)

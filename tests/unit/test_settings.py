@@ -1,5 +1,13 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from router import settings
 
 
@@ -19,3 +27,87 @@ def test_secrets_never_show() -> None:
     assert "s3cret" not in shown
     assert "pw123" not in shown
     assert config.masked()["database_url"] == "postgresql://router:***@db:5432/hr"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    file = write(tmp_path / "router.toml", 'ari_url = "http://file:8088"\nari_app = "from-file"\n'
+                 'log_level = "debug"\ndrain_timeout_s = 45\n')
+    loaded = settings.load(file, {"ARI_APP": "from-env", "LOG_LEVEL": "warning"},
+                           log_level="error")
+    config = loaded.settings
+    assert (config.ari_url, config.ari_app, config.log_level, config.drain_timeout_s) == (
+        "http://file:8088", "from-env", "error", 45.0)
+    assert loaded.sources["ari_url"] == f"file {file}"
+    assert loaded.sources["ari_app"] == "env ARI_APP"
+    assert loaded.sources["log_level"] == "flag"
+    assert loaded.sources["ari_user"] == "default"
+
+
+def test_the_file_can_be_named_by_the_environment(tmp_path: Path) -> None:
+    file = write(tmp_path / "router.toml", 'router_id = "edge-1"\n')
+    config = settings.from_env({"HOTLINE_ROUTER_CONFIG": str(file)})
+    assert config.effective_router_id == "edge-1"
+
+
+@pytest.mark.parametrize(("text", "env", "message"), [
+    ('ari_urll = "x"\n', {}, "unknown setting(s) ari_urll"),
+    ("ari_url = \n", {}, "is not valid TOML"),
+    ("drain_timeout_s = \"soon\"\n", {}, "drain_timeout_s"),
+    ("ari_port = 8088\n", {}, "known: database_url"),
+    ("", {"DRAIN_TIMEOUT_S": "-1"}, "drain_timeout_s must be 0 to 86400 seconds"),
+    ("", {"METRICS_REFRESH_S": "fast"}, "metrics_refresh_s ($METRICS_REFRESH_S) must be a number"),
+    ("", {"LOG_FORMAT": "xml", "ARI_URL": "ws://x"},
+     "ari_url must start with http:// or https://; log_format must be one of"),
+    ("", {"HTTP_LISTEN": "localhost"}, "http_listen must be HOST:PORT"),
+    ("", {"ARI_APP": "bad app"}, "ari_app must be"),
+    ("ari_user = 7\n", {}, "ari_user"),
+])
+def test_bad_settings_are_named(tmp_path: Path, text: str, env: dict[str, str],
+                                message: str) -> None:
+    file = write(tmp_path / "router.toml", text)
+    with pytest.raises(settings.SettingsError) as refused:
+        settings.load(file, env)
+    assert message in str(refused.value)
+
+
+def test_a_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(settings.SettingsError, match="cannot read"):
+        settings.load(tmp_path / "nope.toml", {})
+
+
+def test_the_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "docker" / "router.example.toml"
+    assert settings.load(example, {}).sources["drain_timeout_s"].startswith("file ")
+
+
+def test_config_check_prints_masked_settings_and_refuses_bad_ones(tmp_path: Path) -> None:
+    file = write(tmp_path / "router.toml", 'ari_app = "hotline-router-a"\n')
+    env = {"PATH": os.environ["PATH"], "ARI_PASSWORD": "s3cret",
+           "DATABASE_URL": "postgresql://router:pw123@db/hr"}
+    shown = subprocess.run([sys.executable, "-m", "router", "config", "check", "--config",
+                            str(file), "--json"], capture_output=True, text=True, env=env,
+                           timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    assert "s3cret" not in shown.stdout
+    assert "pw123" not in shown.stdout
+    effective = json.loads(shown.stdout)
+    assert (effective["ari_app"], effective["ari_password"], effective["database_url"]) == (
+        "hotline-router-a", "***", "postgresql://router:***@db/hr")
+
+    table = subprocess.run([sys.executable, "-m", "router", "config", "check", "--config",
+                            str(file)], capture_output=True, text=True, env=env, timeout=30)
+    assert "ari_app" in table.stdout
+    assert f"file {file}" in table.stdout
+    assert table.stdout.strip().endswith("settings are valid")
+
+    bad = subprocess.run([sys.executable, "-m", "router", "config", "check", "--config",
+                          str(file)], capture_output=True, text=True,
+                         env={**env, "LOG_LEVEL": "loud"}, timeout=30)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "hotline-router: bad settings: log_level must be debug, info, warning or error")

@@ -1,0 +1,35 @@
+"""Gauges read from the database now and then, rather than counted in process.
+
+Busy phones are shared by every router, so only the database knows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from router import metrics
+
+log = structlog.get_logger("router.gauges")
+
+_BUSY_PHONES = """
+SELECT count(*) FROM phone_state s JOIN phones p ON p.id = s.phone_id
+WHERE s.active_calls >= p.capacity
+"""
+
+
+async def refresh_once(db: Any) -> None:
+    metrics.BUSY_PHONES.set(await db.fetchval(_BUSY_PHONES))
+
+
+async def refresh_forever(db: Any, every_s: float) -> None:
+    """Refresh the database gauges every ``every_s`` seconds until cancelled."""
+    while True:
+        try:
+            await refresh_once(db)
+        except Exception as exc:  # a gauge must never take the router down
+            metrics.DATABASE_ERRORS.labels(operation="refresh_gauges").inc()
+            log.warning("gauge refresh failed", error=str(exc) or type(exc).__name__)
+        await asyncio.sleep(every_s)
