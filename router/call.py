@@ -2,9 +2,11 @@
 
 A :class:`Call` is fed the ARI events of its own channels, in order, through
 its queue; it reads them one at a time, so nothing else ever changes its state.
-Its life: look the number up, pick idle phones with the hotline's strategy,
-ring them wave by wave while the caller hears ringback, bridge the first phone
-to answer, and end everything when either side hangs up. When no phone takes
+Its life: look the number up, let the hotline's plan decide (refuse, closed,
+a group of phones, or a voice menu that leads to one), pick idle phones of
+that group with its strategy, ring them wave by wave while the caller hears
+ringback, bridge the first phone to answer, and end everything when either
+side hangs up. When no phone takes
 the call, the hotline's overflow decides: a busy announcement, music while
 waiting for a phone to free, or a forward number. Every phone claim is
 released on every path, and the records say what happened, with Asterisk's
@@ -17,7 +19,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,7 +30,7 @@ from uuid import UUID, uuid4
 import structlog
 
 import strategies
-from router import billing, claims, metrics, records, rotation
+from router import billing, callers, claims, menu, metrics, plan, records, region, rotation
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.directory import Hotline
@@ -52,6 +54,9 @@ class Outcome(StrEnum):
     UNKNOWN_NUMBER = "unknown-number"
     NOT_IN_SERVICE = "not-in-service"
     REFUSED_NO_BALANCE = "refused-no-balance"  # prepaid balance used up (billing)
+    REFUSED = "refused"        # the plan refused the caller (blacklist, a refuse rule)
+    CLOSED = "closed"          # outside business hours, or closed by override
+    MOBILE_ON_800 = "mobile-on-800"  # 800 numbers take landline callers only
 
 
 class LegResult(StrEnum):
@@ -62,15 +67,26 @@ class LegResult(StrEnum):
     CANCELLED = "cancelled"
 
 
-# What the caller hears, and the hangup reason Asterisk signals, per outcome.
+# Which of the hotline's announcements the caller hears (plan.Sounds), and the
+# hangup reason Asterisk signals, per outcome.
 ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
-    Outcome.UNKNOWN_NUMBER: ("ss-noservice", "unallocated"),
-    Outcome.NOT_IN_SERVICE: ("ss-noservice", "unallocated"),
-    Outcome.REFUSED_NO_BALANCE: ("ss-noservice", "rejected"),
-    Outcome.BUSY: ("all-circuits-busy-now", "busy"),
-    Outcome.NO_ANSWER: ("all-circuits-busy-now", "no_answer"),
-    Outcome.FAILED: ("all-circuits-busy-now", "congestion"),
+    Outcome.UNKNOWN_NUMBER: ("not_in_service", "unallocated"),
+    Outcome.NOT_IN_SERVICE: ("not_in_service", "unallocated"),
+    Outcome.REFUSED_NO_BALANCE: ("not_in_service", "rejected"),
+    Outcome.BUSY: ("busy", "busy"),
+    Outcome.NO_ANSWER: ("busy", "no_answer"),
+    Outcome.FAILED: ("busy", "congestion"),
+    Outcome.REFUSED: ("refused", "rejected"),
+    Outcome.CLOSED: ("closed", "no_answer"),
+    Outcome.MOBILE_ON_800: ("landline_only", "rejected"),
 }
+
+# Plan decisions that end the call with an announcement.
+_REFUSALS = {"refused": Outcome.REFUSED, "blacklisted": Outcome.REFUSED,
+             "closed": Outcome.CLOSED, "mobile-on-800": Outcome.MOBILE_ON_800}
+
+# Longest a prompt may play before we stop waiting for its end.
+PROMPT_LIMIT_S = 120.0
 
 # Dial event statuses, and Q.850 causes when a leg ends with no Dial status.
 _DIALSTATUS = {"BUSY": LegResult.BUSY, "NOANSWER": LegResult.NO_ANSWER,
@@ -118,6 +134,7 @@ class Services(Protocol):
     router_id: str
 
     async def find_hotline(self, number: str) -> Hotline | None: ...
+    def plan_now(self) -> datetime: ...
     def register(self, channel_id: str, call: Call) -> None: ...
     def unregister(self, channel_id: str) -> None: ...
 
@@ -174,6 +191,8 @@ class Call:
         self.music = False
         self.ended_at: datetime | None = None
         self.finished_playbacks: set[str] = set()
+        self.caller_answered = False  # by us: a greeting or voice menu answered first
+        self.digits: deque[str] = deque()  # keys the caller pressed, not used yet
         self._waves = 0
         self._hunt = 0
         self._wave_due = False
@@ -223,50 +242,159 @@ class Call:
         if await billing.refuses_calls(self.services.db, hotline.id):
             self.log.warning("hotline balance used up, call refused")
             return await self._announce(Outcome.REFUSED_NO_BALANCE)
-        winner = await self._hunt_phones(hotline, self._loop.time() + hotline.total_timeout_s)
+        decision = await self._decide(hotline)
+        if not decision.routes:
+            return await self._announce(_REFUSALS[decision.result])
+        if hotline.plan.sounds.greeting:
+            await self._answer_caller()
+            await self._play(hotline.plan.sounds.greeting)
+        group = decision.group
+        if decision.menu_id is not None:
+            group = await self._run_menu(hotline, decision)
+        group = group or hotline.default_group()
+        winner = await self._hunt_phones(hotline, group,
+                                         self._loop.time() + hotline.total_timeout_s)
         if winner is None:
-            winner = await self._overflow(hotline)
+            winner = await self._overflow(hotline, group)
         if winner is None:
             return await self._announce(self._unanswered_outcome())
         await self._connect(winner)
         await self._until(lambda: self.caller_gone or self.phone_gone)
         self.outcome = Outcome.ANSWERED
 
+    # --- the hotline's plan ----------------------------------------------------
+
+    async def _decide(self, hotline: Hotline) -> plan.Decision:
+        """Where the plan sends this caller; recorded at once, so the call row says why."""
+        caller = callers.normalise(self.caller.caller.number)
+        where = region.lookup(caller)
+        decision = plan.decide(hotline.plan, self.dialled, caller, where,
+                               self.services.plan_now())
+        self.log.info("plan decided", result=decision.result, reason=decision.reason,
+                      caller_region=where.describe())
+        await self._write(records.plan_decided, self.id, decision.result, decision.reason,
+                          decision.rule_id, decision.group.name if decision.group else None,
+                          where.describe())
+        return decision
+
+    async def _run_menu(self, hotline: Hotline, decision: plan.Decision) -> plan.Group | None:
+        """The voice menu dialogue: the group the caller's keys lead to (None: all phones)."""
+        assert decision.menu_id is not None
+        await self._answer_caller()
+        walk = menu.MenuWalk(hotline.plan.menus, decision.menu_id)
+        step: menu.Play | menu.Route = walk.start()
+        self.log.info("voice menu", menu=walk.current.name)
+        try:
+            while isinstance(step, menu.Play):
+                key = await self._prompt_for_key(step.sounds, step.timeout_s)
+                step = walk.no_input() if key is None else walk.press(key)
+                self.log.info("menu key", key=key, menu=walk.current.name)
+        finally:
+            await self._write(records.menu_keys, self.id, ",".join(walk.keys))
+        group = hotline.plan.groups.get(step.group_id or 0)
+        if group is not None and not group.enabled:
+            group = None
+        result = "group" if group else "default"
+        reason = f"{decision.reason} -> {step.reason}"
+        reason += f" -> group {group.name}" if group else ""
+        self.log.info("menu done", result=result, reason=reason)
+        await self._write(records.plan_routed, self.id, result, reason,
+                          group.name if group else None)
+        return group
+
+    @contextlib.asynccontextmanager
+    async def _to_the_caller(self) -> AsyncIterator[None]:
+        """A request to the caller's channel: if it fails because they left, they left."""
+        try:
+            yield
+        except AriError as exc:
+            await self._drain()
+            if self.caller_gone:
+                raise CallerLeft from exc
+            raise
+
+    async def _answer_caller(self) -> None:
+        """Answer the caller ourselves (greeting, menu): billing starts here."""
+        if self.caller_answered:
+            return
+        async with self._to_the_caller():
+            await self.services.ari.answer(self.caller.id)
+        self.caller_answered = True
+        await self._write(records.caller_answered, self.id, self.clock())
+
+    async def _play(self, sounds: Sequence[str]) -> None:
+        """Play to the caller and wait until it has been heard."""
+        playback_id = str(uuid4())
+        async with self._to_the_caller():
+            await self.services.ari.play(self.caller.id, [f"sound:{s}" for s in sounds],
+                                         playback_id)
+        try:
+            await self._until(lambda: playback_id in self.finished_playbacks,
+                              timeout_s=PROMPT_LIMIT_S)
+        except TimeoutError:
+            self.log.warning("playback did not finish", sounds=list(sounds))
+
+    async def _prompt_for_key(self, sounds: Sequence[str], timeout_s: float) -> str | None:
+        """Play a prompt until a key is pressed, then wait ``timeout_s`` for one.
+
+        A key pressed during the prompt stops it; keys pressed ahead (during an
+        earlier prompt) are used at once.
+        """
+        if not self.digits:
+            playback_id = str(uuid4())
+            async with self._to_the_caller():
+                await self.services.ari.play(self.caller.id, [f"sound:{s}" for s in sounds],
+                                             playback_id)
+            try:
+                await self._until(lambda: bool(self.digits)
+                                  or playback_id in self.finished_playbacks,
+                                  timeout_s=PROMPT_LIMIT_S)
+            except TimeoutError:
+                self.log.warning("prompt did not finish", sounds=list(sounds))
+            if self.digits:
+                await self._ari(self.services.ari.stop_playback(playback_id))
+        if not self.digits:
+            with contextlib.suppress(TimeoutError):
+                await self._until(lambda: bool(self.digits), timeout_s=timeout_s)
+        return self.digits.popleft() if self.digits else None
+
     # --- hunting ------------------------------------------------------------
 
-    async def _hunt_phones(self, hotline: Hotline, deadline: float) -> Leg | None:
-        """One hunting pass over the strategy's ring plan; the leg that answered."""
-        plan = await self._plan(hotline)
-        if not plan:
+    async def _hunt_phones(self, hotline: Hotline, group: plan.Group,
+                           deadline: float) -> Leg | None:
+        """One hunting pass over the group's ring plan; the leg that answered."""
+        ring_plan = await self._plan(hotline, group)
+        if not ring_plan:
             return None
-        lone = sum(len(wave.phones) for wave in plan) == 1
+        lone = sum(len(wave.phones) for wave in ring_plan) == 1
         ring_s = hotline.total_timeout_s if lone else hotline.ring_timeout_s
         targets = deque([[(p.phone_id, p.dial_string) for p in w.phones], w.delay_s]
-                        for w in plan)
+                        for w in ring_plan)
         return await self._ring(targets, ring_s, deadline, hotline.max_attempts)
 
-    async def _plan(self, hotline: Hotline) -> strategies.RingPlan:
-        strategy, options = self._strategy(hotline)
-        candidates = hotline.idle_candidates(self.clock())
+    async def _plan(self, hotline: Hotline, group: plan.Group) -> strategies.RingPlan:
+        strategy, options = self._strategy(group)
+        candidates = hotline.idle_candidates(self.clock(), group)
         call_number = 0
         if getattr(strategy, "uses_call_number", False):
             call_number = await rotation.next_call_number(self.services.db, hotline.id)
         context = strategies.Context(rng=self.rng, now=self.clock(), call_number=call_number,
-                                     bound_count=len(hotline.phones))
-        plan = strategy.plan(candidates, context, options)
-        self.log.info("ring plan", strategy=strategy.name, idle=len(candidates),
-                      waves=[[p.phone_id for p in w.phones] for w in plan])
-        return plan
+                                     bound_count=hotline.member_count(group))
+        ring_plan = strategy.plan(candidates, context, options)
+        self.log.info("ring plan", group=group.name, strategy=strategy.name,
+                      idle=len(candidates), waves=[[p.phone_id for p in w.phones]
+                                                   for w in ring_plan])
+        return ring_plan
 
-    def _strategy(self, hotline: Hotline) -> tuple[strategies.Strategy, dict[str, Any]]:
-        """The hotline's rule; sequential when it is missing or misconfigured."""
+    def _strategy(self, group: plan.Group) -> tuple[strategies.Strategy, dict[str, Any]]:
+        """The group's rule; sequential when it is missing or misconfigured."""
         try:
-            strategy = strategies.get(hotline.strategy)
-            strategy.validate(hotline.strategy_options)
+            strategy = strategies.get(group.strategy)
+            strategy.validate(group.strategy_options)
         except (strategies.UnknownStrategy, strategies.OptionError) as exc:
             self.log.error("strategy unusable, ringing in admin order", error=str(exc))
             return strategies.get("sequential"), {}
-        return strategy, hotline.strategy_options
+        return strategy, group.strategy_options
 
     async def _ring(self, waves: deque[Any], ring_s: int, deadline: float,
                     max_attempts: int | None, purpose: str = "phone") -> Leg | None:
@@ -388,7 +516,7 @@ class Call:
 
     # --- when no phone takes the call ---------------------------------------
 
-    async def _overflow(self, hotline: Hotline) -> Leg | None:
+    async def _overflow(self, hotline: Hotline, group: plan.Group) -> Leg | None:
         if hotline.overflow == "forward" and hotline.overflow_forward_to:
             await self._write(records.call_overflow, self.id, "forward")
             self.log.info("overflow: forwarding", to=hotline.overflow_forward_to)
@@ -398,11 +526,11 @@ class Call:
                                     purpose="overflow-forward")
         if hotline.overflow == "queue":
             await self._write(records.call_overflow, self.id, "queue")
-            return await self._wait_for_a_phone(hotline)
+            return await self._wait_for_a_phone(hotline, group)
         await self._write(records.call_overflow, self.id, "busy")
         return None
 
-    async def _wait_for_a_phone(self, hotline: Hotline) -> Leg | None:
+    async def _wait_for_a_phone(self, hotline: Hotline, group: plan.Group) -> Leg | None:
         """Music on hold (early media); ring again as soon as a phone frees."""
         end = self._loop.time() + hotline.overflow_max_wait_s
         self.state = State.QUEUED
@@ -412,10 +540,15 @@ class Call:
             with contextlib.suppress(TimeoutError):
                 await self._until(lambda: False, timeout_s=min(QUEUE_POLL_S, remaining))
             fresh = await self.services.find_hotline(hotline.number)
-            if fresh is None or not fresh.enabled or not fresh.idle_candidates(self.clock()):
+            if fresh is None or not fresh.enabled:
+                continue
+            # The same group, as configured now (the default group follows the hotline).
+            now_group = (fresh.plan.groups.get(group.id) if group.id is not None
+                         else fresh.default_group())
+            if now_group is None or not fresh.idle_candidates(self.clock(), now_group):
                 continue
             deadline = min(end, self._loop.time() + fresh.total_timeout_s)
-            winner = await self._hunt_phones(fresh, deadline)
+            winner = await self._hunt_phones(fresh, now_group, deadline)
             if winner is not None:
                 return winner
         self.log.info("queue wait over")
@@ -430,7 +563,7 @@ class Call:
             self.log.warning("music on hold failed", error=str(exc))
 
     async def _open_early_media(self) -> None:
-        if not self.early_media:
+        if not self.early_media and not self.caller_answered:
             await self.services.ari.progress(self.caller.id)
             self.early_media = True
 
@@ -447,8 +580,10 @@ class Call:
             if self.music:
                 await self._ari(self.services.ari.stop_moh(self.caller.id))
                 self.music = False
-            await self.services.ari.answer(self.caller.id)
-            # Billing starts at the earlier answer; ours cannot precede the phone's.
+            if not self.caller_answered:
+                await self.services.ari.answer(self.caller.id)
+            # Billing starts at the earlier answer; ours cannot precede the phone's
+            # (a greeting or menu answered earlier, and that time is kept).
             caller_answered_at = max(self.clock(), leg.answered_at)
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
@@ -470,22 +605,30 @@ class Call:
         """Tell the unanswered caller why (early media), then hang up."""
         self.outcome = outcome
         self.state = State.ANNOUNCING
-        sound, _ = ANNOUNCEMENTS[outcome]
-        self.log.info("call announcing", state=self.state, outcome=outcome, sound=sound)
+        sounds = self._announcement(outcome)
+        self.log.info("call announcing", state=self.state, outcome=outcome, sound=sounds)
         playback_id = str(uuid4())
         try:
             if self.music:
                 await self._ari(self.services.ari.stop_moh(self.caller.id))
                 self.music = False
             await self._open_early_media()
-            await self.services.ari.play(self.caller.id, f"sound:{sound}", playback_id)
+            await self.services.ari.play(self.caller.id, [f"sound:{s}" for s in sounds],
+                                         playback_id)
         except AriError as exc:
             self.log.warning("announcement failed", error=str(exc))
             return
         try:
             await self._until(lambda: playback_id in self.finished_playbacks, timeout_s=60)
         except TimeoutError:
-            self.log.warning("announcement did not finish", sound=sound)
+            self.log.warning("announcement did not finish", sound=sounds)
+
+    def _announcement(self, outcome: Outcome) -> tuple[str, ...]:
+        """The hotline's sound for ``outcome`` (the defaults for an unknown number)."""
+        sounds = self.hotline.plan.sounds if self.hotline else plan.Sounds()
+        kind = ANNOUNCEMENTS[outcome][0]
+        chosen: tuple[str, ...] = getattr(sounds, kind)
+        return chosen or getattr(plan.Sounds(), kind)
 
     async def _finish(self) -> None:
         """Hang up what is left, release every claim, and close the records."""
@@ -548,6 +691,10 @@ class Call:
             return
         if isinstance(event, ev.PlaybackFinished):
             self.finished_playbacks.add(event.playback.id)
+            return
+        if isinstance(event, ev.ChannelDtmfReceived):
+            if event.channel.id == self.caller.id:
+                self.digits.append(event.digit)
             return
         channel = event.peer if isinstance(event, ev.Dial) else getattr(event, "channel", None)
         if not isinstance(channel, ev.Channel):

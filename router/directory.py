@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from router.plan import Group, Plan, default_group
+from router.plan_store import Plans, load_plans
 from strategies import Candidate
 
 
@@ -37,10 +39,14 @@ class BoundPhone:
         return (self.wrap_up_s == 0 or self.last_call_ended_at is None
                 or self.last_call_ended_at + timedelta(seconds=self.wrap_up_s) <= now)
 
-    def as_candidate(self) -> Candidate:
+    def as_candidate(self, position: int | None = None, index: int | None = None,
+                     weight: int | None = None) -> Candidate:
+        """As a strategy sees it; a group gives its own order and weights."""
         return Candidate(phone_id=self.phone_id, dial_string=self.dial_string,
-                         position=self.position, index=self.index, capacity=self.capacity,
-                         active_calls=self.active_calls, weight=self.weight,
+                         position=self.position if position is None else position,
+                         index=self.index if index is None else index, capacity=self.capacity,
+                         active_calls=self.active_calls,
+                         weight=self.weight if weight is None else weight,
                          last_call_ended_at=self.last_call_ended_at,
                          calls_today=self.calls_today, talk_ms_today=self.talk_ms_today)
 
@@ -59,9 +65,28 @@ class Hotline:
     overflow_max_wait_s: int
     overflow_forward_to: str | None
     phones: tuple[BoundPhone, ...]
+    plan: Plan = field(default_factory=Plan)
 
-    def idle_candidates(self, now: datetime) -> list[Candidate]:
-        return [p.as_candidate() for p in self.phones if p.idle(now)]
+    def idle_candidates(self, now: datetime, group: Group | None = None) -> list[Candidate]:
+        """The idle phones of ``group`` (default: all the hotline's phones)."""
+        if group is None or group.members is None:
+            return [p.as_candidate() for p in self.phones if p.idle(now)]
+        # A group's members that are enabled bound phones, in the group's order.
+        bound = {p.phone_id: p for p in self.phones}
+        members = [m for m in group.members if m.phone_id in bound]
+        return [bound[m.phone_id].as_candidate(position=m.position, index=index, weight=m.weight)
+                for index, m in enumerate(members) if bound[m.phone_id].idle(now)]
+
+    def member_count(self, group: Group | None = None) -> int:
+        """Enabled phones in ``group``, busy or not."""
+        if group is None or group.members is None:
+            return len(self.phones)
+        bound = {p.phone_id for p in self.phones}
+        return sum(1 for m in group.members if m.phone_id in bound)
+
+    def default_group(self) -> Group:
+        """Its own strategy over all its bound phones: a hotline without a plan."""
+        return default_group(self.number, self.strategy, self.strategy_options)
 
 
 _LOOKUP = """
@@ -101,12 +126,14 @@ async def find_hotline(db: Any, number: str, snapshot: Snapshot | None = None) -
                    last_call_ended_at=r["last_call_ended_at"], calls_today=r["calls_today"],
                    talk_ms_today=r["talk_ms_today"])
         for index, r in enumerate(r for r in rows if r["phone_id"] is not None))
+    plans = await load_plans(db, first["id"])
     return Hotline(id=first["id"], number=first["number"], enabled=first["enabled"],
                    strategy=first["strategy"], strategy_options=dict(first["strategy_options"]),
                    ring_timeout_s=first["ring_timeout_s"],
                    total_timeout_s=first["total_timeout_s"], max_attempts=first["max_attempts"],
                    overflow=first["overflow"], overflow_max_wait_s=first["overflow_max_wait_s"],
-                   overflow_forward_to=first["overflow_forward_to"], phones=phones)
+                   overflow_forward_to=first["overflow_forward_to"], phones=phones,
+                   plan=plans.of(first["id"]))
 
 
 # --- the configuration snapshot --------------------------------------------
@@ -138,6 +165,7 @@ class HotlineConfig:
     overflow_max_wait_s: int
     overflow_forward_to: str | None
     phones: tuple[BoundConfig, ...]
+    plan: Plan = field(default_factory=Plan)
 
 
 @dataclass(frozen=True)
@@ -171,10 +199,11 @@ FROM phone_state WHERE phone_id = ANY($1::bigint[])
 
 
 async def load_snapshot(db: Any) -> Snapshot:
-    """The whole configuration, read in one consistent query."""
+    """The whole configuration, read in one consistent transaction."""
     phones: dict[str, list[BoundConfig]] = {}
     heads: dict[str, Any] = {}
-    for row in await db.fetch(_ALL):
+    rows, plans = await _read_all(db)
+    for row in rows:
         heads.setdefault(row["number"], row)
         bound = phones.setdefault(row["number"], [])
         if row["phone_id"] is not None:
@@ -187,8 +216,18 @@ async def load_snapshot(db: Any) -> Snapshot:
             strategy_options=dict(h["strategy_options"]), ring_timeout_s=h["ring_timeout_s"],
             total_timeout_s=h["total_timeout_s"], max_attempts=h["max_attempts"],
             overflow=h["overflow"], overflow_max_wait_s=h["overflow_max_wait_s"],
-            overflow_forward_to=h["overflow_forward_to"], phones=tuple(phones[number]))
+            overflow_forward_to=h["overflow_forward_to"], phones=tuple(phones[number]),
+            plan=plans.of(h["id"]))
         for number, h in heads.items()})
+
+
+async def _read_all(db: Any) -> tuple[list[Any], Plans]:
+    """Hotlines with phones, and every plan, as of one moment."""
+    if hasattr(db, "acquire"):
+        async with db.acquire() as connection:
+            return await _read_all(connection)
+    async with db.transaction(isolation="repeatable_read", readonly=True):
+        return list(await db.fetch(_ALL)), await load_plans(db)
 
 
 async def _from_snapshot(db: Any, config: HotlineConfig) -> Hotline:
@@ -211,4 +250,5 @@ async def _from_snapshot(db: Any, config: HotlineConfig) -> Hotline:
                    ring_timeout_s=config.ring_timeout_s, total_timeout_s=config.total_timeout_s,
                    max_attempts=config.max_attempts, overflow=config.overflow,
                    overflow_max_wait_s=config.overflow_max_wait_s,
-                   overflow_forward_to=config.overflow_forward_to, phones=phones)
+                   overflow_forward_to=config.overflow_forward_to, phones=phones,
+                   plan=config.plan)

@@ -37,6 +37,28 @@ async def caller_answered(db: Any, call_id: UUID, answered_at: datetime) -> None
                      call_id, answered_at)
 
 
+async def plan_decided(db: Any, call_id: UUID, result: str, reason: str, rule_id: int | None,
+                       group: str | None, caller_region: str) -> None:
+    """What the hotline's plan decided, and why (see calls.plan_result)."""
+    await db.execute(
+        """UPDATE calls SET plan_result = $2, plan_reason = $3, plan_rule_id = $4,
+                            plan_group = $5, caller_region = $6
+           WHERE id = $1""",
+        call_id, result, reason, rule_id, group, caller_region)
+
+
+async def plan_routed(db: Any, call_id: UUID, result: str, reason: str,
+                      group: str | None) -> None:
+    """Where a voice menu led: the plan's final word."""
+    await db.execute(
+        "UPDATE calls SET plan_result = $2, plan_reason = $3, plan_group = $4 WHERE id = $1",
+        call_id, result, reason, group)
+
+
+async def menu_keys(db: Any, call_id: UUID, keys: str) -> None:
+    await db.execute("UPDATE calls SET menu_keys = $2 WHERE id = $1", call_id, keys)
+
+
 async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str) -> None:
     # A clock step must not make a record impossible: never end before the start.
     await db.execute(

@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 import re
 import signal
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from router import claims, db, gauges, http, metrics, records
+from router import claims, db, gauges, http, metrics, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
@@ -62,6 +63,10 @@ class Router:
     async def find_hotline(self, number: str) -> Hotline | None:
         """From the live configuration snapshot; from the tables while it is not fresh."""
         return await find_hotline(self.db, number, self.config.fresh_snapshot)
+
+    def plan_now(self) -> datetime:
+        """The time plans read schedules by: real, unless settings pin it (plan_clock)."""
+        return self.settings.pinned_plan_time or datetime.now(UTC)
 
     def register(self, channel_id: str, call: Call) -> None:
         self.calls[channel_id] = call
@@ -175,9 +180,15 @@ class Router:
         # Calls need the configuration; without it they read the tables directly.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.config.loaded.wait(), timeout=5)
+        # The caller-region data takes a moment to load: not on a call's time.
+        cities = await asyncio.to_thread(region.warm_up)
+        if self.settings.plan_clock:
+            log.warning("plan clock pinned: schedules read this time, not the real one",
+                        plan_clock=self.settings.plan_clock)
         stream = self._spawn(self.stream.run(), "ari-events")
         log.info("router started", router_id=self.router_id, app=self.app,
-                 ari_url=self.settings.ari_url, http_listen=self.settings.http_listen)
+                 ari_url=self.settings.ari_url, http_listen=self.settings.http_listen,
+                 region_cities=cities)
         try:
             stopping = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait({stopping, stream}, return_when=asyncio.FIRST_COMPLETED)

@@ -15,6 +15,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,15 @@ class Settings:
     drain_timeout_s: float = 300.0
     # How often gauges read from the database (busy phones) are refreshed.
     metrics_refresh_s: float = 5.0
+    # Pins the clock hotline plans read their schedules by (ISO 8601 with an
+    # offset), for drills and tests: "as if it were National Day". Records
+    # keep real time. Empty: the real clock.
+    plan_clock: str = ""
+
+    @property
+    def pinned_plan_time(self) -> datetime | None:
+        """``plan_clock`` as an aware time, or None for the real clock."""
+        return datetime.fromisoformat(self.plan_clock) if self.plan_clock else None
 
     @property
     def effective_router_id(self) -> str:
@@ -172,6 +182,14 @@ def validate(settings: Settings) -> None:
         problems.append("drain_timeout_s must be 0 to 86400 seconds")
     if not 0.1 <= settings.metrics_refresh_s <= 3600:
         problems.append("metrics_refresh_s must be 0.1 to 3600 seconds")
+    if settings.plan_clock:
+        try:
+            pinned = datetime.fromisoformat(settings.plan_clock)
+        except ValueError:
+            pinned = None
+        if pinned is None or pinned.tzinfo is None:
+            problems.append("plan_clock must be an ISO 8601 time with an offset, "
+                            "e.g. 2026-10-01T10:00:00+08:00")
     if problems:
         raise SettingsError("; ".join(problems))
 

@@ -1,0 +1,142 @@
+"""Where a caller is: province and city from an area code or a mobile prefix.
+
+The data is Google libphonenumber's Chinese geocoder, as shipped by the
+``phonenumbers`` package (Apache-2.0): landlines by area code, mobiles by
+their first 7 digits (the number segment, 号段). A mobile's area code is the
+one of its home city, found by geocoding every area code once
+(:func:`warm_up`). Loading the data takes about half a second, so the router
+does it in a thread before it takes calls.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import cache
+
+import phonenumbers
+from phonenumbers import geocoder
+
+from router.callers import CallerNumber
+
+# Province-level suffixes, longest first (广西壮族自治区 -> 广西).
+_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "自治州",
+             "地区", "省", "市", "盟")
+_PROVINCE = re.compile(r"^(.+?(?:省|自治区|特别行政区))?(.+?)?$")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A caller's province and city, in Chinese and English, and area code.
+
+    Municipalities (北京, 上海, 天津, 重庆) are their own province and city.
+    Every field is '' when unknown.
+    """
+
+    province: str = ""
+    city: str = ""
+    province_en: str = ""
+    city_en: str = ""
+    area_code: str = ""
+
+    @property
+    def known(self) -> bool:
+        return bool(self.province or self.area_code)
+
+    def describe(self) -> str:
+        """``江苏省常州市 0519``, ``上海市 021``, or ``unknown``."""
+        if not self.known:
+            return "unknown"
+        place = self.province if self.province == self.city else self.province + self.city
+        return " ".join(part for part in (place, self.area_code) if part)
+
+    def matches(self, wanted: str) -> bool:
+        """Is the caller in ``wanted``: a province, a city or an area code?
+
+        Names match with or without their suffix (上海, 上海市, Shanghai,
+        广西, 广西壮族自治区); area codes with or without the 0 (21, 021).
+        """
+        wanted = wanted.strip()
+        if not wanted or not self.known:
+            return False
+        if wanted.isdigit():
+            return bool(self.area_code) and self.area_code == "0" + wanted.lstrip("0")
+        # Some area codes serve two cities: '南宁市、崇左市', 'Nanning/Chongzuo'.
+        cities = [*self.city.split("、"), *(c.casefold() for c in self.city_en.split("/"))]
+        names = {self.province, short(self.province), self.province_en.casefold(),
+                 *cities, *(short(city) for city in cities)} - {""}
+        return wanted.casefold() in names or short(wanted) in names
+
+
+UNKNOWN = Region()
+
+
+def short(name: str) -> str:
+    """A place name without its administrative suffix: 江苏省 -> 江苏."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def lookup(caller: CallerNumber) -> Region:
+    """The caller's region; UNKNOWN for withheld, foreign or unallocated numbers."""
+    if caller.kind not in ("mobile", "landline"):
+        return UNKNOWN
+    try:
+        parsed = phonenumbers.parse("+86" + caller.number.removeprefix("0"))
+        zh = geocoder.description_for_number(parsed, "zh")
+        en = geocoder.description_for_number(parsed, "en")
+    except phonenumbers.NumberParseException:
+        return Region(area_code=caller.area_code)
+    province, city = _split_zh(zh)
+    city_en, _, province_en = en.partition(", ")
+    if not province_en:  # "Beijing": a municipality, or nothing useful
+        province_en = city_en
+    if not province:
+        return Region(area_code=caller.area_code)
+    area_code = caller.area_code or _area_codes().get(zh, "")
+    return Region(province=province, city=city, province_en=province_en, city_en=city_en,
+                  area_code=area_code)
+
+
+def _split_zh(description: str) -> tuple[str, str]:
+    """'江苏省常州市' -> ('江苏省', '常州市'); '上海市' -> ('上海市', '上海市')."""
+    if not description or description == "中国":
+        return "", ""
+    found = _PROVINCE.match(description)
+    province, city = (found.group(1) or "", found.group(2) or "") if found else ("", "")
+    if not province:  # a municipality names itself
+        return city, city
+    return province, city
+
+
+_lock = threading.Lock()
+
+
+@cache
+def _area_codes() -> dict[str, str]:
+    """Geocoder description -> area code, from geocoding every Chinese area code."""
+    found: dict[str, str] = {}
+    codes = ["10", *(f"2{d}" for d in range(10)), *(str(n) for n in range(300, 1000))]
+    for code in codes:
+        for subscriber in ("62345678", "6234567", "82345678", "2345678"):
+            if len(code) == 2 and len(subscriber) == 7:
+                continue
+            try:
+                parsed = phonenumbers.parse(f"+86{code}{subscriber}")
+            except phonenumbers.NumberParseException:
+                continue
+            description = geocoder.description_for_number(parsed, "zh")
+            if description and description != "中国":
+                found.setdefault(description, "0" + code)
+                break
+    return found
+
+
+def warm_up() -> int:
+    """Load the geocoder data and the area-code table; returns the number of cities."""
+    with _lock:
+        lookup(CallerNumber("13800138000", "13800138000", "mobile"))
+        return len(_area_codes())
