@@ -1,0 +1,85 @@
+"""Caller numbers in every form carriers deliver them, normalised."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from router.callers import normalise
+
+
+@pytest.mark.parametrize(("raw", "number", "kind"), [
+    ("13800138000", "13800138000", "mobile"),
+    ("+8613800138000", "13800138000", "mobile"),
+    ("+86 138-0013-8000", "13800138000", "mobile"),
+    ("008613800138000", "13800138000", "mobile"),
+    ("8613800138000", "13800138000", "mobile"),
+    ("013800138000", "13800138000", "mobile"),       # a 0 dialled before a mobile
+    ("(0)138 0013 8000", "13800138000", "mobile"),
+    ("02161234567", "02161234567", "landline"),
+    ("021-6123 4567", "02161234567", "landline"),
+    ("+86 21 6123 4567", "02161234567", "landline"),  # no 0 after the country code
+    ("862161234567", "02161234567", "landline"),
+    ("00861062345678", "01062345678", "landline"),     # Beijing, not a mobile
+    ("075512345678", "075512345678", "landline"),
+    ("05711234567", "05711234567", "landline"),       # 3-digit area code, 7 digits
+    ("95588", "95588", "other"),                       # a bank's short number
+    ("+14155550100", "14155550100", "other"),          # foreign
+    ("12345678901", "12345678901", "other"),           # 12x is no mobile segment
+    ("", "", "unknown"),
+    ("anonymous", "", "unknown"),
+    ("Anonymous", "", "unknown"),
+    ("Restricted", "", "unknown"),
+    ("abc123", "", "unknown"),
+    ("+86abc", "", "unknown"),
+    ("1" * 100, "", "unknown"),
+])
+def test_forms_of_a_caller_id(raw: str, number: str, kind: str) -> None:
+    caller = normalise(raw)
+    assert (caller.number, caller.kind) == (number, kind)
+
+
+def test_area_code_of_a_landline_and_none_for_a_mobile() -> None:
+    assert normalise("02161234567").area_code == "021"
+    assert normalise("075512345678").area_code == "0755"
+    assert normalise("01062345678").area_code == "010"
+    assert normalise("13800138000").area_code == ""
+
+
+mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+landlines = st.from_regex(r"0(10|2[0-9])[2-8][0-9]{7}|0[3-9][0-9]{2}[2-8][0-9]{6,7}",
+                          fullmatch=True)
+
+
+def decorate(national: str, prefix: str, separator: str) -> str:
+    """``national`` as a carrier might write it."""
+    digits = national.removeprefix("0") if prefix in ("+86", "0086", "86") else national
+    if prefix == "0" and national.startswith("1"):
+        digits = "0" + national
+    grouped = separator.join(digits[i:i + 4] for i in range(0, len(digits), 4))
+    return ("" if prefix == "0" else prefix) + grouped
+
+
+@given(mobiles, st.sampled_from(["", "+86", "0086", "86", "0"]),
+       st.sampled_from(["", " ", "-"]))
+def test_every_written_form_of_a_mobile_gives_the_same_number(
+        national: str, prefix: str, separator: str) -> None:
+    caller = normalise(decorate(national, prefix, separator))
+    assert (caller.number, caller.kind) == (national, "mobile")
+
+
+@given(landlines, st.sampled_from(["", "+86", "0086", "86"]), st.sampled_from(["", " ", "-"]))
+def test_every_written_form_of_a_landline_gives_the_same_number(
+        national: str, prefix: str, separator: str) -> None:
+    caller = normalise(decorate(national, prefix, separator))
+    assert (caller.number, caller.kind) == (national, "landline")
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_a_caller_never_a_crash(raw: str) -> None:
+    caller = normalise(raw)
+    assert caller.kind in ("mobile", "landline", "other", "unknown")
+    assert caller.number == "" or caller.number.isdigit()
+    if caller.kind == "unknown":
+        assert caller.number == ""

@@ -1,0 +1,77 @@
+"""Caller region from libphonenumber's Chinese geocoder data."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from router import region
+from router.callers import normalise
+
+
+@pytest.mark.parametrize(("caller", "described", "province_en", "city_en"), [
+    ("02161234567", "上海市 021", "Shanghai", "Shanghai"),
+    ("01062345678", "北京市 010", "Beijing", "Beijing"),
+    ("13800138000", "北京市 010", "Beijing", "Beijing"),              # mobile 1380013
+    ("+86 139 1234 5678", "江苏省常州市 0519", "Jiangsu", "Changzhou"),  # mobile 1391234
+    ("075512345678", "广东省深圳市 0755", "Guangdong", "Shenzhen"),
+    ("057188888888", "浙江省杭州市 0571", "Zhejiang", "Hangzhou"),
+    ("09912345678", "新疆维吾尔自治区乌鲁木齐市 0991", "Xinjiang", "Urumqi"),
+])
+def test_lookup_by_area_code_and_mobile_prefix(caller: str, described: str, province_en: str,
+                                               city_en: str) -> None:
+    found = region.lookup(normalise(caller))
+    assert found.describe() == described
+    assert (found.province_en, found.city_en) == (province_en, city_en)
+
+
+@pytest.mark.parametrize("caller", ["", "anonymous", "95588", "+14155550100", "garbage"])
+def test_withheld_foreign_and_garbage_callers_are_unknown(caller: str) -> None:
+    found = region.lookup(normalise(caller))
+    assert found == region.UNKNOWN
+    assert found.describe() == "unknown"
+    assert not found.matches("上海")
+
+
+@pytest.mark.parametrize(("caller", "wanted", "matches"), [
+    ("02161234567", "上海", True),
+    ("02161234567", "上海市", True),
+    ("02161234567", "shanghai", True),
+    ("02161234567", "021", True),
+    ("02161234567", "21", True),
+    ("02161234567", "北京", False),
+    ("+86 139 1234 5678", "江苏", True),
+    ("+86 139 1234 5678", "江苏省", True),
+    ("+86 139 1234 5678", "常州", True),
+    ("+86 139 1234 5678", "Jiangsu", True),
+    ("+86 139 1234 5678", "0519", True),     # a mobile's home area code
+    ("+86 139 1234 5678", "0510", False),
+    ("07712345678", "广西", True),            # 广西壮族自治区
+    ("07712345678", "崇左", True),            # one area code, two cities
+    ("07712345678", "南宁", True),
+    ("13800138000", "Beijing", True),
+    ("13800138000", "上海", False),
+])
+def test_rules_match_a_province_a_city_or_an_area_code(caller: str, wanted: str,
+                                                       matches: bool) -> None:
+    assert region.lookup(normalise(caller)).matches(wanted) is matches
+
+
+def test_short_names_drop_the_administrative_suffix() -> None:
+    assert region.short("江苏省") == "江苏"
+    assert region.short("广西壮族自治区") == "广西"
+    assert region.short("上海市") == "上海"
+    assert region.short("市") == "市"
+
+
+def test_warm_up_knows_the_area_code_of_hundreds_of_cities() -> None:
+    assert region.warm_up() > 300
+
+
+@settings(max_examples=200)
+@given(st.from_regex(r"1[3-9][0-9]{9}|0[1-9][0-9]{9,10}", fullmatch=True))
+def test_any_number_looks_up_without_error(number: str) -> None:
+    found = region.lookup(normalise(number))
+    assert found.known == bool(found.province or found.area_code)
+    assert found.area_code == "" or found.area_code.startswith("0")
