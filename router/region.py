@@ -14,11 +14,25 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cache
+from types import ModuleType
+from typing import Any
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from router.callers import CallerNumber
+
+
+@cache
+def _geocoder() -> ModuleType:
+    """The geocoder, imported on first use: its data takes about a second to load."""
+    from phonenumbers import geocoder
+
+    return geocoder
+
+
+def _describe(number: Any, language: str) -> str:
+    description: str = _geocoder().description_for_number(number, language)
+    return description
 
 # Province-level suffixes, longest first (广西壮族自治区 -> 广西).
 _SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "自治州",
@@ -86,8 +100,8 @@ def lookup(caller: CallerNumber) -> Region:
         return UNKNOWN
     try:
         parsed = phonenumbers.parse("+86" + caller.number.removeprefix("0"))
-        zh = geocoder.description_for_number(parsed, "zh")
-        en = geocoder.description_for_number(parsed, "en")
+        zh = _describe(parsed, "zh")
+        en = _describe(parsed, "en")
     except phonenumbers.NumberParseException:
         return Region(area_code=caller.area_code)
     province, city = _split_zh(zh)
@@ -128,7 +142,7 @@ def _area_codes() -> dict[str, str]:
                 parsed = phonenumbers.parse(f"+86{code}{subscriber}")
             except phonenumbers.NumberParseException:
                 continue
-            description = geocoder.description_for_number(parsed, "zh")
+            description = _describe(parsed, "zh")
             if description and description != "中国":
                 found.setdefault(description, "0" + code)
                 break

@@ -11,12 +11,18 @@ from router import __version__, admin, migrate, settings
 from router.cli import (
     billing,
     bindings,
+    caller_lists,
     calls,
     config,
     daemon,
+    groups,
     hotlines,
+    menus,
     numbers,
     phones,
+    plans,
+    rules,
+    schedules,
     strategies,
 )
 
@@ -24,7 +30,8 @@ from router.cli import (
 # topic (groups, plans, …) is a new module listed here. Configuration tables
 # get list/show/update/enable/disable/delete from router/cli/crud.py by
 # describing the table (see router/cli/hotlines.py for the pattern).
-TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, billing, numbers)
+TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, billing, numbers,
+          groups, caller_lists, schedules, menus, rules, plans)
 
 
 def build_parser() -> argparse.ArgumentParser:

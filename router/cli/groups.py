@@ -1,0 +1,127 @@
+"""`group …`: phone groups of a hotline, each with its own answering rule."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from router import admin, crud
+from router.cli import crud as crud_cli
+from router.cli.bindings import HOTLINE
+from router.cli.common import as_dict, pool
+from router.cli.plan_names import hotline_id, named_id, phone_id
+
+NAME = crud.Key("name", "GROUP", "group", help="the group's name, e.g. sales")
+
+
+async def members(db: Any, group: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    rows = await db.fetch(
+        """SELECT m.position, m.weight, p.id AS phone_id, p.dial_string, p.label,
+                  b.enabled AS binding_enabled, p.enabled AS phone_enabled
+           FROM group_members m JOIN phones p ON p.id = m.phone_id
+           JOIN bound_phones b ON b.hotline_id = m.hotline_id AND b.phone_id = m.phone_id
+           WHERE m.group_id = $1 ORDER BY m.position, p.id""", group["id"])
+    return {"members": [dict(r) for r in rows]}
+
+
+GROUPS = crud.TableSpec(
+    noun="group",
+    table="phone_groups",
+    keys=(HOTLINE, NAME),
+    fields=(
+        crud.Field("name", "--name", str, "a new name", "NAME"),
+        crud.Field("strategy", "--strategy", str, "answering rule, e.g. simultaneous", "NAME"),
+        crud.Field("strategy_options", "--options", crud.json_object,
+                   "the rule's options as a JSON object", "JSON"),
+    ),
+    select="""SELECT g.id, g.hotline_id, h.number AS hotline, g.name, g.strategy,
+                     g.strategy_options, g.enabled,
+                     (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS members
+              FROM phone_groups g JOIN hotlines h ON h.id = g.hotline_id""",
+    order_by="hotline, name",
+    list_columns=("hotline", "name", "strategy", "strategy_options", "enabled", "members"),
+    validate=admin.check_strategy,
+    details=members,
+    filter_key=HOTLINE,
+)
+
+
+async def add(args: argparse.Namespace) -> int:
+    async with pool(args) as db:
+        values = {"hotline_id": await hotline_id(db, args.hotline), "name": args.group,
+                  **crud_cli.changes_from(args, GROUPS)}
+        row = await crud.insert_row(db, GROUPS, values)
+        for text in args.phones:
+            await _add_member(db, row["id"], text, None, None)
+        row = await crud.get_row(db, GROUPS, {"id": row["id"]})
+    if args.json:
+        print(json.dumps(as_dict(row), ensure_ascii=False))
+    else:
+        print(f"group {row['name']} added to {row['hotline']} ({row['members']} members, "
+              f"strategy {row['strategy']})")
+    return 0
+
+
+async def _add_member(db: Any, group: int, phone_text: str, position: int | None,
+                      weight: int | None) -> None:
+    phone = await phone_id(db, phone_text)
+    with admin.refusals():
+        await db.execute(
+            """INSERT INTO group_members (group_id, phone_id, position, weight)
+               VALUES ($1, $2,
+                       coalesce($3, (SELECT coalesce(max(position), 0) + 1 FROM group_members
+                                     WHERE group_id = $1)), coalesce($4, 1))
+               ON CONFLICT (group_id, phone_id) DO UPDATE
+               SET position = coalesce($3, group_members.position),
+                   weight = coalesce($4, group_members.weight)""",
+            group, phone, position, weight)
+
+
+async def add_member(args: argparse.Namespace) -> int:
+    async with pool(args) as db:
+        group = await named_id(db, "phone_groups", await hotline_id(db, args.hotline), args.group)
+        await _add_member(db, group, args.phone, args.position, args.weight)
+    print(json.dumps({"group": args.group, "phone": args.phone}) if args.json
+          else f"phone {args.phone} is in group {args.group}")
+    return 0
+
+
+async def remove_member(args: argparse.Namespace) -> int:
+    async with pool(args) as db:
+        group = await named_id(db, "phone_groups", await hotline_id(db, args.hotline), args.group)
+        removed = await db.fetchval(
+            "WITH gone AS (DELETE FROM group_members WHERE group_id = $1 AND phone_id = $2 "
+            "RETURNING 1) SELECT count(*) FROM gone", group, await phone_id(db, args.phone))
+    if not removed:
+        raise admin.AdminError(f"phone {args.phone} is not in group {args.group}")
+    print(json.dumps({"removed": args.phone}) if args.json
+          else f"phone {args.phone} left group {args.group}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    topic = sub.add_parser("group", help="phone groups of a hotline (plans route to them)"
+                           ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    parser = crud_cli.subcommand(topic, "add", "add a phone group to a hotline")
+    parser.add_argument("hotline", metavar="NUMBER")
+    parser.add_argument("group", metavar="GROUP")
+    parser.add_argument("phones", metavar="PHONE", nargs="*",
+                        help="bound phones (id or dial string), in hunting order")
+    crud_cli.add_field_flags(parser, GROUPS, skip=("name",))
+    parser.set_defaults(handler=add)
+
+    parser = crud_cli.subcommand(topic, "add-member", "put a bound phone in a group "
+                                 "(again: change its position or weight)")
+    for name, metavar in (("hotline", "NUMBER"), ("group", "GROUP"), ("phone", "PHONE")):
+        parser.add_argument(name, metavar=metavar)
+    parser.add_argument("--position", type=int, help="order in the group (default: last)")
+    parser.add_argument("--weight", type=int, help="share for the weighted rule")
+    parser.set_defaults(handler=add_member)
+
+    parser = crud_cli.subcommand(topic, "remove-member", "take a phone out of a group")
+    for name, metavar in (("hotline", "NUMBER"), ("group", "GROUP"), ("phone", "PHONE")):
+        parser.add_argument(name, metavar=metavar)
+    parser.set_defaults(handler=remove_member)
+    crud_cli.register(topic, GROUPS)
