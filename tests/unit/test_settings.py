@@ -111,3 +111,13 @@ def test_config_check_prints_masked_settings_and_refuses_bad_ones(tmp_path: Path
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
         "hotline-router: bad settings: log_level must be debug, info, warning or error")
+
+
+def test_plan_clock_pins_schedules_and_must_carry_an_offset() -> None:
+    pinned = settings.from_env({"PLAN_CLOCK": "2026-10-01T10:00:00+08:00"})
+    assert pinned.pinned_plan_time is not None
+    assert pinned.pinned_plan_time.isoformat() == "2026-10-01T10:00:00+08:00"
+    assert settings.from_env({}).pinned_plan_time is None
+    for bad in ("2026-10-01T10:00:00", "National Day"):
+        with pytest.raises(settings.SettingsError, match="plan_clock must be an ISO 8601 time"):
+            settings.from_env({"PLAN_CLOCK": bad})
