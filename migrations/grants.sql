@@ -29,6 +29,7 @@ GRANT INSERT, UPDATE ON hotline_state TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON calls, call_legs TO hotline_router_daemon;
 GRANT INSERT ON ledger TO hotline_router_daemon;
 GRANT INSERT, DELETE ON rating_queue TO hotline_router_daemon;
+GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages

@@ -48,3 +48,6 @@ BALANCE = Gauge("hotline_router_balance_fen",
 BALANCE_LOW = Gauge("hotline_router_balance_low",
                     "1 while a hotline's balance is below its low-balance threshold", ["hotline"],
                     registry=REGISTRY)
+DATABASE_DEGRADED = Gauge(
+    "hotline_router_database_degraded",
+    "1 while the database is unreachable and the router routes from its cache", registry=REGISTRY)
