@@ -45,6 +45,7 @@ class RouterProcess:
             if self.ready():
                 return self
             time.sleep(0.1)
+        self.stop()
         raise LabError(f"router did not become ready:\n{self.log_tail()}")
 
     def ready(self) -> bool:
