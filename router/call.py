@@ -32,7 +32,7 @@ from router import metrics
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.directory import Hotline
-from router.store import Store
+from router.store import Store, Unavailable
 
 
 class State(StrEnum):
@@ -237,6 +237,10 @@ class Call:
         except CallerLeft:
             if self.outcome is None:
                 self.outcome = Outcome.ABANDONED
+        except (AriError, Unavailable) as exc:  # Asterisk or the database said no
+            self.log.warning("call failed", error=str(exc))
+            if self.outcome is None:
+                self.outcome = Outcome.FAILED
         except Exception:
             self.log.exception("call failed")
             if self.outcome is None:

@@ -51,3 +51,6 @@ BALANCE_LOW = Gauge("hotline_router_balance_low",
 DATABASE_DEGRADED = Gauge(
     "hotline_router_database_degraded",
     "1 while the database is unreachable and the router routes from its cache", registry=REGISTRY)
+ARI_EVENTS_REJECTED = Counter("hotline_router_ari_events_rejected",
+                              "ARI event messages that were not valid events (dropped)",
+                              registry=REGISTRY)

@@ -176,6 +176,8 @@ class Router:
                     log.warning("released claims no live call holds", claims=released)
             else:
                 await reconcile.after_reconnect(self, self.stream.lost_at or datetime.now(UTC))
+        except AriError as exc:  # the next reconnect tries again
+            log.warning("reconciliation failed", error=str(exc))
         except Exception:
             log.exception("reconciliation failed")
             metrics.DATABASE_ERRORS.labels(operation="reconcile").inc()

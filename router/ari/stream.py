@@ -82,6 +82,7 @@ class EventStream:
             event = events.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.bad_messages += 1
+            metrics.ARI_EVENTS_REJECTED.inc()
             log.warning("ari event ignored: malformed", error=str(exc)[:200])
             return
         try:
