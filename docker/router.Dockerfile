@@ -35,7 +35,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /nonexistent \
-      --shell /usr/sbin/nologin hotline-router
+      --shell /usr/sbin/nologin hotline-router \
+ && install -d -o hotline-router -g hotline-router /var/lib/hotline-router/spool
 COPY --from=build /opt/hotline-router /opt/hotline-router
 # Logs are JSON when stderr is not a terminal. /healthz, /readyz and /metrics
 # listen on 127.0.0.1:8095 unless HTTP_LISTEN says otherwise (e.g. 0.0.0.0:8095
@@ -43,6 +44,8 @@ COPY --from=build /opt/hotline-router /opt/hotline-router
 ENV PATH=/opt/hotline-router/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+# Call records wait in the spool while the database is away: keep it on a volume.
+VOLUME /var/lib/hotline-router
 USER hotline-router:hotline-router
 EXPOSE 8095
 # SIGTERM drains: no new calls, live ones finish (up to DRAIN_TIMEOUT_S, default

@@ -24,11 +24,13 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_daemon, hotline_
 
 -- The daemon: busy state, records, rating.
 GRANT UPDATE ON phone_state TO hotline_router_daemon;
-GRANT INSERT, DELETE ON phone_claims TO hotline_router_daemon;
+-- UPDATE on claims and calls: a router adopts the calls of one that died.
+GRANT INSERT, UPDATE, DELETE ON phone_claims TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON hotline_state TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON calls, call_legs TO hotline_router_daemon;
 GRANT INSERT ON ledger TO hotline_router_daemon;
 GRANT INSERT, DELETE ON rating_queue TO hotline_router_daemon;
+GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,10 +30,11 @@ from uuid import UUID, uuid4
 import structlog
 
 import strategies
-from router import billing, callers, claims, menu, metrics, plan, records, region, rotation
+from router import callers, menu, metrics, plan, region
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.directory import Hotline
+from router.store import Store, Unavailable
 
 
 class State(StrEnum):
@@ -118,7 +119,19 @@ class HuntTimeout:
     hunt: int
 
 
-CallEvent = ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout
+@dataclass(frozen=True)
+class Reconcile:
+    """After a gap in the events: the channels Asterisk still has (id -> state).
+
+    Posted by the router when its event websocket is back; whatever of this
+    call is gone ended while nobody watched, at best at ``lost_at``.
+    """
+
+    channels: Mapping[str, str]
+    lost_at: datetime
+
+
+CallEvent = ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | Reconcile
 
 
 class CallerLeft(Exception):
@@ -129,9 +142,10 @@ class Services(Protocol):
     """What a call needs from the router around it."""
 
     ari: AriClient
-    db: Any
+    store: Store
     app: str
     router_id: str
+    max_call_s: float
 
     async def find_hotline(self, number: str) -> Hotline | None: ...
     def plan_now(self) -> datetime: ...
@@ -141,6 +155,15 @@ class Services(Protocol):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something to ring: a bound phone (claimed first) or the overflow number."""
+
+    dial_string: str
+    phone_id: int | None = None
+    capacity: int = 1
 
 
 @dataclass
@@ -171,8 +194,8 @@ class Leg:
 class Call:
     def __init__(self, services: Services, caller: ev.Channel, dialled: str,
                  started_at: datetime, clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None) -> None:
-        self.id = uuid4()
+                 rng: random.Random | None = None, call_id: UUID | None = None) -> None:
+        self.id = call_id or uuid4()
         self.services = services
         self.caller = caller
         self.dialled = dialled
@@ -190,6 +213,7 @@ class Call:
         self.early_media = False  # progress sent: the caller hears our audio unanswered
         self.music = False
         self.ended_at: datetime | None = None
+        self.reconciled = False  # its end happened while no router watched
         self.finished_playbacks: set[str] = set()
         self.caller_answered = False  # by us: a greeting or voice menu answered first
         self.digits: deque[str] = deque()  # keys the caller pressed, not used yet
@@ -213,14 +237,29 @@ class Call:
     # --- the life of the call ---------------------------------------------
 
     async def run(self) -> None:
+        self.log.info("call started", state=self.state)
+        await self._guarded(self._route())
+
+    async def adopt(self, legs: Sequence[Leg], channels: Mapping[str, str],
+                    lost_at: datetime) -> None:
+        """Take back a call that outlived the router watching it (a restart, or a
+        router that died): keep a bridged call bridged, route a caller still
+        waiting afresh, and close what ended meanwhile as of ``lost_at``."""
+        self.log.info("call adopted", legs=len(legs))
+        await self._guarded(self._resume(legs, channels, lost_at))
+
+    async def _guarded(self, life: Awaitable[None]) -> None:
         self.services.register(self.caller.id, self)
         metrics.LIVE_CALLS.inc()
-        self.log.info("call started", state=self.state)
         try:
-            await self._route()
+            await life
         except CallerLeft:
             if self.outcome is None:
                 self.outcome = Outcome.ABANDONED
+        except (AriError, Unavailable) as exc:  # Asterisk or the database said no
+            self.log.warning("call failed", error=str(exc))
+            if self.outcome is None:
+                self.outcome = Outcome.FAILED
         except Exception:
             self.log.exception("call failed")
             if self.outcome is None:
@@ -230,16 +269,16 @@ class Call:
 
     async def _route(self) -> None:
         self.hotline = hotline = await self.services.find_hotline(self.dialled)
-        await self._write(records.call_started, self.id, hotline.id if hotline else None,
-                          self.dialled, self.caller.caller.number, self.caller.id,
-                          self.services.router_id, self.started_at)
+        await self._record("call_started", self.id, hotline.id if hotline else None,
+                           self.dialled, self.caller.caller.number, self.caller.id,
+                           self.services.router_id, self.started_at)
         if hotline is None:
             self.log.warning("unknown hotline number")
             return await self._announce(Outcome.UNKNOWN_NUMBER)
         if not hotline.enabled:
             self.log.warning("hotline is disabled")
             return await self._announce(Outcome.NOT_IN_SERVICE)
-        if await billing.refuses_calls(self.services.db, hotline.id):
+        if await self.services.store.refuses_calls(hotline.id):
             self.log.warning("hotline balance used up, call refused")
             return await self._announce(Outcome.REFUSED_NO_BALANCE)
         decision = await self._decide(hotline)
@@ -259,7 +298,15 @@ class Call:
         if winner is None:
             return await self._announce(self._unanswered_outcome())
         await self._connect(winner)
-        await self._until(lambda: self.caller_gone or self.phone_gone)
+        await self._talk()
+
+    async def _talk(self) -> None:
+        """Until either side hangs up (or the longest call allowed is over)."""
+        try:
+            await self._until(lambda: self.caller_gone or self.phone_gone,
+                              timeout_s=self.services.max_call_s)
+        except TimeoutError:
+            self.log.warning("longest call allowed is over", max_call_s=self.services.max_call_s)
         self.outcome = Outcome.ANSWERED
 
     # --- the hotline's plan ----------------------------------------------------
@@ -272,7 +319,7 @@ class Call:
                                self.services.plan_now())
         self.log.info("plan decided", result=decision.result, reason=decision.reason,
                       caller_region=where.describe())
-        await self._write(records.plan_decided, self.id, decision.result, decision.reason,
+        await self._record("plan_decided", self.id, decision.result, decision.reason,
                           decision.rule_id, decision.group.name if decision.group else None,
                           where.describe())
         return decision
@@ -290,7 +337,7 @@ class Call:
                 step = walk.no_input() if key is None else walk.press(key)
                 self.log.info("menu key", key=key, menu=walk.current.name)
         finally:
-            await self._write(records.menu_keys, self.id, ",".join(walk.keys))
+            await self._record("menu_keys", self.id, ",".join(walk.keys))
         group = hotline.plan.groups.get(step.group_id or 0)
         if group is not None and not group.enabled:
             group = None
@@ -298,7 +345,7 @@ class Call:
         reason = f"{decision.reason} -> {step.reason}"
         reason += f" -> group {group.name}" if group else ""
         self.log.info("menu done", result=result, reason=reason)
-        await self._write(records.plan_routed, self.id, result, reason,
+        await self._record("plan_routed", self.id, result, reason,
                           group.name if group else None)
         return group
 
@@ -320,7 +367,7 @@ class Call:
         async with self._to_the_caller():
             await self.services.ari.answer(self.caller.id)
         self.caller_answered = True
-        await self._write(records.caller_answered, self.id, self.clock())
+        await self._record("caller_answered", self.id, self.clock())
 
     async def _play(self, sounds: Sequence[str]) -> None:
         """Play to the caller and wait until it has been heard."""
@@ -358,6 +405,32 @@ class Call:
                 await self._until(lambda: bool(self.digits), timeout_s=timeout_s)
         return self.digits.popleft() if self.digits else None
 
+    async def _resume(self, legs: Sequence[Leg], channels: Mapping[str, str],
+                      lost_at: datetime) -> None:
+        for leg in legs:
+            self.legs[leg.channel_id] = leg
+            self.services.register(leg.channel_id, self)
+            leg.in_stasis = True
+        answered = next((leg for leg in legs if leg.answered_at and leg.result is None), None)
+        caller_up = self.caller.id in channels
+        for leg in legs:  # rings from before the gap cannot be trusted: end them
+            if leg is not answered and leg.result is None:
+                gone = leg.channel_id not in channels
+                await self._end_leg(leg, LegResult.CANCELLED, lost_at if gone else self.clock(),
+                                    None, hangup=None if gone else "normal")
+        if answered is not None:
+            self.winner = answered
+            self.bridge_id = str(self.id)
+            self.state = State.BRIDGED
+            self.deliver(Reconcile(channels, lost_at))
+            await self._talk()
+        elif caller_up:
+            self.hotline = None
+            await self._route()
+        else:
+            self.deliver(Reconcile(channels, lost_at))
+            await self._until(lambda: self.caller_gone)
+
     # --- hunting ------------------------------------------------------------
 
     async def _hunt_phones(self, hotline: Hotline, group: plan.Group,
@@ -368,8 +441,8 @@ class Call:
             return None
         lone = sum(len(wave.phones) for wave in ring_plan) == 1
         ring_s = hotline.total_timeout_s if lone else hotline.ring_timeout_s
-        targets = deque([[(p.phone_id, p.dial_string) for p in w.phones], w.delay_s]
-                        for w in ring_plan)
+        targets = deque([[Target(p.dial_string, p.phone_id, p.capacity) for p in w.phones],
+                         w.delay_s] for w in ring_plan)
         return await self._ring(targets, ring_s, deadline, hotline.max_attempts)
 
     async def _plan(self, hotline: Hotline, group: plan.Group) -> strategies.RingPlan:
@@ -377,7 +450,7 @@ class Call:
         candidates = hotline.idle_candidates(self.clock(), group)
         call_number = 0
         if getattr(strategy, "uses_call_number", False):
-            call_number = await rotation.next_call_number(self.services.db, hotline.id)
+            call_number = await self.services.store.next_call_number(hotline.id)
         context = strategies.Context(rng=self.rng, now=self.clock(), call_number=call_number,
                                      bound_count=hotline.member_count(group))
         ring_plan = strategy.plan(candidates, context, options)
@@ -398,7 +471,7 @@ class Call:
 
     async def _ring(self, waves: deque[Any], ring_s: int, deadline: float,
                     max_attempts: int | None, purpose: str = "phone") -> Leg | None:
-        """Ring ``waves`` of (phone id, dial string) targets until one answers.
+        """Ring ``waves`` of [targets, delay] until one target answers.
 
         A wave without delay starts when nothing of the earlier waves still
         rings; a wave with a delay starts that long after the previous one,
@@ -450,7 +523,7 @@ class Call:
             if leg is not keep and leg.result is None:
                 await self._end_leg(leg, result, self.clock(), None, hangup=reason)
 
-    async def _ring_wave(self, targets: Sequence[tuple[int | None, str]], ring_s: float,
+    async def _ring_wave(self, targets: Sequence[Target], ring_s: float,
                          purpose: str = "phone") -> list[Leg]:
         """Claim, create and dial one leg per target; phones found busy are skipped.
 
@@ -458,8 +531,7 @@ class Call:
         wave's channels are created first, awaited into Stasis, then dialled.
         """
         self._waves += 1
-        legs = [leg for phone_id, dial_string in targets
-                if (leg := await self._create_leg(phone_id, dial_string, purpose))]
+        legs = [leg for target in targets if (leg := await self._create_leg(target, purpose))]
         created = [leg for leg in legs if leg.result is None]
         with contextlib.suppress(TimeoutError):
             await self._until(lambda: all(leg.in_stasis or leg.result for leg in created),
@@ -486,31 +558,31 @@ class Call:
                           leg_id=str(leg.id), ring_s=ring_s)
         return legs
 
-    async def _create_leg(self, phone_id: int | None, dial_string: str,
-                          purpose: str) -> Leg | None:
+    async def _create_leg(self, target: Target, purpose: str) -> Leg | None:
         """A leg with its channel created (not dialled); None when the phone is busy."""
         leg_id = uuid4()
-        if phone_id is not None and not await claims.claim(
-                self.services.db, phone_id, leg_id, self.id, self.services.router_id):
-            self.log.info("phone busy, skipped", phone_id=phone_id)
+        if target.phone_id is not None and not await self.services.store.claim(
+                target.phone_id, target.capacity, leg_id, self.id):
+            self.log.info("phone busy, skipped", phone_id=target.phone_id)
             return None
-        leg = Leg(id=leg_id, phone_id=phone_id, dial_string=dial_string, wave=self._waves,
-                  dial_started_at=self.clock(), purpose=purpose, claimed=phone_id is not None)
+        leg = Leg(id=leg_id, phone_id=target.phone_id, dial_string=target.dial_string,
+                  wave=self._waves, dial_started_at=self.clock(), purpose=purpose,
+                  claimed=target.phone_id is not None)
         self.legs[leg.channel_id] = leg
         self.services.register(leg.channel_id, self)
-        await self._write(records.leg_started, leg.id, self.id, phone_id, dial_string,
-                          leg.wave, leg.dial_started_at, purpose)
+        await self._record("leg_started", leg.id, self.id, leg.phone_id, leg.dial_string,
+                           leg.wave, leg.dial_started_at, purpose)
         if self.state is State.ROUTING:
             self.state = State.RINGING
             await self._ari(self.services.ari.ring(self.caller.id))  # caller hears ringback
             self.log.info("call ringing", state=self.state)
         try:
             await self.services.ari.create_channel(
-                dial_string, self.services.app, leg.channel_id, originator=self.caller.id,
+                leg.dial_string, self.services.app, leg.channel_id, originator=self.caller.id,
                 variables={"CALLERID(num)": self.caller.caller.number or "anonymous",
                            "CALLERID(name)": self.dialled})
         except AriError as exc:
-            self.log.warning("channel create failed", phone_id=phone_id, error=str(exc))
+            self.log.warning("channel create failed", phone_id=leg.phone_id, error=str(exc))
             await self._end_leg(leg, LegResult.FAILED, self.clock(), None)
         return leg
 
@@ -518,16 +590,16 @@ class Call:
 
     async def _overflow(self, hotline: Hotline, group: plan.Group) -> Leg | None:
         if hotline.overflow == "forward" and hotline.overflow_forward_to:
-            await self._write(records.call_overflow, self.id, "forward")
+            await self._record("call_overflow", self.id, "forward")
             self.log.info("overflow: forwarding", to=hotline.overflow_forward_to)
             deadline = self._loop.time() + hotline.total_timeout_s
-            return await self._ring(deque([[[(None, hotline.overflow_forward_to)], None]]),
+            return await self._ring(deque([[[Target(hotline.overflow_forward_to)], None]]),
                                     hotline.total_timeout_s, deadline, None,
                                     purpose="overflow-forward")
         if hotline.overflow == "queue":
-            await self._write(records.call_overflow, self.id, "queue")
+            await self._record("call_overflow", self.id, "queue")
             return await self._wait_for_a_phone(hotline, group)
-        await self._write(records.call_overflow, self.id, "busy")
+        await self._record("call_overflow", self.id, "busy")
         return None
 
     async def _wait_for_a_phone(self, hotline: Hotline, group: plan.Group) -> Leg | None:
@@ -594,10 +666,10 @@ class Call:
                 raise CallerLeft from exc
             raise
         self.state = State.BRIDGED
-        await self._write(records.leg_answered, leg.id, leg.answered_at)
-        await self._write(records.call_answered, self.id, leg.answered_at, leg.phone_id,
+        await self._record("leg_answered", leg.id, leg.answered_at)
+        await self._record("call_answered", self.id, leg.answered_at, leg.phone_id,
                           leg.dial_string)
-        await self._write(records.caller_answered, self.id, caller_answered_at)
+        await self._record("caller_answered", self.id, caller_answered_at)
         self.log.info("call bridged", state=self.state, phone_id=leg.phone_id,
                       dial_string=leg.dial_string)
 
@@ -646,7 +718,7 @@ class Call:
         if not self.caller_gone:
             reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
             await self._ari(self.services.ari.hangup(self.caller.id, reason))
-        await self._write(records.call_ended, self.id, end, outcome.value)
+        await self._record("call_ended", self.id, end, outcome.value, self.reconciled)
         for channel_id in [self.caller.id, *self.legs]:
             self.services.unregister(channel_id)
         self.state = State.ENDED
@@ -696,6 +768,9 @@ class Call:
             if event.channel.id == self.caller.id:
                 self.digits.append(event.digit)
             return
+        if isinstance(event, Reconcile):
+            await self._reconcile(event)
+            return
         channel = event.peer if isinstance(event, ev.Dial) else getattr(event, "channel", None)
         if not isinstance(channel, ev.Channel):
             return
@@ -730,6 +805,25 @@ class Call:
                 await self._end_leg(leg, _CAUSES.get(event.cause, LegResult.FAILED), event.at,
                                     event.cause)
 
+    async def _reconcile(self, seen: Reconcile) -> None:
+        """Catch up with what happened while the events did not reach us."""
+        if self.caller.id not in seen.channels and not self.caller_gone:
+            self.caller_gone = self.reconciled = True
+            self._mark_end(seen.lost_at)
+            self.log.warning("caller hung up while the router was away", state=self.state)
+        for leg in list(self.legs.values()):
+            state = seen.channels.get(leg.channel_id)
+            if leg is self.winner:
+                if state is None and not self.phone_gone:
+                    self.phone_gone = self.reconciled = True
+                    self._mark_end(seen.lost_at)
+                    self.log.warning("phone hung up while the router was away")
+            elif leg.ringing:
+                if state is None:
+                    await self._end_leg(leg, LegResult.FAILED, seen.lost_at, None)
+                elif state == "Up":
+                    self._leg_answered(leg, seen.lost_at)
+
     def _leg_answered(self, leg: Leg, at: datetime) -> None:
         if leg.result is None and leg.answered_at is None:
             leg.answered_at = at
@@ -750,8 +844,8 @@ class Call:
             talk_ms = None
             if result is LegResult.ANSWERED and leg.answered_at is not None:
                 talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
-            await self._write(claims.release, leg.id, talk_ms)
-        await self._write(records.leg_ended, leg.id, at, result.value, cause)
+            await self.services.store.release(leg.id, talk_ms)
+        await self._record("leg_ended", leg.id, at, result.value, cause)
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         self.log.info("leg ended", phone_id=leg.phone_id, result=result)
 
@@ -771,12 +865,9 @@ class Call:
 
     # --- side effects that must not end the call ---------------------------
 
-    async def _write(self, write: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        try:
-            await write(self.services.db, *args)
-        except Exception as exc:
-            metrics.DATABASE_ERRORS.labels(operation=write.__name__).inc()
-            self.log.error("record write failed", write=write.__name__, error=str(exc))
+    async def _record(self, write: str, *args: Any) -> None:
+        """A record write; the store spools it if the database is away."""
+        await self.services.store.write(write, *args)
 
     async def _ari(self, request: Awaitable[Any]) -> None:
         try:

@@ -50,9 +50,26 @@ RETURNING counts.n
 """
 
 
+# A claim taken while the database was away, written back: the phone is in use
+# whatever its count says, so this one does not check capacity.
+_ADOPT = """
+WITH inserted AS (
+    INSERT INTO phone_claims (leg_id, phone_id, call_id, router_id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (leg_id) DO NOTHING
+    RETURNING phone_id)
+UPDATE phone_state s SET active_calls = s.active_calls + 1
+FROM inserted WHERE s.phone_id = inserted.phone_id
+"""
+
+
 async def claim(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: str) -> bool:
     """Take one call slot on the phone for this leg; False when it is busy."""
     return await db.fetchval(_CLAIM, phone_id, leg_id, call_id, router_id) is not None
+
+
+async def adopt(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: str) -> None:
+    """Record a claim that is already in use (idempotent)."""
+    await db.execute(_ADOPT, leg_id, phone_id, call_id, router_id)
 
 
 async def release(db: Any, leg_id: UUID, talk_ms: int | None = None) -> bool:
@@ -63,3 +80,22 @@ async def release(db: Any, leg_id: UUID, talk_ms: int | None = None) -> bool:
 async def release_all(db: Any, router_id: str) -> int:
     """Release every claim a router holds (used when it starts afresh)."""
     return sum(row["n"] for row in await db.fetch(_RELEASE_ROUTER, router_id))
+
+
+_RELEASE_STALE = """
+WITH released AS (
+    DELETE FROM phone_claims
+    WHERE (router_id = $1 AND leg_id <> ALL($2::uuid[]))
+       OR claimed_at < now() - make_interval(secs => $3)
+    RETURNING phone_id),
+     counts AS (SELECT phone_id, count(*) AS n FROM released GROUP BY phone_id)
+UPDATE phone_state s SET active_calls = greatest(0, s.active_calls - counts.n)
+FROM counts WHERE s.phone_id = counts.phone_id
+RETURNING counts.n
+"""
+
+
+async def release_stale(db: Any, router_id: str, keep: list[UUID], older_than_s: float) -> int:
+    """Release this router's claims that no live call holds, and anyone's claim
+    older than the longest call allowed (its router is surely gone)."""
+    return sum(row["n"] for row in await db.fetch(_RELEASE_STALE, router_id, keep, older_than_s))

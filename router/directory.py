@@ -235,7 +235,15 @@ async def _from_snapshot(db: Any, config: HotlineConfig) -> Hotline:
     if config.phones:
         busy = {r["phone_id"]: r
                 for r in await db.fetch(_BUSY, [p.phone_id for p in config.phones])}
-    # A phone deleted since the snapshot has no state row: it is gone, skip it.
+    return assemble(config, busy)
+
+
+def assemble(config: HotlineConfig, busy: Mapping[int, Mapping[str, Any]]) -> Hotline:
+    """A hotline from its configuration and its phones' busy state.
+
+    A phone with no busy state is left out (deleted since the snapshot, or
+    not this router's to ring while the database is away).
+    """
     present = [p for p in config.phones if p.phone_id in busy]
     phones = tuple(
         BoundPhone(phone_id=p.phone_id, dial_string=p.dial_string, position=p.position,

@@ -48,3 +48,9 @@ BALANCE = Gauge("hotline_router_balance_fen",
 BALANCE_LOW = Gauge("hotline_router_balance_low",
                     "1 while a hotline's balance is below its low-balance threshold", ["hotline"],
                     registry=REGISTRY)
+DATABASE_DEGRADED = Gauge(
+    "hotline_router_database_degraded",
+    "1 while the database is unreachable and the router routes from its cache", registry=REGISTRY)
+ARI_EVENTS_REJECTED = Counter("hotline_router_ari_events_rejected",
+                              "ARI event messages that were not valid events (dropped)",
+                              registry=REGISTRY)

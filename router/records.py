@@ -13,7 +13,7 @@ async def call_started(db: Any, call_id: UUID, hotline_id: int | None, dialled: 
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
         call_id, hotline_id, dialled, caller, caller_channel, router_id, started_at)
 
 
@@ -59,12 +59,15 @@ async def menu_keys(db: Any, call_id: UUID, keys: str) -> None:
     await db.execute("UPDATE calls SET menu_keys = $2 WHERE id = $1", call_id, keys)
 
 
-async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str) -> None:
+async def call_ended(db: Any, call_id: UUID, ended_at: datetime, outcome: str,
+                     reconciled: bool = False) -> None:
+    """Close the record (idempotent: a second close changes nothing)."""
     # A clock step must not make a record impossible: never end before the start.
     await db.execute(
-        """UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3
-           WHERE id = $1""",
-        call_id, ended_at, outcome)
+        """UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3,
+                            reconciled_at = CASE WHEN $4 THEN now() END
+           WHERE id = $1 AND ended_at IS NULL""",
+        call_id, ended_at, outcome, reconciled)
 
 
 async def leg_started(db: Any, leg_id: UUID, call_id: UUID, phone_id: int | None,
@@ -73,7 +76,7 @@ async def leg_started(db: Any, leg_id: UUID, call_id: UUID, phone_id: int | None
     await db.execute(
         """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
                                   purpose)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
         leg_id, call_id, phone_id, dial_string, wave, dial_started_at, purpose)
 
 

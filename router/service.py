@@ -17,19 +17,23 @@ import asyncio
 import contextlib
 import re
 import signal
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 
-from router import claims, db, gauges, http, metrics, records, region
+from router import claims, db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import Call
-from router.directory import Hotline, find_hotline
+from router.directory import Hotline
 from router.live_config import ConfigWatcher
 from router.settings import Settings
+from router.spool import Spool
+from router.store import SPOOLABLE, Store
 
 log = structlog.get_logger("router.service")
 
@@ -54,15 +58,25 @@ class Router:
         self.draining = False
         self._stop = asyncio.Event()   # first signal: drain
         self._hurry = asyncio.Event()  # second signal: end live calls now
+        self.max_call_s = settings.max_call_s
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
-                                  [self.app], self.on_event)
+                                  [self.app], self.on_event, self._connected)
         self.config = ConfigWatcher(settings.database_url)
+        self.store = Store(pool, self.router_id,
+                           Spool(Path(settings.spool_dir), self.router_id, SPOOLABLE),
+                           snapshot=lambda: self.config.snapshot,
+                           fresh_snapshot=lambda: self.config.fresh_snapshot,
+                           timeout_s=settings.db_timeout_s)
+        # The last heartbeat of this router's previous run: its calls were known
+        # to be up until then.
+        self._previous_seen: datetime | None = None
 
     # --- Services, as seen by a Call ----------------------------------------
 
     async def find_hotline(self, number: str) -> Hotline | None:
-        """From the live configuration snapshot; from the tables while it is not fresh."""
-        return await find_hotline(self.db, number, self.config.fresh_snapshot)
+        """From the live configuration snapshot; from the tables while it is not fresh;
+        from the last snapshot while the database is away."""
+        return await self.store.find_hotline(number)
 
     def plan_now(self) -> datetime:
         """The time plans read schedules by: real, unless settings pin it (plan_clock)."""
@@ -128,8 +142,16 @@ class Router:
         if self.draining:
             self._spawn(self._hand_back(channel.id, dialled), f"hand-back-{channel.id}")
             return
-        call = Call(self, channel, dialled, started_at=event.at)
-        task = self._spawn(call.run(), f"call-{call.id}")
+        self.start_call_for(channel, dialled, event.at)
+
+    def start_call_for(self, channel: ev.Channel, dialled: str, at: datetime) -> None:
+        call = Call(self, channel, dialled, started_at=at)
+        self._track(call, self._spawn(call.run(), f"call-{call.id}"))
+
+    def start_adopted(self, call: Call, life: Awaitable[None]) -> None:
+        self._track(call, self._spawn(life, f"adopted-{call.id}"))
+
+    def _track(self, call: Call, task: asyncio.Task[None]) -> None:
         self.live_calls[task] = call
         task.add_done_callback(lambda done: self.live_calls.pop(done, None))
 
@@ -145,13 +167,47 @@ class Router:
 
     # --- lifecycle --------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """Close what a previous run of this router left behind."""
-        closed = await records.close_interrupted(self.db, self.router_id)
-        released = await claims.release_all(self.db, self.router_id)
-        if closed or released:
-            log.warning("recovered from an earlier run", calls_closed=closed,
-                        claims_released=released)
+    async def _connected(self) -> None:
+        """Each time the event websocket (re)connects: catch up with Asterisk."""
+        try:
+            if self.stream.connections == 1:
+                lost_at = self._previous_seen or datetime.now(UTC)
+                await reconcile.adopt(self, self.router_id, lost_at)
+                released = await claims.release_stale(self.db, self.router_id,
+                                                      list(self.store.held),
+                                                      self.max_call_s + 600)
+                if released:
+                    log.warning("released claims no live call holds", claims=released)
+            else:
+                await reconcile.after_reconnect(self, self.stream.lost_at or datetime.now(UTC))
+        except AriError as exc:  # the next reconnect tries again
+            log.warning("reconciliation failed", error=str(exc))
+        except Exception:
+            log.exception("reconciliation failed")
+            metrics.DATABASE_ERRORS.labels(operation="reconcile").inc()
+
+    async def _heartbeats(self) -> None:
+        """Say we are alive; learn who else is; adopt the calls of routers that died."""
+        beats = 0
+        while True:
+            try:
+                await asyncio.wait_for(heartbeat.beat(self.db, self.router_id, self.app,
+                                                      self.settings.ari_url),
+                                       self.settings.db_timeout_s)
+                self.store.routers_alive = await asyncio.wait_for(
+                    heartbeat.alive(self.db, self.settings.router_lease_s),
+                    self.settings.db_timeout_s)
+                if self.stream.connected.is_set() and not self.draining:
+                    for dead in await heartbeat.dead_on(self.db, self.settings.ari_url,
+                                                        self.settings.router_lease_s,
+                                                        self.router_id):
+                        await reconcile.adopt(self, dead["router_id"], dead["last_seen_at"])
+                beats += 1
+                if beats % 60 == 0:  # about a minute: claims older than any call
+                    await claims.release_stale(self.db, "", [], self.max_call_s + 600)
+            except Exception as exc:  # the store notices outages; keep beating
+                log.warning("heartbeat failed", error=str(exc) or type(exc).__name__)
+            await asyncio.sleep(self.settings.heartbeat_s)
 
     async def readiness(self) -> dict[str, bool]:
         """Ready means: ARI events flow, the database answers, and we take calls."""
@@ -170,9 +226,14 @@ class Router:
         self._stop.set()
 
     async def run(self) -> None:
-        await self.recover()
+        self._previous_seen = await heartbeat.last_seen(self.db, self.router_id)
+        if self.store.spool.pending:  # a previous run died while the database was away
+            await self.store.watch_once()
+        await heartbeat.beat(self.db, self.router_id, self.app, self.settings.ari_url)
         runner = await http.start(self.settings.http_listen, self.readiness)
         background = [
+            self._spawn(self._heartbeats(), "heartbeats"),
+            self._spawn(self.store.watch(), "database-watch"),
             self._spawn(self.config.run(), "config-watcher"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
                         "gauges"),

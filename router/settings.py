@@ -49,6 +49,15 @@ class Settings:
     drain_timeout_s: float = 300.0
     # How often gauges read from the database (busy phones) are refreshed.
     metrics_refresh_s: float = 5.0
+    # Call records wait here while the database is away (see router/spool.py).
+    spool_dir: str = "/var/lib/hotline-router/spool"
+    # A database call on the call path that takes longer means "away".
+    db_timeout_s: float = 1.0
+    # Heartbeats; a router silent for a lease is dead and its calls are adopted.
+    heartbeat_s: float = 1.0
+    router_lease_s: float = 15.0
+    # The longest a call may last; no claim outlives it.
+    max_call_s: float = 14_400.0
     # Pins the clock hotline plans read their schedules by (ISO 8601 with an
     # offset), for drills and tests: "as if it were National Day". Records
     # keep real time. Empty: the real clock.
@@ -182,6 +191,16 @@ def validate(settings: Settings) -> None:
         problems.append("drain_timeout_s must be 0 to 86400 seconds")
     if not 0.1 <= settings.metrics_refresh_s <= 3600:
         problems.append("metrics_refresh_s must be 0.1 to 3600 seconds")
+    if not settings.spool_dir:
+        problems.append("spool_dir must name a folder")
+    if not 0.05 <= settings.db_timeout_s <= 60:
+        problems.append("db_timeout_s must be 0.05 to 60 seconds")
+    if not 0.1 <= settings.heartbeat_s <= 60:
+        problems.append("heartbeat_s must be 0.1 to 60 seconds")
+    if not settings.heartbeat_s * 3 <= settings.router_lease_s <= 3600:
+        problems.append("router_lease_s must be at least 3 heartbeats and at most 3600 seconds")
+    if not 60 <= settings.max_call_s <= 86_400:
+        problems.append("max_call_s must be 60 to 86400 seconds")
     if settings.plan_clock:
         try:
             pinned = datetime.fromisoformat(settings.plan_clock)

@@ -108,11 +108,11 @@ class RouterFactory:
         self.started: list[RouterProcess] = []
 
     def __call__(self, app: str, extra_env: dict[str, str] | None = None,
-                 lab: AsteriskLab | None = None) -> RouterProcess:
-        process = RouterProcess(lab or self.lab, self.database_url, app,
-                                self.log_dir / f"{app}.log", extra_env).start()
-        self.started.append(process)
-        return process
+                 lab: AsteriskLab | None = None, database_url: str | None = None) -> RouterProcess:
+        process = RouterProcess(lab or self.lab, database_url or self.database_url, app,
+                                self.log_dir / f"{app}.log", extra_env)
+        self.started.append(process)  # before start: a failed start is stopped too
+        return process.start()
 
     def stop_all(self) -> None:
         for process in self.started:

@@ -13,6 +13,9 @@ from typing import Any
 
 import aiohttp
 
+# AriError.status when no HTTP answer came back at all.
+UNREACHABLE = 0
+
 
 class AriError(Exception):
     """ARI answered with an error status."""
@@ -60,17 +63,25 @@ class AriClient:
     async def request(self, method: str, path: str,
                       params: Mapping[str, object | None] | None = None,
                       body: Any = None) -> Any:
-        """One ARI call; returns decoded JSON (or None for 204)."""
+        """One ARI call; returns decoded JSON (or None for 204).
+
+        Raises AriError: with the HTTP status, or status 0 when Asterisk could
+        not be reached at all (connection refused, reset, or timed out).
+        """
         url = f"{self.base_url}/ari{path}"
-        async with self.session.request(method, url, params=_query(params or {}),
-                                        json=body) as response:
-            text = await response.text()
-            if response.status >= 400:
-                message = text
-                with contextlib.suppress(ValueError, AttributeError):
-                    message = json.loads(text).get("message", text)
-                raise AriError(method, path, response.status, message.strip()[:300])
-            return json.loads(text) if text else None
+        try:
+            async with self.session.request(method, url, params=_query(params or {}),
+                                            json=body) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    message = text
+                    with contextlib.suppress(ValueError, AttributeError):
+                        message = json.loads(text).get("message", text)
+                    raise AriError(method, path, response.status, message.strip()[:300])
+                return json.loads(text) if text else None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise AriError(method, path, UNREACHABLE,
+                           f"unreachable: {type(exc).__name__} {exc}"[:300]) from exc
 
     # --- channels -----------------------------------------------------------
 
@@ -179,6 +190,16 @@ class AriClient:
                 return False
             raise
         return True
+
+    async def application_channels(self, app: str) -> list[str]:
+        """The ids of the channels ``app`` is subscribed to."""
+        return list((await self.request("GET", f"/applications/{app}") or {})
+                    .get("channel_ids", []))
+
+    async def subscribe(self, app: str, channel_ids: Iterable[str]) -> None:
+        """Send ``app`` the events of these channels (e.g. to adopt another app's calls)."""
+        await self.request("POST", f"/applications/{app}/subscription",
+                           {"eventSource": ",".join(f"channel:{c}" for c in channel_ids)})
 
     async def info(self) -> Any:
         return await self.request("GET", "/asterisk/info")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -36,6 +37,9 @@ class EventStream:
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
         self.connected = asyncio.Event()
+        self.connections = 0
+        # When the last connection was lost: events after it never reached us.
+        self.lost_at: datetime | None = None
         self.reconnects = 0
         self.bad_messages = 0
 
@@ -49,6 +53,7 @@ class EventStream:
                                                   heartbeat=15, max_msg_size=0) as ws:
                         log.info("ari connected", url=self._url, apps=self._params["app"])
                         delay = self._backoff_initial
+                        self.connections += 1
                         self.connected.set()
                         if self._on_connected is not None:
                             asyncio.get_running_loop().create_task(self._on_connected())
@@ -57,6 +62,8 @@ class EventStream:
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("ari connect failed", url=self._url,
                                 error=str(exc) or type(exc).__name__)
+                if self.connected.is_set():
+                    self.lost_at = datetime.now(UTC)
                 self.connected.clear()
                 self.reconnects += 1
                 metrics.ARI_RECONNECTS.inc()
@@ -75,6 +82,7 @@ class EventStream:
             event = events.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.bad_messages += 1
+            metrics.ARI_EVENTS_REJECTED.inc()
             log.warning("ari event ignored: malformed", error=str(exc)[:200])
             return
         try:

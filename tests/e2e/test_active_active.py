@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.chaos.support import max_concurrent
 from tests.conftest import PhoneFactory, RouterFactory, add_hotline, dialplan_global, wait_for_call
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
@@ -17,17 +18,6 @@ pytestmark = pytest.mark.lab
 
 CALLS = 50
 PHONES = 5
-
-
-def max_concurrent(intervals: list[tuple[Any, Any]]) -> int:
-    """Most intervals open at once (an interval ending as another starts does not overlap)."""
-    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
-                    key=lambda point: (point[0], point[1]))
-    open_now = peak = 0
-    for _, step in points:
-        open_now += step
-        peak = max(peak, open_now)
-    return peak
 
 
 async def watch_capacity(db: Any, phone_ids: list[int], stop: asyncio.Event) -> int:

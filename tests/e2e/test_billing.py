@@ -69,7 +69,11 @@ async def wait_for_cdrs(lab: AsteriskLab, channels: set[str],
 
 async def test_twenty_real_calls_agree_with_asterisks_cdr_and_the_statement(
         db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
-        hotline_number: str, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        hotline_number: str, database_url: str, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    # The lab's CDR file may hold earlier runs' records (a warm lab): only what
+    # this test adds to it is compared.
+    cdrs_before = cdr_file(lab).stat().st_size if cdr_file(lab).exists() else 0
     bound = [phones(answer_after_ms=150 + 100 * i) for i in range(AT_ONCE)]
     await add_hotline(db, hotline_number, bound)
     # 6-second units at 2 fen, one free minute a month, then 1 fen a unit.
@@ -110,7 +114,11 @@ async def test_twenty_real_calls_agree_with_asterisks_cdr_and_the_statement(
               f"{sum(differences) / len(differences):.6f} s")
     assert largest <= 1
 
-    reconciled = cli(database_url, "billing", "reconcile", str(cdr_file(lab)),
+    ours_only = tmp_path / "cdrs.csv"
+    with cdr_file(lab).open("rb") as whole:
+        whole.seek(cdrs_before)
+        ours_only.write_bytes(whole.read())
+    reconciled = cli(database_url, "billing", "reconcile", str(ours_only),
                      "--hotline", hotline_number)
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
     assert f"compared {CALLS} call(s)" in reconciled.stdout

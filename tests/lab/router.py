@@ -30,7 +30,8 @@ class RouterProcess:
         self.env = {**os.environ, "DATABASE_URL": database_url, "ARI_URL": lab.ari_url,
                     "ARI_USER": lab.ari_user, "ARI_PASSWORD": lab.ari_password,
                     "ARI_APP": app, "LOG_FORMAT": "json",
-                    "HTTP_LISTEN": f"127.0.0.1:{self.http_port}", **(extra_env or {})}
+                    "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
+                    "SPOOL_DIR": str(log_path.parent / f"spool-{app}"), **(extra_env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 20.0) -> RouterProcess:
@@ -44,6 +45,7 @@ class RouterProcess:
             if self.ready():
                 return self
             time.sleep(0.1)
+        self.stop()
         raise LabError(f"router did not become ready:\n{self.log_tail()}")
 
     def ready(self) -> bool:

@@ -1,0 +1,48 @@
+"""What the chaos tests check after breaking something: nothing lost or doubled."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from tests.lab import sipp
+
+
+def max_concurrent(intervals: list[tuple[Any, Any]]) -> int:
+    """Most intervals open at once (one ending as another starts does not overlap)."""
+    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
+                    key=lambda point: (point[0], point[1]))
+    open_now = peak = 0
+    for _, step in points:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
+async def peak_calls_per_phone(db: Any, dialled: str) -> int:
+    legs = await db.fetch(
+        """SELECT l.phone_id, l.dial_started_at, l.ended_at FROM call_legs l
+           JOIN calls c ON c.id = l.call_id
+           WHERE c.dialled = $1 AND l.phone_id IS NOT NULL""", dialled)
+    per_phone: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
+    for leg in legs:
+        per_phone[leg["phone_id"]].append((leg["dial_started_at"], leg["ended_at"]))
+    return max((max_concurrent(spans) for spans in per_phone.values()), default=0)
+
+
+async def nothing_left_open(db: Any, dialled: str) -> None:
+    """Every record closed, every claim released."""
+    assert await db.fetchval(
+        "SELECT count(*) FROM calls WHERE dialled = $1 AND ended_at IS NULL", dialled) == 0
+    assert await db.fetchval(
+        """SELECT count(*) FROM call_legs l JOIN calls c ON c.id = l.call_id
+           WHERE c.dialled = $1 AND l.ended_at IS NULL""", dialled) == 0
+    assert await db.fetchval(
+        """SELECT count(*) FROM phone_claims k JOIN bound_phones b ON b.phone_id = k.phone_id
+           JOIN hotlines h ON h.id = b.hotline_id WHERE h.number = $1""", dialled) == 0
+
+
+def talked_in_full(seen: sipp.CallResult, hold_ms: int) -> bool:
+    """The caller's bridged call lasted its whole hold and the caller ended it."""
+    return (seen.result == "answered" and seen.ended_by == "local"
+            and abs(seen.talk_seconds - hold_ms / 1000) < 0.5)

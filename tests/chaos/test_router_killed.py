@@ -1,0 +1,59 @@
+"""Routers killed with SIGKILL: bridged calls stay up and are adopted."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import pytest
+
+from tests.chaos.support import nothing_left_open, peak_calls_per_phone, talked_in_full
+from tests.conftest import PhoneFactory, RouterFactory, add_hotline, dialplan_global, wait_for_call
+from tests.lab import sipp
+from tests.lab.asterisk import AsteriskLab
+
+pytestmark = [pytest.mark.lab, pytest.mark.chaos]
+
+
+async def test_a_restarted_router_adopts_the_20_calls_its_killed_run_bridged(
+        db: Any, lab: AsteriskLab, routers: RouterFactory, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    calls, hold_ms = 20, 9000
+    bound = [phones(answer_after_ms=200) for _ in range(calls)]
+    phone_ids = list((await add_hotline(db, hotline_number, bound, "round_robin")).values())
+    first = routers("hotline-router-kill")
+
+    async def caller(n: int) -> sipp.CallResult:
+        await asyncio.sleep(n * 0.05)
+        return await sipp.call(lab.sip_address, hotline_number, caller=f"1320000{n:04d}",
+                               hold_ms=hold_ms)
+
+    with dialplan_global(lab, "ROUTER_APPS", "^hotline-router-kill$"):
+        placed = asyncio.ensure_future(asyncio.gather(*(caller(n) for n in range(calls))))
+        await asyncio.sleep(3)  # all bridged by now
+        bridged = await db.fetchval(
+            "SELECT count(*) FROM calls WHERE dialled = $1 AND answered_at IS NOT NULL",
+            hotline_number)
+        first.stop(signal.SIGKILL)
+        await asyncio.sleep(1.5)  # nobody watches the calls now
+        routers("hotline-router-kill")  # the same router, restarted
+        seen = await placed
+        records = await wait_for_call(db, hotline_number, count=calls)
+
+    dropped = [n for n, s in enumerate(seen) if not talked_in_full(s, hold_ms)]
+    off = max(abs(r["billable_ms"] / 1000 - s.talk_seconds)
+              for r, s in zip(sorted(records, key=lambda r: r["caller"]), seen, strict=True))
+    print(f"\nrouter SIGKILL: {bridged} bridged calls at the kill, dropped {len(dropped)}, "
+          f"records {len(records)}, largest billing difference {off:.3f} s", file=sys.stderr)
+
+    assert bridged == calls
+    assert dropped == []
+    assert len(records) == calls
+    assert len({r["caller"] for r in records}) == calls
+    assert all(r["outcome"] == "answered" and r["reconciled_at"] is None for r in records)
+    assert off < 0.5  # they ended after the adoption: billed exactly
+    assert {r["answered_phone_id"] for r in records} == set(phone_ids)
+    assert await peak_calls_per_phone(db, hotline_number) == 1
+    await nothing_left_open(db, hotline_number)
