@@ -31,7 +31,7 @@ async def alive(db: Any, lease_s: float) -> list[str]:
 async def dead_on(db: Any, ari_url: str, lease_s: float, me: str) -> list[Any]:
     """Other routers on the same Asterisk that missed their lease and still own calls."""
     return list(await db.fetch(
-        """SELECT r.router_id, r.last_seen_at FROM routers r
+        """SELECT r.router_id, r.app, r.last_seen_at FROM routers r
            WHERE r.ari_url = $1 AND r.router_id <> $3
              AND r.last_seen_at <= now() - make_interval(secs => $2)
              AND (EXISTS (SELECT 1 FROM calls c WHERE c.router_id = r.router_id

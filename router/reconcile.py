@@ -70,7 +70,8 @@ async def _stray(owner: Owner, snapshot: Any, channel_id: str, at: datetime) -> 
         dialplan = channel.dialplan
         if dialplan is not None and dialplan.exten.isdigit() and not _is_leg(channel_id):
             log.warning("routing a caller whose start was missed", channel=channel_id)
-            owner.start_call_for(channel, dialplan.exten, at)
+            started = ev.parse_timestamp(channel.creationtime) if channel.creationtime else at
+            owner.start_call_for(channel, dialplan.exten, started)
             return
     try:
         await owner.ari.hangup(channel_id, "normal")
@@ -88,14 +89,18 @@ def _is_leg(channel_id: str) -> bool:
     return True
 
 
-async def adopt(owner: Owner, previous_owner: str, lost_at: datetime) -> int:
-    """Adopt the open calls ``previous_owner`` left in Asterisk; how many."""
+async def adopt(owner: Owner, previous_owner: str, previous_app: str,
+                lost_at: datetime) -> int:
+    """Adopt what ``previous_owner`` (whose app was ``previous_app``) left in
+    Asterisk: its open calls, and callers it took but never recorded; how many."""
     rows = await _take_over(owner, previous_owner)
     channels = await channel_states(owner.ari)
     states = {cid: str(c.get("state", "")) for cid, c in channels.items()}
     adopted = 0
+    known: set[str] = set()
     for row in rows:
         legs = [_leg(r) for r in await owner.db.fetch(_LEGS, row["id"])]
+        known |= {row["caller_channel"], *(leg.channel_id for leg in legs)}
         for leg in legs:
             if leg.claimed and leg.phone_id is not None:
                 owner.store.held[leg.id] = leg.phone_id
@@ -112,10 +117,16 @@ async def adopt(owner: Owner, previous_owner: str, lost_at: datetime) -> int:
                     call_id=row["id"])
         owner.start_adopted(call, call.adopt(legs, states, lost_at))
         adopted += 1
-    if rows:
+    # A caller taken in the moment before the router died has no record yet.
+    strays = set(await owner.ari.application_channels(previous_app)) - known - set(owner.calls)
+    if strays and previous_owner != owner.router_id:
+        await owner.ari.subscribe(owner.app, strays)
+    for channel_id in strays:
+        await _stray(owner, channels.get(channel_id), channel_id, lost_at)
+    if rows or strays:
         log.warning("adopted calls", previous_owner=previous_owner, calls=adopted,
-                    lost_at=lost_at.isoformat())
-    return adopted
+                    unrecorded=len(strays), lost_at=lost_at.isoformat())
+    return adopted + len(strays)
 
 
 async def _take_over(owner: Owner, previous_owner: str) -> list[Any]:

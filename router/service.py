@@ -172,7 +172,7 @@ class Router:
         try:
             if self.stream.connections == 1:
                 lost_at = self._previous_seen or datetime.now(UTC)
-                await reconcile.adopt(self, self.router_id, lost_at)
+                await reconcile.adopt(self, self.router_id, self.app, lost_at)
                 released = await claims.release_stale(self.db, self.router_id,
                                                       list(self.store.held),
                                                       self.max_call_s + 600)
@@ -201,7 +201,8 @@ class Router:
                     for dead in await heartbeat.dead_on(self.db, self.settings.ari_url,
                                                         self.settings.router_lease_s,
                                                         self.router_id):
-                        await reconcile.adopt(self, dead["router_id"], dead["last_seen_at"])
+                        await reconcile.adopt(self, dead["router_id"], dead["app"],
+                                              dead["last_seen_at"])
                 beats += 1
                 if beats % 60 == 0:  # about a minute: claims older than any call
                     await claims.release_stale(self.db, "", [], self.max_call_s + 600)
