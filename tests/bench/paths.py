@@ -1,0 +1,64 @@
+"""The three ways a benchmark call reaches the same phones on the same Asterisk.
+
+- ``router``: a 400 number, as in production: the dialplan offers the call to
+  hotline-router (StasisBroadcast), whose ``round_robin`` rule picks a phone.
+- ``queue``:  native app_queue, ``strategy=rrmemory`` with the same phones as
+  members (the queue ``bench-rrmemory`` in dialplan/queues.conf).
+- ``dial``:   a plain ``Dial()`` to the first phone: Asterisk's floor.
+
+The two native paths are dialplan extensions added to the lab at run time
+(``dialplan add extension``), so the production dialplan routes nothing new.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from router import admin
+from tests.lab import asterisk
+from tests.lab.asterisk import AsteriskLab
+
+ROUTER_NUMBER = "4009990001"
+QUEUE_NUMBER = "97001"
+DIAL_NUMBER = "97002"
+QUEUE = "bench-rrmemory"
+STATE = "Custom:bench-phone"
+PATHS = {"router": ROUTER_NUMBER, "queue": QUEUE_NUMBER, "dial": DIAL_NUMBER}
+RING_TIMEOUT_S = 15
+
+
+def install_native(lab: AsteriskLab, dial_strings: list[str]) -> None:
+    """Point the queue's members and the plain Dial() at ``dial_strings``."""
+    for member in re.findall(r"PJSIP/phones/sip:[^ )]+", asterisk.cli(lab, f"queue show {QUEUE}")):
+        asterisk.cli(lab, f"queue remove member {member} from {QUEUE}")
+    # A URI has no device state of its own (Invalid, never rung): give members
+    # one that is always "not in use", so the queue rings them like the router.
+    asterisk.cli(lab, f"devstate change {STATE} NOT_INUSE")
+    for n, dial_string in enumerate(dial_strings, start=1):
+        asterisk.cli(lab, f"queue add member {dial_string} to {QUEUE} "
+                          f"penalty 0 as phone{n} state_interface {STATE}")
+    # 'r': the caller hears ringback, unanswered, like the router's callers.
+    extensions = {
+        QUEUE_NUMBER: f"Queue({QUEUE},r,,,{RING_TIMEOUT_S * 2})",
+        DIAL_NUMBER: f"Dial({dial_strings[0]},{RING_TIMEOUT_S})",
+    }
+    for number, application in extensions.items():
+        asterisk.cli(lab, f"dialplan add extension {number},1,{application} "
+                          "into from-callers replace")
+        asterisk.cli(lab, f"dialplan add extension {number},2,Hangup() "
+                          "into from-callers replace")
+
+
+def remove_native(lab: AsteriskLab) -> None:
+    for number in (QUEUE_NUMBER, DIAL_NUMBER):
+        asterisk.cli(lab, f"dialplan remove extension {number}@from-callers")
+
+
+async def install_router_hotline(db: Any, dial_strings: list[str]) -> None:
+    """The router's hotline: round_robin over the same phones, each taking many calls."""
+    await admin.add_hotline(db, ROUTER_NUMBER, "round_robin", name="bench",
+                            ring_timeout_s=RING_TIMEOUT_S)
+    for dial_string in dial_strings:
+        # capacity 100: like the queue's ringinuse=yes, a phone takes every call
+        await admin.add_phone(db, ROUTER_NUMBER, dial_string, capacity=100)
