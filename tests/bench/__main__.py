@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -74,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("console", "warning")
     from tests.bench import runner
 
-    return asyncio.run(runner.run(args)) if args.command != "decisions" else runner.decisions(args)
+    args.command_line = runner.command_line(argv)
+    return runner.run(args, lab_up)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class CallsConfig:
     step_s: float = 15.0          # each step places rate * step_s calls
     hold_ms: int = 1000
     phones: int = 20
-    paths: Sequence[str] = ("router", "queue", "dial")
+    paths: Sequence[str] = ("router", "router-stasis", "queue", "dial")
     min_calls: int = 10
 
 
@@ -66,8 +66,9 @@ def live_channels(lab: AsteriskLab) -> int:
 
 async def wait_idle(lab: AsteriskLab, timeout_s: float = 30.0) -> None:
     """Wait (bounded) until the previous step's calls have all hung up."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and live_channels(lab) > 0:
+    for _ in range(int(timeout_s / 0.25)):
+        if live_channels(lab) == 0:
+            return
         await asyncio.sleep(0.25)
 
 
@@ -77,6 +78,7 @@ async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess
     assert router.process is not None
     calls = max(config.min_calls, round(rate * config.step_s))
     await wait_idle(lab)
+    paths.use_router_mode(lab, "stasis" if path == "router-stasis" else "broadcast", router.app)
     before = pool.invites()
     star = procstat.Sampler(asterisk_pid(lab)).start()
     rout = procstat.Sampler(router.process.pid).start()
@@ -96,7 +98,8 @@ async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess
 
 
 async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
-              lab: AsteriskLab | None = None) -> list[StepResult]:
+              lab: AsteriskLab | None = None,
+              on_router: Callable[[int], None] | None = None) -> list[StepResult]:
     """The whole stepped run; the lab must be up (see tests.bench.__main__)."""
     lab = lab or asterisk.instance()
     workdir = Path(tempfile.mkdtemp(prefix="bench-calls-"))
@@ -110,6 +113,8 @@ async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
         await paths.install_router_hotline(db, pool.dial_strings())
         paths.install_native(lab, pool.dial_strings())
         router.start()
+        if on_router is not None and router.process is not None:
+            on_router(router.process.pid)
         for step, rate in enumerate(config.rates):
             for n, path in enumerate(config.paths):
                 prefix = f"8{step:02d}{n}"
@@ -120,5 +125,6 @@ async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
         router.stop()
         pool.stop()
         paths.remove_native(lab)
+        paths.use_router_mode(lab, "broadcast", "hotline-router")
         await db.close()
     return results

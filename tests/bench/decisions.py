@@ -137,7 +137,7 @@ class DecisionResult:
     p50_s: float | None
     p99_s: float | None
     worker_cpu_percent: float   # all workers together; 100 = one core
-    postgres_cpu_percent: float
+    machine_cpu_percent: float  # every core of the machine (PostgreSQL, others too)
     no_phone: int
 
     @property
@@ -147,20 +147,10 @@ class DecisionResult:
         return self.decisions_per_s / busy if busy else 0.0
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process on this host (server and backends)."""
-    total = 0.0
-    listed = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True)
-    for pid in listed.stdout.split():
-        total += procstat.cpu_seconds(int(pid))
-    return total
-
-
 def measure(url: str, hotlines: int, processes: int, seconds: float,
             concurrency: int) -> DecisionResult:
     """Run ``processes`` workers at once and add up what they did."""
-    pg0 = postgres_cpu_seconds()
-    t0 = time.monotonic()
+    machine = procstat.MachineCpu()
     workers = [subprocess.Popen([sys.executable, "-m", "tests.bench", "decision-worker", url,
                                  str(hotlines), str(seconds), str(concurrency), str(n + 1)],
                                 stdout=subprocess.PIPE)
@@ -171,8 +161,7 @@ def measure(url: str, hotlines: int, processes: int, seconds: float,
         if worker.returncode != 0:
             raise RuntimeError(f"decision worker exited {worker.returncode}")
         results.append(WorkerResult(**json.loads(out)))
-    wall = time.monotonic() - t0
-    pg = postgres_cpu_seconds() - pg0
+    machine_percent = machine.busy_percent()
     latencies = [s for r in results for s in r.latencies_s]
     span = max(r.wall_s for r in results)
     return DecisionResult(
@@ -180,8 +169,8 @@ def measure(url: str, hotlines: int, processes: int, seconds: float,
         decisions_per_s=sum(r.decisions for r in results) / span,
         p50_s=percentile(latencies, 50), p99_s=percentile(latencies, 99),
         worker_cpu_percent=100 * sum(r.cpu_s for r in results) / span,
-        # includes warm-up and start: an upper bound of PostgreSQL's share
-        postgres_cpu_percent=100 * pg / wall,
+        # includes the workers' start and warm-up
+        machine_cpu_percent=machine_percent,
         no_phone=sum(r.no_phone for r in results))
 
 

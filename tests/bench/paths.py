@@ -5,6 +5,8 @@
 - ``queue``:  native app_queue, ``strategy=rrmemory`` with the same phones as
   members (the queue ``bench-rrmemory`` in dialplan/queues.conf).
 - ``dial``:   a plain ``Dial()`` to the first phone: Asterisk's floor.
+- ``router-stasis``: the router again, with the dialplan's ``ROUTER_MODE=stasis``
+  (``Stasis()`` to one app, no broadcast offer and claim first).
 
 The two native paths are dialplan extensions added to the lab at run time
 (``dialplan add extension``), so the production dialplan routes nothing new.
@@ -24,7 +26,8 @@ QUEUE_NUMBER = "97001"
 DIAL_NUMBER = "97002"
 QUEUE = "bench-rrmemory"
 STATE = "Custom:bench-phone"
-PATHS = {"router": ROUTER_NUMBER, "queue": QUEUE_NUMBER, "dial": DIAL_NUMBER}
+PATHS = {"router": ROUTER_NUMBER, "router-stasis": ROUTER_NUMBER,
+         "queue": QUEUE_NUMBER, "dial": DIAL_NUMBER}
 RING_TIMEOUT_S = 15
 
 
@@ -62,3 +65,9 @@ async def install_router_hotline(db: Any, dial_strings: list[str]) -> None:
     for dial_string in dial_strings:
         # capacity 100: like the queue's ringinuse=yes, a phone takes every call
         await admin.add_phone(db, ROUTER_NUMBER, dial_string, capacity=100)
+
+
+def use_router_mode(lab: AsteriskLab, mode: str, app: str) -> None:
+    """Send 400 calls by StasisBroadcast (production default) or Stasis(app)."""
+    asterisk.set_global(lab, "ROUTER_APP", app)
+    asterisk.set_global(lab, "ROUTER_MODE", mode)

@@ -84,3 +84,27 @@ class Sampler:
         end = rss_mb(self.pid)
         return Usage(cpu_percent=100 * cpu / wall, peak_rss_mb=max(self._peak, end),
                      rss_mb_end=end)
+
+
+class MachineCpu:
+    """Busy share of all the machine's cores since creation, from /proc/stat.
+
+    100 % means one core busy; a 2-core machine tops out at 200 %. Benchmark
+    processes whose own counters are gone by the end (PostgreSQL backends of a
+    closed pool) still show here.
+    """
+
+    def __init__(self) -> None:
+        self._busy, self._total = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    def busy_percent(self) -> float:
+        busy, total = self._read()
+        span = max(total - self._total, 1)
+        return 100 * (os.cpu_count() or 1) * (busy - self._busy) / span

@@ -7,8 +7,9 @@ arrives, to join it with the caller's INVITE time (post-dial delay).
 
 from __future__ import annotations
 
-from tests.lab.scenarios import _HEADER, _SDP, _log, _time
 from xml.sax.saxutils import quoteattr
+
+from tests.lab.scenarios import _HEADER, _SDP, _log, _time
 
 # The caller's number: the From user of the INVITE the phone receives.
 _FROM = '<ereg regexp="sip:[^@;>]+" search_in="hdr" header="From:" assign_to="from"/>'
