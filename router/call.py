@@ -181,6 +181,10 @@ class Call:
         self._created = self._loop.time()
         self._first_dial_observed = False
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
+        # Record writes, in order, written by one task beside the call (see _record).
+        self._records: asyncio.Queue[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]
+                                     | None] = asyncio.Queue()
+        self._recorder: asyncio.Task[None] | None = None
         self.log = structlog.get_logger("router.call").bind(
             call_id=str(self.id), dialled=dialled, caller=caller.caller.number)
 
@@ -210,7 +214,7 @@ class Call:
 
     async def _route(self) -> None:
         self.hotline = hotline = await find_hotline(self.services.db, self.dialled)
-        await self._write(records.call_started, self.id, hotline.id if hotline else None,
+        self._record(records.call_started, self.id, hotline.id if hotline else None,
                           self.dialled, self.caller.caller.number, self.caller.id,
                           self.services.router_id, self.started_at)
         if hotline is None:
@@ -369,11 +373,13 @@ class Call:
                   dial_started_at=self.clock(), purpose=purpose, claimed=phone_id is not None)
         self.legs[leg.channel_id] = leg
         self.services.register(leg.channel_id, self)
-        await self._write(records.leg_started, leg.id, self.id, phone_id, dial_string,
+        self._record(records.leg_started, leg.id, self.id, phone_id, dial_string,
                           leg.wave, leg.dial_started_at, purpose)
+        ringback = None
         if self.state is State.ROUTING:
             self.state = State.RINGING
-            await self._ari(self.services.ari.ring(self.caller.id))  # caller hears ringback
+            # The caller hears ringback; asked for alongside the channel, not before it.
+            ringback = self._loop.create_task(self._ari(self.services.ari.ring(self.caller.id)))
             self.log.info("call ringing", state=self.state)
         try:
             await self.services.ari.create_channel(
@@ -383,22 +389,25 @@ class Call:
         except AriError as exc:
             self.log.warning("channel create failed", phone_id=phone_id, error=str(exc))
             await self._end_leg(leg, LegResult.FAILED, self.clock(), None)
+        finally:
+            if ringback is not None:
+                await ringback
         return leg
 
     # --- when no phone takes the call ---------------------------------------
 
     async def _overflow(self, hotline: Hotline) -> Leg | None:
         if hotline.overflow == "forward" and hotline.overflow_forward_to:
-            await self._write(records.call_overflow, self.id, "forward")
+            self._record(records.call_overflow, self.id, "forward")
             self.log.info("overflow: forwarding", to=hotline.overflow_forward_to)
             deadline = self._loop.time() + hotline.total_timeout_s
             return await self._ring(deque([[[(None, hotline.overflow_forward_to)], None]]),
                                     hotline.total_timeout_s, deadline, None,
                                     purpose="overflow-forward")
         if hotline.overflow == "queue":
-            await self._write(records.call_overflow, self.id, "queue")
+            self._record(records.call_overflow, self.id, "queue")
             return await self._wait_for_a_phone(hotline)
-        await self._write(records.call_overflow, self.id, "busy")
+        self._record(records.call_overflow, self.id, "busy")
         return None
 
     async def _wait_for_a_phone(self, hotline: Hotline) -> Leg | None:
@@ -458,10 +467,10 @@ class Call:
                 raise CallerLeft from exc
             raise
         self.state = State.BRIDGED
-        await self._write(records.leg_answered, leg.id, leg.answered_at)
-        await self._write(records.call_answered, self.id, leg.answered_at, leg.phone_id,
+        self._record(records.leg_answered, leg.id, leg.answered_at)
+        self._record(records.call_answered, self.id, leg.answered_at, leg.phone_id,
                           leg.dial_string)
-        await self._write(records.caller_answered, self.id, caller_answered_at)
+        self._record(records.caller_answered, self.id, caller_answered_at)
         self.log.info("call bridged", state=self.state, phone_id=leg.phone_id,
                       dial_string=leg.dial_string)
 
@@ -502,7 +511,8 @@ class Call:
         if not self.caller_gone:
             reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
             await self._ari(self.services.ari.hangup(self.caller.id, reason))
-        await self._write(records.call_ended, self.id, end, outcome.value)
+        self._record(records.call_ended, self.id, end, outcome.value)
+        await self._records_written()
         for channel_id in [self.caller.id, *self.legs]:
             self.services.unregister(channel_id)
         self.state = State.ENDED
@@ -603,7 +613,7 @@ class Call:
             if result is LegResult.ANSWERED and leg.answered_at is not None:
                 talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
             await self._write(claims.release, leg.id, talk_ms)
-        await self._write(records.leg_ended, leg.id, at, result.value, cause)
+        self._record(records.leg_ended, leg.id, at, result.value, cause)
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         self.log.info("leg ended", phone_id=leg.phone_id, result=result)
 
@@ -622,6 +632,30 @@ class Call:
         return Outcome.FAILED
 
     # --- side effects that must not end the call ---------------------------
+
+    def _record(self, write: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Write a call or leg record soon, without waiting for it here.
+
+        Records trail the call by a round trip instead of delaying it: the
+        caller's phone rings without waiting for our INSERTs. One task per call
+        writes them in the order they were made (a leg after its call), and
+        the call does not finish before its last record is written.
+        """
+        if self._recorder is None:
+            self._recorder = self._loop.create_task(self._write_records(),
+                                                    name=f"records-{self.id}")
+        self._records.put_nowait((write, args))
+
+    async def _write_records(self) -> None:
+        while (item := await self._records.get()) is not None:
+            write, args = item
+            await self._write(write, *args)
+
+    async def _records_written(self) -> None:
+        if self._recorder is not None:
+            self._records.put_nowait(None)
+            await self._recorder
+
 
     async def _write(self, write: Callable[..., Awaitable[Any]], *args: Any) -> None:
         try:
