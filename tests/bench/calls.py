@@ -99,11 +99,12 @@ async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess
 
 async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
               lab: AsteriskLab | None = None,
-              on_router: Callable[[int], None] | None = None) -> list[StepResult]:
+              on_router: Callable[[int], None] | None = None,
+              database_name: str | None = None) -> list[StepResult]:
     """The whole stepped run; the lab must be up (see tests.bench.__main__)."""
     lab = lab or asterisk.instance()
     workdir = Path(tempfile.mkdtemp(prefix="bench-calls-"))
-    url = await database.fresh("calls")
+    url = await database.fresh(database_name or database.name("calls"))
     pool = load.PhonePool(config.phones).start()
     db = await router_db.connect_pool(url, min_size=1, max_size=2)
     router = RouterProcess(lab, url, "hotline-router-bench", workdir / "router.log",
@@ -125,6 +126,6 @@ async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
         router.stop()
         pool.stop()
         paths.remove_native(lab)
-        paths.use_router_mode(lab, "broadcast", "hotline-router")
+        paths.use_router_mode(lab, "broadcast", None)
         await db.close()
     return results

@@ -57,7 +57,7 @@ async def run(lab: AsteriskLab, calls: int | None = None, rate: float = 25.0,
               steady_s: float = 10.0, phones: int = 20) -> ConcurrencyResult:
     calls = calls or default_calls()
     workdir = Path(tempfile.mkdtemp(prefix="bench-concurrency-"))
-    url = await database.fresh("concurrency")
+    url = await database.fresh(database.name("concurrency"))
     pool = load.PhonePool(phones).start()
     db = await router_db.connect_pool(url, min_size=1, max_size=2)
     router = RouterProcess(lab, url, "hotline-router-bench", workdir / "router.log")
@@ -104,7 +104,7 @@ async def run(lab: AsteriskLab, calls: int | None = None, rate: float = 25.0,
             asterisk_cpu_held_percent=star_use.cpu_percent, answered=len(seen.answered))
     finally:
         with contextlib.suppress(Exception):
-            paths.use_router_mode(lab, "broadcast", "hotline-router")
+            paths.use_router_mode(lab, "broadcast", None)
         router.stop()
         pool.stop()
         await db.close()

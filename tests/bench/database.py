@@ -6,14 +6,18 @@ import os
 
 from router import db as router_db
 from router import migrate
+from tests.lab import ports
 
 SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql://postgres@127.0.0.1:5432")
-PREFIX = "hotline_router_bench_"
 
 
-async def fresh(suffix: str) -> str:
-    """Drop and create ``hotline_router_bench_<suffix>``, migrate it, return its URL."""
-    name = PREFIX + suffix
+def name(suffix: str) -> str:
+    """``hotline_router_bench_<suffix>``, per lab offset, so two labs never share one."""
+    return f"hotline_router_bench_{suffix}" + (f"_{ports.OFFSET}" if ports.OFFSET else "")
+
+
+async def fresh(name: str) -> str:
+    """Drop and create database ``name``, migrate it, return its URL."""
     admin = await router_db.connect(f"{SERVER_URL}/postgres")
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -177,7 +177,7 @@ def measure(url: str, hotlines: int, processes: int, seconds: float,
 async def prepare(sizes: tuple[int, ...]) -> dict[int, str]:
     urls = {}
     for hotlines in sizes:
-        urls[hotlines] = await database.fresh(f"decisions_{hotlines}")
+        urls[hotlines] = await database.fresh(database.name(f"decisions_{hotlines}"))
         await populate(urls[hotlines], hotlines)
     return urls
 

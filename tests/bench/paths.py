@@ -67,7 +67,15 @@ async def install_router_hotline(db: Any, dial_strings: list[str]) -> None:
         await admin.add_phone(db, ROUTER_NUMBER, dial_string, capacity=100)
 
 
-def use_router_mode(lab: AsteriskLab, mode: str, app: str) -> None:
-    """Send 400 calls by StasisBroadcast (production default) or Stasis(app)."""
-    asterisk.set_global(lab, "ROUTER_APP", app)
+DEFAULT_APPS = "^hotline-router(-.*)?$"  # dialplan/extensions.conf
+
+
+def use_router_mode(lab: AsteriskLab, mode: str, app: str | None) -> None:
+    """Offer 400 calls to ``app`` alone, by StasisBroadcast (as in production) or Stasis().
+
+    ``app`` None restores the dialplan's defaults. Only the benchmark's router
+    is offered calls, even when another router of the lab is connected.
+    """
+    asterisk.set_global(lab, "ROUTER_APP", app or "hotline-router")
+    asterisk.set_global(lab, "ROUTER_APPS", f"^{app}$" if app else DEFAULT_APPS)
     asterisk.set_global(lab, "ROUTER_MODE", mode)
