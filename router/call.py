@@ -215,18 +215,22 @@ class Call:
     async def _route(self) -> None:
         self.hotline = hotline = await find_hotline(self.services.db, self.dialled)
         self._record(records.call_started, self.id, hotline.id if hotline else None,
-                          self.dialled, self.caller.caller.number, self.caller.id,
-                          self.services.router_id, self.started_at)
+                     self.dialled, self.caller.caller.number, self.caller.id,
+                     self.services.router_id, self.started_at)
         if hotline is None:
             self.log.warning("unknown hotline number")
             return await self._announce(Outcome.UNKNOWN_NUMBER)
         if not hotline.enabled:
             self.log.warning("hotline is disabled")
             return await self._announce(Outcome.NOT_IN_SERVICE)
-        if await billing.refuses_calls(self.services.db, hotline.id):
+        # Two independent reads, side by side: one round trip of waiting, not two.
+        refused, call_number = await asyncio.gather(
+            billing.refuses_calls(self.services.db, hotline.id), self._call_number(hotline))
+        if refused:
             self.log.warning("hotline balance used up, call refused")
             return await self._announce(Outcome.REFUSED_NO_BALANCE)
-        winner = await self._hunt_phones(hotline, self._loop.time() + hotline.total_timeout_s)
+        winner = await self._hunt_phones(hotline, self._loop.time() + hotline.total_timeout_s,
+                                         call_number)
         if winner is None:
             winner = await self._overflow(hotline)
         if winner is None:
@@ -237,9 +241,10 @@ class Call:
 
     # --- hunting ------------------------------------------------------------
 
-    async def _hunt_phones(self, hotline: Hotline, deadline: float) -> Leg | None:
+    async def _hunt_phones(self, hotline: Hotline, deadline: float,
+                           call_number: int | None = None) -> Leg | None:
         """One hunting pass over the strategy's ring plan; the leg that answered."""
-        plan = await self._plan(hotline)
+        plan = await self._plan(hotline, call_number)
         if not plan:
             return None
         lone = sum(len(wave.phones) for wave in plan) == 1
@@ -248,13 +253,27 @@ class Call:
                         for w in plan)
         return await self._ring(targets, ring_s, deadline, hotline.max_attempts)
 
-    async def _plan(self, hotline: Hotline) -> strategies.RingPlan:
+    async def _call_number(self, hotline: Hotline) -> int | None:
+        """The hotline's next call number when its rule uses one, else None.
+
+        Taken before the balance check is known, beside it: a refused call
+        still advances the rotation, which moves no call to a wrong phone.
+        """
+        try:
+            strategy = strategies.get(hotline.strategy)
+        except strategies.UnknownStrategy:
+            return None  # _strategy() logs it and rings in admin order
+        if not getattr(strategy, "uses_call_number", False):
+            return None
+        return await rotation.next_call_number(self.services.db, hotline.id)
+
+    async def _plan(self, hotline: Hotline, call_number: int | None = None) -> strategies.RingPlan:
+        """The ring plan; ``call_number`` when already taken for this pass."""
         strategy, options = self._strategy(hotline)
         candidates = hotline.idle_candidates(self.clock())
-        call_number = 0
-        if getattr(strategy, "uses_call_number", False):
+        if call_number is None and getattr(strategy, "uses_call_number", False):
             call_number = await rotation.next_call_number(self.services.db, hotline.id)
-        context = strategies.Context(rng=self.rng, now=self.clock(), call_number=call_number,
+        context = strategies.Context(rng=self.rng, now=self.clock(), call_number=call_number or 0,
                                      bound_count=len(hotline.phones))
         plan = strategy.plan(candidates, context, options)
         self.log.info("ring plan", strategy=strategy.name, idle=len(candidates),
