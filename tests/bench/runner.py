@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from tests.bench import calls, concurrency, database, decisions, machine, profile, report
 from tests.bench.stats import ms
-from tests.lab import asterisk
+from tests.lab import asterisk, ports
 from tests.lab.engine import REPO
 
 DEFAULT_OUT = REPO / "BENCHMARKS.md"
@@ -69,8 +70,7 @@ async def profile_router(lab: asterisk.AsteriskLab, args: argparse.Namespace,
         spies.append(profile.record(pid, args.step_s + 2, out))
 
     config = replace(calls_config(args), rates=(rate,), paths=("router",))
-    for row in await calls.run(config, lab=lab, on_router=spy):
-        print_step(row)
+    await calls.run(config, on_row=print_step, lab=lab, on_router=spy)
     for process in spies:
         process.wait(60)
     return profile.summarize(out)
@@ -131,4 +131,10 @@ def run(args: argparse.Namespace,
 
 
 def command_line(argv: list[str]) -> str:
-    return "python -m tests.bench " + shlex.join(argv)
+    """How to run this again: `make bench` when make ran it, and the module call."""
+    offset = f"LAB_PORT_OFFSET={ports.OFFSET} " if ports.OFFSET else ""
+    command = f"{offset}python -m tests.bench {shlex.join(argv)}"
+    if os.environ.get("MAKELEVEL") and argv[:1] == ["all"]:
+        extra = f" BENCH_ARGS={shlex.quote(shlex.join(argv[1:]))}" if argv[1:] else ""
+        return f"{offset}make bench{extra}` (runs `{command}"
+    return command
