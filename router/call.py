@@ -393,7 +393,7 @@ class Call:
         self.legs[leg.channel_id] = leg
         self.services.register(leg.channel_id, self)
         self._record(records.leg_started, leg.id, self.id, phone_id, dial_string,
-                          leg.wave, leg.dial_started_at, purpose)
+                     leg.wave, leg.dial_started_at, purpose)
         ringback = None
         if self.state is State.ROUTING:
             self.state = State.RINGING
@@ -486,10 +486,8 @@ class Call:
                 raise CallerLeft from exc
             raise
         self.state = State.BRIDGED
-        self._record(records.leg_answered, leg.id, leg.answered_at)
-        self._record(records.call_answered, self.id, leg.answered_at, leg.phone_id,
-                          leg.dial_string)
-        self._record(records.caller_answered, self.id, caller_answered_at)
+        self._record(records.call_bridged, self.id, leg.id, leg.answered_at, leg.phone_id,
+                     leg.dial_string, caller_answered_at)
         self.log.info("call bridged", state=self.state, phone_id=leg.phone_id,
                       dial_string=leg.dial_string)
 
