@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of calls per step and path (default 15)")
     parser.add_argument("--hold-ms", type=int, default=1000, help="talk time of each call")
     parser.add_argument("--phones", type=int, default=20, help="answering sipp phones")
-    parser.add_argument("--paths", default="router,queue,dial")
+    parser.add_argument("--paths", default="router,router-stasis,queue,dial",
+                        help="which paths to measure (default all four)")
     parser.add_argument("--decision-s", type=float, default=10.0,
                         help="seconds per decision-core measurement")
     parser.add_argument("--hotlines", type=ints, default=(100, 10_000),

@@ -43,6 +43,10 @@ class StepResult:
         return 100 * self.answered / self.attempted if self.attempted else 0.0
 
 
+# Told (path, rate, router pid) as a step's calls start, e.g. to profile the router.
+StepHook = Callable[[str, float, int], None]
+
+
 @dataclass(frozen=True)
 class CallsConfig:
     rates: Sequence[float] = (5, 10, 20, 40, 80)
@@ -74,14 +78,15 @@ async def wait_idle(lab: AsteriskLab, timeout_s: float = 30.0) -> None:
 
 async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess,
                    path: str, rate: float, config: CallsConfig, prefix: str,
-                   workdir: Path) -> StepResult:
+                   workdir: Path, on_start: StepHook | None = None) -> StepResult:
     assert router.process is not None
     calls = max(config.min_calls, round(rate * config.step_s))
     await wait_idle(lab)
-    paths.use_router_mode(lab, "stasis" if path == "router-stasis" else "broadcast", router.app)
     before = pool.invites()
     star = procstat.Sampler(asterisk_pid(lab)).start()
     rout = procstat.Sampler(router.process.pid).start()
+    if on_start is not None:
+        on_start(path, rate, router.process.pid)
     started = time.monotonic()
     seen = await load.place_calls(lab.sip_address, paths.PATHS[path], prefix, rate, calls,
                                   config.hold_ms, workdir=workdir / f"{path}-{rate:g}")
@@ -99,7 +104,7 @@ async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess
 
 async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
               lab: AsteriskLab | None = None,
-              on_router: Callable[[int], None] | None = None,
+              on_step: StepHook | None = None,
               database_name: str | None = None) -> list[StepResult]:
     """The whole stepped run; the lab must be up (see tests.bench.__main__)."""
     lab = lab or asterisk.instance()
@@ -114,12 +119,16 @@ async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
         await paths.install_router_hotline(db, pool.dial_strings())
         paths.install_native(lab, pool.dial_strings())
         router.start()
-        if on_router is not None and router.process is not None:
-            on_router(router.process.pid)
+        mode = ""
         for step, rate in enumerate(config.rates):
             for n, path in enumerate(config.paths):
                 prefix = f"8{step:02d}{n}"
-                result = await run_step(lab, pool, router, path, rate, config, prefix, workdir)
+                wanted = "stasis" if path == "router-stasis" else "broadcast"
+                if wanted != mode:  # a dialplan change costs a CLI round trip: only when needed
+                    paths.use_router_mode(lab, wanted, router.app)
+                    mode = wanted
+                result = await run_step(lab, pool, router, path, rate, config, prefix, workdir,
+                                        on_step)
                 results.append(result)
                 on_row(result)
     finally:

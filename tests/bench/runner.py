@@ -66,11 +66,11 @@ async def profile_router(lab: asterisk.AsteriskLab, args: argparse.Namespace,
     out = out_dir / "router.txt"
     spies: list[subprocess.Popen[bytes]] = []
 
-    def spy(pid: int) -> None:
-        spies.append(profile.record(pid, args.step_s + 2, out))
+    def spy(path: str, step_rate: float, pid: int) -> None:
+        spies.append(profile.record(pid, args.step_s, out))
 
     config = replace(calls_config(args), rates=(rate,), paths=("router",))
-    await calls.run(config, on_row=print_step, lab=lab, on_router=spy)
+    await calls.run(config, on_row=print_step, lab=lab, on_step=spy)
     for process in spies:
         process.wait(60)
     return profile.summarize(out)
