@@ -522,7 +522,9 @@ class Call:
             if leg is self.winner:
                 await self._end_leg(leg, LegResult.ANSWERED, end, None, hangup="normal")
             elif leg.result is None:
-                await self._end_leg(leg, LegResult.CANCELLED, end, None)
+                # Still ringing (or created, not yet dialled): hang it up, or the
+                # phone rings on and its channel outlives the call in Asterisk.
+                await self._end_leg(leg, LegResult.CANCELLED, end, None, hangup="normal")
         if self.bridge_id:
             await self._ari(self.services.ari.destroy_bridge(self.bridge_id))
         if not self.caller_gone:
