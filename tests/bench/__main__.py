@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("console", "warning")
     from tests.bench import runner
 
-    args.command_line = runner.command_line(argv)
+    args.argv = argv
     return runner.run(args, lab_up)
 
 

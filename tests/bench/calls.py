@@ -131,6 +131,7 @@ async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
                                         on_step)
                 results.append(result)
                 on_row(result)
+        await wait_idle(lab)  # let the router finish its calls before it stops
     finally:
         router.stop()
         pool.stop()

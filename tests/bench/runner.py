@@ -92,7 +92,8 @@ def profile_decisions(args: argparse.Namespace, out_dir: Path) -> profile.Profil
 def run(args: argparse.Namespace,
         lab_up: Callable[[], AbstractContextManager[asterisk.AsteriskLab]]) -> int:
     started = time.monotonic()
-    rep = report.Report(command=args.command_line,
+    command, module_command = command_lines(args.argv)
+    rep = report.Report(command=command, module_command=module_command,
                         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                         machine=machine.describe(), load_before=machine.load_average())
     out_dir = Path(tempfile.mkdtemp(prefix="bench-profiles-"))
@@ -130,11 +131,11 @@ def run(args: argparse.Namespace,
     return 0
 
 
-def command_line(argv: list[str]) -> str:
-    """How to run this again: `make bench` when make ran it, and the module call."""
+def command_lines(argv: list[str]) -> tuple[str, str]:
+    """How to run this again: the make command (when make ran it) and the module call."""
     offset = f"LAB_PORT_OFFSET={ports.OFFSET} " if ports.OFFSET else ""
-    command = f"{offset}python -m tests.bench {shlex.join(argv)}"
+    module = f"{offset}python -m tests.bench {shlex.join(argv)}"
     if os.environ.get("MAKELEVEL") and argv[:1] == ["all"]:
         extra = f" BENCH_ARGS={shlex.quote(shlex.join(argv[1:]))}" if argv[1:] else ""
-        return f"{offset}make bench{extra}` (runs `{command}"
-    return command
+        return f"{offset}make bench{extra}", module
+    return module, module

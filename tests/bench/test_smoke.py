@@ -28,8 +28,9 @@ async def test_one_small_step_per_path_produces_rows(lab: AsteriskLab) -> None:
         assert row.answered > 0, row
         assert row.pdd_p50_s is not None
         assert row.pdd_p50_s > 0
-    text = report.render(report.Report(command="smoke", date="today", machine="here",
-                                       load_before=(0, 0, 0), steps=rows), notes="")
+    text = report.render(report.Report(command="smoke", module_command="smoke", date="today",
+                                       machine="here", load_before=(0, 0, 0), steps=rows),
+                         notes="")
     assert "| 2 | router |" in text
     assert "Ratios, router ÷ app_queue" in text
 
