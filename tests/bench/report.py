@@ -158,7 +158,9 @@ def profile_lines(name: str, profile: Profile) -> list[str]:
     for (own, own_pct), (total, total_pct) in zip(profile.self_top, profile.total_top,
                                                    strict=False):
         out.append(f"| `{own}` | {own_pct:.1f} | `{total}` | {total_pct:.1f} |")
-    return [*out, ""]
+    out += ["", "By package or module, callees included: " + ", ".join(
+        f"{name} {pct:.0f} %" for name, pct in profile.packages) + ".", ""]
+    return out
 
 
 def render(report: Report, notes: str) -> str:

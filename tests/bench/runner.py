@@ -57,6 +57,7 @@ def print_profile(name: str, p: profile.Profile) -> None:
     print(f"--- {name}: {p.samples} samples ---")
     for (own, own_pct), (total, total_pct) in zip(p.self_top, p.total_top, strict=False):
         print(f"{own_pct:5.1f} %  {own:<55} {total_pct:5.1f} %  {total}")
+    print("by package: " + ", ".join(f"{name} {pct:.0f} %" for name, pct in p.packages))
 
 
 async def profile_router(lab: asterisk.AsteriskLab, args: argparse.Namespace,
