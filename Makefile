@@ -45,7 +45,7 @@ test: lint
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
 
-# The benchmarks (not part of `make test`): about 12 minutes, never more than 30.
+# The benchmarks (not part of `make test`): about 10 minutes, never more than 30.
 # Extra options: make bench BENCH_ARGS="--rates 5,10 --concurrent-calls 500" (see
 # python -m tests.bench --help).
 BENCH_ARGS ?=
