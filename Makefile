@@ -9,13 +9,14 @@ BIN    := $(VENV)/bin
 # docker-compose (v1, Python) checks docker/compose.yaml against the compose schema.
 APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv docker-compose
 
-.PHONY: help setup system-deps demo test lint lab lab-down clean
+.PHONY: help setup system-deps demo test lint lab lab-down bench clean
 
 help:
 	@echo "make demo      real SIP calls through a lab Asterisk, then the records"
 	@echo "make test      lint, type-check and the whole test suite (lab included)"
 	@echo "make lab       start the lab Asterisk and print how to reach it"
 	@echo "make lab-down  stop the lab"
+	@echo "make bench     router vs app_queue vs Dial(), decision core, 500 calls: BENCHMARKS.md"
 
 system-deps:
 	@missing=""; \
@@ -44,6 +45,18 @@ lint: setup
 test: lint
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+
+# The benchmarks (not part of `make test`): about 10 minutes, never more than 30.
+# Extra options: make bench BENCH_ARGS="--rates 5,10 --concurrent-calls 500" (see
+# python -m tests.bench --help).
+BENCH_ARGS ?=
+
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $@
+
+bench: setup $(BIN)/.bench-installed
+	timeout -s INT -k 60 1800 $(BIN)/python -m tests.bench all $(BENCH_ARGS)
 
 lab: setup
 	$(BIN)/python -m tests.lab up

@@ -225,6 +225,9 @@ class Call:
         self._created = self._loop.time()
         self._first_dial_observed = False
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
+        # Record writes in the call's order, written by one task beside it (_record).
+        self._records: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue()
+        self._recorder: asyncio.Task[None] | None = None
         self.log = structlog.get_logger("router.call").bind(
             call_id=str(self.id), dialled=dialled, caller=caller.caller.number)
 
@@ -572,9 +575,11 @@ class Call:
         self.services.register(leg.channel_id, self)
         await self._record("leg_started", leg.id, self.id, leg.phone_id, leg.dial_string,
                            leg.wave, leg.dial_started_at, purpose)
+        ringback = None
         if self.state is State.ROUTING:
             self.state = State.RINGING
-            await self._ari(self.services.ari.ring(self.caller.id))  # caller hears ringback
+            # The caller hears ringback; asked for alongside the channel, not before it.
+            ringback = self._loop.create_task(self._ari(self.services.ari.ring(self.caller.id)))
             self.log.info("call ringing", state=self.state)
         try:
             await self.services.ari.create_channel(
@@ -584,6 +589,9 @@ class Call:
         except AriError as exc:
             self.log.warning("channel create failed", phone_id=leg.phone_id, error=str(exc))
             await self._end_leg(leg, LegResult.FAILED, self.clock(), None)
+        finally:
+            if ringback is not None:
+                await ringback
         return leg
 
     # --- when no phone takes the call ---------------------------------------
@@ -666,10 +674,10 @@ class Call:
                 raise CallerLeft from exc
             raise
         self.state = State.BRIDGED
-        await self._record("leg_answered", leg.id, leg.answered_at)
-        await self._record("call_answered", self.id, leg.answered_at, leg.phone_id,
-                          leg.dial_string)
-        await self._record("caller_answered", self.id, caller_answered_at)
+        # Written before the call goes on: a router that dies from here on must
+        # find this call bridged when it is adopted, never "still to be routed".
+        await self._record("call_bridged", self.id, leg.id, leg.answered_at, leg.phone_id,
+                           leg.dial_string, caller_answered_at, wait=True)
         self.log.info("call bridged", state=self.state, phone_id=leg.phone_id,
                       dial_string=leg.dial_string)
 
@@ -712,13 +720,18 @@ class Call:
             if leg is self.winner:
                 await self._end_leg(leg, LegResult.ANSWERED, end, None, hangup="normal")
             elif leg.result is None:
-                await self._end_leg(leg, LegResult.CANCELLED, end, None)
+                # Still ringing (or created, not yet dialled): hang it up, or the
+                # phone rings on and its channel outlives the call in Asterisk.
+                await self._end_leg(leg, LegResult.CANCELLED, end, None, hangup="normal")
         if self.bridge_id:
             await self._ari(self.services.ari.destroy_bridge(self.bridge_id))
         if not self.caller_gone:
             reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
             await self._ari(self.services.ari.hangup(self.caller.id, reason))
-        await self._record("call_ended", self.id, end, outcome.value, self.reconciled)
+        await self._record("call_ended", self.id, end, outcome.value, self.reconciled,
+                           wait=True)
+        if self._recorder is not None:
+            self._recorder.cancel()
         for channel_id in [self.caller.id, *self.legs]:
             self.services.unregister(channel_id)
         self.state = State.ENDED
@@ -865,9 +878,28 @@ class Call:
 
     # --- side effects that must not end the call ---------------------------
 
-    async def _record(self, write: str, *args: Any) -> None:
-        """A record write; the store spools it if the database is away."""
-        await self.services.store.write(write, *args)
+    async def _record(self, write: str, *args: Any, wait: bool = False) -> None:
+        """A record write, kept in the call's order.
+
+        Records trail the call by a round trip instead of delaying it (the
+        phone rings without waiting for our INSERTs): one task per call writes
+        them in the order they were made. ``wait`` returns once this write and
+        every one before it is done (or spooled, if the database is away).
+        """
+        self._records.put_nowait((write, args))
+        if self._recorder is None:
+            self._recorder = self._loop.create_task(self._write_records(),
+                                                    name=f"records-{self.id}")
+        if wait:
+            await self._records.join()
+
+    async def _write_records(self) -> None:
+        while True:
+            write, args = await self._records.get()
+            try:
+                await self.services.store.write(write, *args)
+            finally:
+                self._records.task_done()
 
     async def _ari(self, request: Awaitable[Any]) -> None:
         try:

@@ -17,12 +17,18 @@ async def call_started(db: Any, call_id: UUID, hotline_id: int | None, dialled: 
         call_id, hotline_id, dialled, caller, caller_channel, router_id, started_at)
 
 
-async def call_answered(db: Any, call_id: UUID, answered_at: datetime, phone_id: int | None,
-                        dial_string: str) -> None:
+async def call_bridged(db: Any, call_id: UUID, leg_id: UUID, answered_at: datetime,
+                       phone_id: int | None, dial_string: str,
+                       caller_answered_at: datetime) -> None:
+    """A phone answered and was bridged: the leg's answer, the call's answer and
+    when we answered the caller, in one statement (one round trip, not three)."""
     await db.execute(
-        """UPDATE calls SET answered_at = $2, answered_phone_id = $3, answered_dial_string = $4
+        """WITH leg AS (UPDATE call_legs SET answered_at = $3 WHERE id = $2)
+           UPDATE calls SET answered_at = $3, answered_phone_id = $4,
+                            answered_dial_string = $5,
+                            caller_answered_at = coalesce(caller_answered_at, $6)
            WHERE id = $1""",
-        call_id, answered_at, phone_id, dial_string)
+        call_id, leg_id, answered_at, phone_id, dial_string, caller_answered_at)
 
 
 async def call_overflow(db: Any, call_id: UUID, overflow: str) -> None:
@@ -78,10 +84,6 @@ async def leg_started(db: Any, leg_id: UUID, call_id: UUID, phone_id: int | None
                                   purpose)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
         leg_id, call_id, phone_id, dial_string, wave, dial_started_at, purpose)
-
-
-async def leg_answered(db: Any, leg_id: UUID, answered_at: datetime) -> None:
-    await db.execute("UPDATE call_legs SET answered_at = $2 WHERE id = $1", leg_id, answered_at)
 
 
 async def leg_ended(db: Any, leg_id: UUID, ended_at: datetime, result: str,

@@ -40,9 +40,9 @@ T = TypeVar("T")
 # Writes that may wait in the spool: all idempotent (see router/spool.py).
 SPOOLABLE: dict[str, Callable[..., Awaitable[Any]]] = {
     write.__name__: write for write in (
-        records.call_started, records.call_answered, records.caller_answered,
-        records.call_overflow, records.call_ended, records.leg_started, records.leg_answered,
-        records.leg_ended, claims.release,
+        records.call_started, records.call_bridged, records.caller_answered,
+        records.call_overflow, records.call_ended, records.leg_started, records.leg_ended,
+        claims.release,
         records.plan_decided, records.plan_routed, records.menu_keys)}
 
 

@@ -5,6 +5,7 @@ Each test asserts on what the SIP peers saw and on the records the router wrote.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -153,6 +154,8 @@ async def test_caller_hanging_up_while_ringing_cancels_the_legs(
     (leg,) = await legs_of(db, call["id"])
     assert leg["result"] == "cancelled"
     await no_claims_left(db, ids.values())
+    await asyncio.sleep(0.5)
+    assert [r["result"] for r in phone.results()] == ["cancelled"]  # it stopped ringing
 
 
 async def test_phone_hanging_up_first_ends_the_call(

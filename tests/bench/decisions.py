@@ -1,0 +1,195 @@
+"""The decision core without ARI: lookup + strategy + claim + release, per call.
+
+What router/call.py does for each call before it dials, using the router's
+own functions: read the hotline with its phones and busy state
+(directory.find_hotline), take the round-robin number (rotation), plan with
+the strategy, claim the first phone of the plan (trying the next when one is
+busy) and release it. Workers are separate processes, as several routers
+would be, each with its own connection pool and ``concurrency`` calls in
+flight; the parent sums what they did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+import strategies
+from router import claims, rotation
+from router import db as router_db
+from router.directory import find_hotline
+from tests.bench import database, procstat
+from tests.bench.stats import percentile
+
+PHONES_PER_HOTLINE = 10
+
+
+async def populate(url: str, hotlines: int) -> None:
+    """``hotlines`` round_robin hotlines with 10 bound phones each (their own)."""
+    connection = await router_db.connect(url)
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                """INSERT INTO hotlines (number, strategy, name)
+                   SELECT '400' || lpad(i::text, 7, '0'), 'round_robin', 'bench'
+                   FROM generate_series(1, $1) i""", hotlines)
+            await connection.execute(
+                """INSERT INTO phones (dial_string, capacity)
+                   SELECT 'PJSIP/phones/sip:p' || i || '@127.0.0.1:5999', 1
+                   FROM generate_series(1, $1) i""", hotlines * PHONES_PER_HOTLINE)
+            await connection.execute(
+                """INSERT INTO bound_phones (hotline_id, phone_id, position)
+                   SELECT h.id, p.id, (p.id - 1) % $1 + 1
+                   FROM phones p JOIN hotlines h ON h.id = (p.id - 1) / $1 + 1""",
+                PHONES_PER_HOTLINE)
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+
+
+def hotline_number(n: int) -> str:
+    return f"400{n:07d}"
+
+
+async def decide(db: Any, number: str, router_id: str, rng: random.Random) -> bool:
+    """One call's routing decision, then its release; False when no phone was free."""
+    hotline = await find_hotline(db, number)
+    if hotline is None:
+        raise LookupError(number)
+    strategy = strategies.get(hotline.strategy)
+    strategy.validate(hotline.strategy_options)
+    call_number = 0
+    if getattr(strategy, "uses_call_number", False):
+        call_number = await rotation.next_call_number(db, hotline.id)
+    context = strategies.Context(rng=rng, call_number=call_number,
+                                 bound_count=len(hotline.phones))
+    plan = strategy.plan(hotline.idle_candidates(context.now), context,
+                         hotline.strategy_options)
+    call_id = uuid4()
+    for wave in plan:
+        for phone in wave.phones:
+            leg_id = uuid4()
+            if await claims.claim(db, phone.phone_id, leg_id, call_id, router_id):
+                await claims.release(db, leg_id)
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    decisions: int
+    no_phone: int
+    latencies_s: list[float]
+    cpu_s: float
+    wall_s: float
+
+
+async def work(url: str, hotlines: int, seconds: float, concurrency: int,
+               seed: int) -> WorkerResult:
+    """Decide for random hotlines, ``concurrency`` at a time, for ``seconds``."""
+    db = await router_db.connect_pool(url, min_size=concurrency, max_size=concurrency)
+    rng = random.Random(seed)
+    router_id = f"bench-{seed}"
+    latencies: list[float] = []
+    no_phone = 0
+    # warm up: connections, prepared statements, caches
+    for _ in range(20):
+        await decide(db, hotline_number(rng.randint(1, hotlines)), router_id, rng)
+    cpu0, t0 = time.process_time(), time.monotonic()
+    end = t0 + seconds
+
+    async def loop() -> None:
+        nonlocal no_phone
+        while (started := time.monotonic()) < end:
+            if not await decide(db, hotline_number(rng.randint(1, hotlines)), router_id, rng):
+                no_phone += 1
+            latencies.append(time.monotonic() - started)
+
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    wall = time.monotonic() - t0
+    cpu = time.process_time() - cpu0
+    await db.close()
+    return WorkerResult(decisions=len(latencies), no_phone=no_phone, latencies_s=latencies,
+                        cpu_s=cpu, wall_s=wall)
+
+
+def worker_main(argv: list[str]) -> int:
+    """Entry of one worker process: prints its WorkerResult as JSON."""
+    url, hotlines, seconds, concurrency, seed = argv
+    result = asyncio.run(work(url, int(hotlines), float(seconds), int(concurrency), int(seed)))
+    print(json.dumps(result.__dict__))
+    return 0
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    hotlines: int
+    phones: int
+    processes: int
+    decisions_per_s: float
+    p50_s: float | None
+    p99_s: float | None
+    worker_cpu_percent: float   # all workers together; 100 = one core
+    machine_cpu_percent: float  # every core of the machine (PostgreSQL, others too)
+    no_phone: int
+
+    @property
+    def per_worker_core(self) -> float:
+        """Decisions per CPU-second of the router processes."""
+        busy = self.worker_cpu_percent / 100
+        return self.decisions_per_s / busy if busy else 0.0
+
+
+def measure(url: str, hotlines: int, processes: int, seconds: float,
+            concurrency: int) -> DecisionResult:
+    """Run ``processes`` workers at once and add up what they did."""
+    machine = procstat.MachineCpu()
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.bench", "decision-worker", url,
+                                 str(hotlines), str(seconds), str(concurrency), str(n + 1)],
+                                stdout=subprocess.PIPE)
+               for n in range(processes)]
+    results = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=seconds + 120)
+        if worker.returncode != 0:
+            raise RuntimeError(f"decision worker exited {worker.returncode}")
+        results.append(WorkerResult(**json.loads(out)))
+    machine_percent = machine.busy_percent()
+    latencies = [s for r in results for s in r.latencies_s]
+    span = max(r.wall_s for r in results)
+    return DecisionResult(
+        hotlines=hotlines, phones=hotlines * PHONES_PER_HOTLINE, processes=processes,
+        decisions_per_s=sum(r.decisions for r in results) / span,
+        p50_s=percentile(latencies, 50), p99_s=percentile(latencies, 99),
+        worker_cpu_percent=100 * sum(r.cpu_s for r in results) / span,
+        # includes the workers' start and warm-up
+        machine_cpu_percent=machine_percent,
+        no_phone=sum(r.no_phone for r in results))
+
+
+async def prepare(sizes: tuple[int, ...]) -> dict[int, str]:
+    urls = {}
+    for hotlines in sizes:
+        urls[hotlines] = await database.fresh(database.name(f"decisions_{hotlines}"))
+        await populate(urls[hotlines], hotlines)
+    return urls
+
+
+def run(sizes: tuple[int, ...] = (100, 10_000), processes: tuple[int, ...] = (1, 2),
+        seconds: float = 10.0, concurrency: int = 8,
+        on_row: Any = print) -> list[DecisionResult]:
+    urls = asyncio.run(prepare(sizes))
+    results = []
+    for count in processes:
+        for hotlines in sizes:
+            result = measure(urls[hotlines], hotlines, count, seconds, concurrency)
+            results.append(result)
+            on_row(result)
+    return results

@@ -1,0 +1,96 @@
+"""Where the router spends its CPU: py-spy samples, summed per function.
+
+py-spy (from PyPI, `make bench` installs it) samples a running process from
+outside, so the router runs exactly as in production. ``--format raw`` gives
+collapsed stacks ("frame;frame;frame count"); we sum them into the functions
+that use the most CPU themselves (self) and including what they call (total).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(found).exists():
+        raise SystemExit("py-spy is missing: `make bench` installs it (pip install py-spy)")
+    return found
+
+
+def record(pid: int, seconds: float, out: Path, rate: int = 250) -> subprocess.Popen[bytes]:
+    """Start sampling ``pid`` for ``seconds`` in the background (collapsed stacks)."""
+    return subprocess.Popen(
+        [py_spy(), "record", "--pid", str(pid), "--duration", str(int(seconds)),
+         "--rate", str(rate), "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@dataclass(frozen=True)
+class Profile:
+    samples: int
+    self_top: list[tuple[str, float]]      # function, share of samples in %
+    total_top: list[tuple[str, float]]     # the same, callees included
+    packages: list[tuple[str, float]]      # package (or router module), callees included
+
+
+# Frames every sample passes through (the event loop, the entry point): they
+# say nothing about where the time goes.
+_PLUMBING = ("base_events.py", "events.py", "runners.py", "<frozen runpy>", "__main__.py")
+
+
+def _name(frame: str) -> str:
+    """'func (path/to/module.py:123)' -> 'func (module.py)'."""
+    func, _, where = frame.partition(" (")
+    module = where.rsplit("/", 1)[-1].split(":", 1)[0]
+    return f"{func} ({module})" if module else func
+
+
+def _package(frame: str) -> str:
+    """'func (aiohttp/client.py:12)' -> 'aiohttp'; our own code by module: 'router/call.py'."""
+    path = frame.partition(" (")[2].split(":", 1)[0]
+    parts = path.split("/")
+    if parts[0] in ("router", "strategies", "tests") and len(parts) > 1:
+        return "/".join(parts[:2])
+    return parts[0]
+
+
+def summarize(collapsed: Path, top: int = 15) -> Profile:
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if f]
+        if not frames:
+            continue
+        samples += count
+        own[_name(frames[-1])] += count
+        for name in {_name(f) for f in frames}:
+            inclusive[name] += count
+        for package in {_package(f) for f in frames}:
+            packages[package] += count
+
+    def share(counter: Counter[str], keep: Callable[[str, int], bool]) -> list[tuple[str, float]]:
+        if not samples:
+            return []
+        ranked = [(name, n) for name, n in counter.most_common() if keep(name, n)]
+        return [(name, 100 * n / samples) for name, n in ranked[:top]]
+
+    def informative(name: str, n: int) -> bool:
+        return n < 0.7 * samples and not name.endswith(tuple(f"({m})" for m in _PLUMBING))
+
+    return Profile(samples=samples, self_top=share(own, lambda name, n: True),
+                   total_top=share(inclusive, informative),
+                   packages=share(packages, lambda name, n: n < 0.7 * samples
+                                  and name not in ("asyncio", "<frozen runpy>")))
