@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
-from router import __version__, admin, migrate, settings
+from router import __version__, admin, migrate, runner, settings
 from router.cli import (
     billing,
     bindings,
@@ -49,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code: int = asyncio.run(args.handler(args))
+        code: int = runner.run(args.handler(args))
         return code
     except admin.AdminError as exc:
         print(f"hotline-router: {exc}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """The decision core without ARI: lookup + strategy + claim + release, per call.
 
 What router/call.py does for each call before it dials, using the router's
-own functions: read the hotline with its phones and busy state
-(directory.find_hotline), take the round-robin number (rotation), plan with
+own functions: the hotline from the live configuration snapshot with its
+phones' busy state (directory.find_hotline, as a router with a fresh snapshot
+does it), take the round-robin number (rotation), plan with
 the strategy, claim the first phone of the plan (trying the next when one is
 busy) and release it. Workers are separate processes, as several routers
 would be, each with its own connection pool and ``concurrency`` calls in
@@ -22,9 +23,9 @@ from typing import Any
 from uuid import uuid4
 
 import strategies
-from router import claims, rotation
+from router import claims, rotation, runner
 from router import db as router_db
-from router.directory import find_hotline
+from router.directory import Snapshot, find_hotline, load_snapshot
 from tests.bench import database, procstat
 from tests.bench.stats import percentile
 
@@ -58,9 +59,10 @@ def hotline_number(n: int) -> str:
     return f"400{n:07d}"
 
 
-async def decide(db: Any, number: str, router_id: str, rng: random.Random) -> bool:
+async def decide(db: Any, number: str, router_id: str, rng: random.Random,
+                 snapshot: Snapshot | None = None) -> bool:
     """One call's routing decision, then its release; False when no phone was free."""
-    hotline = await find_hotline(db, number)
+    hotline = await find_hotline(db, number, snapshot)
     if hotline is None:
         raise LookupError(number)
     strategy = strategies.get(hotline.strategy)
@@ -95,20 +97,22 @@ async def work(url: str, hotlines: int, seconds: float, concurrency: int,
                seed: int) -> WorkerResult:
     """Decide for random hotlines, ``concurrency`` at a time, for ``seconds``."""
     db = await router_db.connect_pool(url, min_size=concurrency, max_size=concurrency)
+    snapshot = await load_snapshot(db)  # a router keeps this, fresh, by LISTEN/NOTIFY
     rng = random.Random(seed)
     router_id = f"bench-{seed}"
     latencies: list[float] = []
     no_phone = 0
     # warm up: connections, prepared statements, caches
     for _ in range(20):
-        await decide(db, hotline_number(rng.randint(1, hotlines)), router_id, rng)
+        await decide(db, hotline_number(rng.randint(1, hotlines)), router_id, rng, snapshot)
     cpu0, t0 = time.process_time(), time.monotonic()
     end = t0 + seconds
 
     async def loop() -> None:
         nonlocal no_phone
         while (started := time.monotonic()) < end:
-            if not await decide(db, hotline_number(rng.randint(1, hotlines)), router_id, rng):
+            if not await decide(db, hotline_number(rng.randint(1, hotlines)), router_id, rng,
+                                snapshot):
                 no_phone += 1
             latencies.append(time.monotonic() - started)
 
@@ -123,7 +127,8 @@ async def work(url: str, hotlines: int, seconds: float, concurrency: int,
 def worker_main(argv: list[str]) -> int:
     """Entry of one worker process: prints its WorkerResult as JSON."""
     url, hotlines, seconds, concurrency, seed = argv
-    result = asyncio.run(work(url, int(hotlines), float(seconds), int(concurrency), int(seed)))
+    # the router's own event loop (uvloop where installed), as in production
+    result = runner.run(work(url, int(hotlines), float(seconds), int(concurrency), int(seed)))
     print(json.dumps(result.__dict__))
     return 0
 
