@@ -17,6 +17,7 @@ from typing import Any
 
 from router import admin, logs, migrate
 from router import db as router_db
+from router.billing import config
 from tests.lab import asterisk, sipp
 from tests.lab.router import RouterProcess
 
@@ -24,6 +25,7 @@ DEMO_DB = "hotline_router_demo"
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 HOTLINE = "4008001234"
 CALLS = 10
+PRICE_FEN_PER_MINUTE = 12
 
 
 async def prepare_database() -> str:
@@ -54,6 +56,9 @@ async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
         await admin.add_hotline(pool, HOTLINE, "sequential", name="demo", ring_timeout_s=5)
         for label, phone in phones.items():
             await admin.add_phone(pool, HOTLINE, phone.dial_string, label=label)
+        # ¥0.12 a minute, a part minute counts as a whole one; ¥3,000 prepaid.
+        await config.set_tariff(pool, HOTLINE, PRICE_FEN_PER_MINUTE, 60, "2000-01-01")
+        await config.top_up(pool, HOTLINE, 300_000, "demo package")
         router.start()
         print(f"router running (log: {router.log_path})")
         rng = random.Random(400)
@@ -68,13 +73,18 @@ async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
         started = time.monotonic()
         await asyncio.gather(*(one(n) for n in range(CALLS)))
         await asyncio.sleep(0.5)
-        print(f"done in {time.monotonic() - started:.0f} s\n")
+        print(f"done in {time.monotonic() - started:.0f} s; waiting for the rating ...\n")
+        await wait_until_rated(pool)
         print_table(await pool.fetch(
             """SELECT c.id, c.caller, c.outcome, c.answered_dial_string, c.billable_ms,
+                      coalesce(-(SELECT sum(amount_fen) FROM ledger g
+                                 WHERE g.call_id = c.id), 0) AS charge_fen,
                       (SELECT string_agg(l.dial_string || ' ' || l.result, ', '
                                          ORDER BY l.dial_started_at)
                        FROM call_legs l WHERE l.call_id = c.id) AS attempts
                FROM calls c ORDER BY c.started_at"""), labels)
+        balance = await pool.fetchval("SELECT sum(amount_fen) FROM ledger")
+        print(f"prepaid balance now ¥{balance / 100:,.2f} (of ¥3,000.00)")
     finally:
         router.stop()
         for phone in phones.values():
@@ -82,23 +92,38 @@ async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
         await pool.close()
 
 
+async def wait_until_rated(pool: Any, timeout_s: float = 30.0) -> None:
+    """Until every answered call has its charge in the ledger (the router rates them)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not await pool.fetchval(
+                """SELECT count(*) FROM calls c WHERE c.answered_at IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM ledger g WHERE g.call_id = c.id)"""):
+            return
+        await asyncio.sleep(0.5)
+    print("(some calls were not rated yet)")
+
+
 def print_table(rows: list[Any], labels: dict[str, str]) -> None:
     def label(dial_string: str | None) -> str:
         return labels.get(dial_string or "", "-")
 
     print(f"{'call':>4}  {'caller':<12} {'answered by':<11} {'outcome':<10} {'seconds':>7}  "
-          f"{'minutes':>7}  ring attempts")
+          f"{'minutes':>7}  {'charge':>7}  ring attempts")
     for n, row in enumerate(rows, start=1):
         attempts = row["attempts"] or ""
         for dial_string, name in labels.items():
             attempts = attempts.replace(dial_string, name)
         seconds = row["billable_ms"] / 1000
         minutes = -(-row["billable_ms"] // 60_000)  # a part minute counts as a whole one
+        charge = f"¥{row['charge_fen'] / 100:.2f}"
         print(f"{n:>4}  {row['caller']:<12} {label(row['answered_dial_string']):<11} "
-              f"{row['outcome']:<10} {seconds:>7.3f}  {minutes:>7}  {attempts}")
+              f"{row['outcome']:<10} {seconds:>7.3f}  {minutes:>7}  {charge:>7}  {attempts}")
     answered = [r for r in rows if r["outcome"] == "answered"]
     print(f"\n{len(rows)} calls, {len(answered)} answered, "
-          f"{sum(r['billable_ms'] for r in rows) / 1000:.3f} billable seconds")
+          f"{sum(r['billable_ms'] for r in rows) / 1000:.3f} billable seconds, "
+          f"charged ¥{sum(r['charge_fen'] for r in rows) / 100:.2f} at "
+          f"¥{PRICE_FEN_PER_MINUTE / 100:.2f} a minute")
 
 
 def main() -> int:
