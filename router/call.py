@@ -6,11 +6,11 @@ Its life: look the number up, let the hotline's plan decide (refuse, closed,
 a group of phones, or a voice menu that leads to one), pick idle phones of
 that group with its strategy, ring them wave by wave while the caller hears
 ringback, bridge the first phone to answer, and end everything when either
-side hangs up. When no phone takes
-the call, the hotline's overflow decides: a busy announcement, music while
-waiting for a phone to free, or a forward number. Every phone claim is
-released on every path, and the records say what happened, with Asterisk's
-own timestamps.
+side hangs up. When no phone takes the call, the hotline's overflow decides:
+a busy announcement, music while waiting for a phone to free, or a forward
+number. Every phone claim is released on every path, and the records say
+what happened, with Asterisk's own timestamps. A call that outlived the
+router watching it is adopted (``adopt``) and ends the same way.
 """
 
 from __future__ import annotations

@@ -4,35 +4,74 @@ The data is Google libphonenumber's Chinese geocoder, as shipped by the
 ``phonenumbers`` package (Apache-2.0): landlines by area code, mobiles by
 their first 7 digits (the number segment, 号段). A mobile's area code is the
 one of its home city, found by geocoding every area code once
-(:func:`warm_up`). Loading the data takes about half a second, so the router
-does it in a thread before it takes calls.
+(:func:`warm_up`).
+
+The package's geocoder holds the whole world (about 100 MB in memory); only
+China's entries (+86, some 130,000 prefixes) are kept here, read once by a
+short-lived child process, so a router's memory holds a few MB of them.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from functools import cache
-from types import ModuleType
-from typing import Any
 
 import phonenumbers
 
 from router.callers import CallerNumber
 
+# What a child process prints: China's geocoder entries, descriptions shared.
+_EXPORT = """
+import json, sys
+from phonenumbers import geodata
+descriptions, prefixes = {}, {}
+for prefix, names in geodata.GEOCODE_DATA.items():
+    if prefix.startswith("86"):
+        key = (names.get("zh", ""), names.get("en", ""))
+        prefixes[prefix] = descriptions.setdefault(key, len(descriptions))
+json.dump({"descriptions": list(descriptions), "prefixes": prefixes}, sys.stdout,
+          ensure_ascii=False)
+"""
+_LANGUAGES = {"zh": 0, "en": 1}
+_COUNTRY = {"zh": "中国", "en": "China"}
+
+
+@dataclass(frozen=True)
+class _Geodata:
+    prefixes: dict[str, int]  # "86" + leading digits -> index into descriptions
+    descriptions: list[tuple[str, str]]  # (zh, en)
+    longest: int
+
 
 @cache
-def _geocoder() -> ModuleType:
-    """The geocoder, imported on first use: its data takes about a second to load."""
-    from phonenumbers import geocoder
+def _china() -> _Geodata:
+    """China's part of the geocoder data, read by a child process (see above)."""
+    done = subprocess.run([sys.executable, "-c", _EXPORT], capture_output=True, check=True,
+                          timeout=120)
+    data = json.loads(done.stdout)
+    prefixes = {sys.intern(p): i for p, i in data["prefixes"].items()}
+    return _Geodata(prefixes, [(zh, en) for zh, en in data["descriptions"]],
+                    max(map(len, prefixes), default=0))
 
-    return geocoder
 
-
-def _describe(number: Any, language: str) -> str:
-    description: str = _geocoder().description_for_number(number, language)
-    return description
+def _describe(number: phonenumbers.PhoneNumber, language: str) -> str:
+    """As phonenumbers' geocoder describes a Chinese number (longest prefix wins)."""
+    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.UNKNOWN:
+        return ""
+    geodata = _china()
+    digits = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+    for end in range(min(len(digits), geodata.longest), 0, -1):
+        found = geodata.prefixes.get(digits[:end])
+        if found is not None:
+            description = geodata.descriptions[found][_LANGUAGES[language]]
+            if description:
+                return description
+    return _COUNTRY[language]
 
 # Province-level suffixes, longest first (广西壮族自治区 -> 广西).
 _SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "自治州",

@@ -7,6 +7,7 @@ run side by side on the host network (see tests/lab/ports.py).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import shutil
@@ -92,7 +93,15 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print,
     engine = detect()
     image = ensure_asterisk_image(engine, log)
     etc = _render_config(lab)
-    fingerprint = f"{image}|{_config_digest(etc)}"
+    options = (
+        "--network", "host",
+        # Asterisk runs a thread per channel in Stasis: 500 calls need more than
+        # podman's default of 2,048 processes per container.
+        "--pids-limit", "-1",
+        "-v", f"{etc}:/etc/asterisk:ro",
+        "-v", f"{lab.log_dir}:/var/log/asterisk",
+    )
+    fingerprint = f"{image}|{_config_digest(etc)}|{_digest(' '.join(options))}"
     if _running_fingerprint(engine, lab) == fingerprint and _ari_ready(lab):
         return lab
     engine.run("rm", "-f", lab.container, check=False)
@@ -104,12 +113,10 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print,
     for path in (lab.log_dir, lab.log_dir / "cdr-custom"):
         path.chmod(0o777)
     engine.run(
-        "run", "-d", "--name", lab.container, "--network", "host",
+        "run", "-d", "--name", lab.container,
         "--label", LABEL, "--label", f"hotline-router-lab-offset={ports.OFFSET}",
         "--label", f"hotline-router-lab-fingerprint={fingerprint}",
-        "-v", f"{etc}:/etc/asterisk:ro",
-        "-v", f"{lab.log_dir}:/var/log/asterisk",
-        image,
+        *options, image,
     )
     _wait_ready(engine, lab, timeout_s)
     return lab
@@ -169,9 +176,11 @@ def _render_config(lab: AsteriskLab) -> Path:
     return etc
 
 
-def _config_digest(etc: Path) -> str:
-    import hashlib
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+
+def _config_digest(etc: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(etc.rglob("*.conf")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
