@@ -170,6 +170,10 @@ class Router:
     async def _connected(self) -> None:
         """Each time the event websocket (re)connects: catch up with Asterisk."""
         try:
+            await self.ari.allow_events(self.app, ev.ROUTED_TYPES)
+        except AriError as exc:  # an older Asterisk: all events come, the extra are ignored
+            log.warning("could not filter ARI events", error=str(exc))
+        try:
             if self.stream.connections == 1:
                 lost_at = self._previous_seen or datetime.now(UTC)
                 await reconcile.adopt(self, self.router_id, self.app, lost_at)

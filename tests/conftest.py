@@ -16,39 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-from router import admin, migrate
+from router import admin
 from router import db as router_db
-from tests.lab import asterisk, sipp
+from tests.lab import asterisk, database, sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
 
-SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql://postgres@127.0.0.1:5432")
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "hotline_router_test")
-
-
-async def recreate_database(name: str) -> str:
-    admin = await asyncpg.connect(f"{SERVER_URL}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{SERVER_URL}/{name}"
 
 
 @pytest.fixture(scope="session")
 async def database_url() -> str:
     """A fresh, migrated database for this test session."""
-    url = await recreate_database(TEST_DB)
-    connection = await router_db.connect(url)
-    try:
-        await migrate.migrate(connection)
-    finally:
-        await connection.close()
-    return url
+    return await database.fresh(TEST_DB)
 
 
 DAEMON_LOGIN = "hotline_router_test_daemon"

@@ -201,5 +201,11 @@ class AriClient:
         await self.request("POST", f"/applications/{app}/subscription",
                            {"eventSource": ",".join(f"channel:{c}" for c in channel_ids)})
 
+    async def allow_events(self, app: str, types: Iterable[str]) -> None:
+        """Send ``app`` only these event types (Asterisk drops the rest at the source)."""
+        await self.request("PUT", f"/applications/{app}/eventFilter",
+                           body={"allowed": [{"type": name} for name in types],
+                                 "disallowed": []})
+
     async def info(self) -> Any:
         return await self.request("GET", "/asterisk/info")

@@ -159,6 +159,10 @@ AnyEvent = (StasisStart | StasisEnd | ChannelStateChange | ChannelHangupRequest
             | PlaybackFinished | ChannelEnteredBridge | ChannelLeftBridge | BridgeDestroyed
             | CallBroadcast | CallClaimed | ApplicationReplaced)
 
+# The event types the router acts on: the only ones it asks Asterisk to send.
+# (ChannelVarset alone comes several times per call, for nothing.)
+ROUTED_TYPES: tuple[str, ...] = tuple(cls.__name__ for cls in AnyEvent.__args__)
+
 _known: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 _other = msgspec.json.Decoder(OtherEvent)
 

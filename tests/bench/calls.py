@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router import db as router_db
-from tests.bench import database, load, paths, procstat
+from tests.bench import load, paths, procstat
 from tests.bench.stats import percentile
-from tests.lab import asterisk
+from tests.lab import asterisk, database
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.engine import detect
 from tests.lab.router import RouterProcess
@@ -109,7 +109,7 @@ async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,
     """The whole stepped run; the lab must be up (see tests.bench.__main__)."""
     lab = lab or asterisk.instance()
     workdir = Path(tempfile.mkdtemp(prefix="bench-calls-"))
-    url = await database.fresh(database_name or database.name("calls"))
+    url = await database.fresh(database_name or database.name("bench_calls"))
     pool = load.PhonePool(config.phones).start()
     db = await router_db.connect_pool(url, min_size=1, max_size=2)
     router = RouterProcess(lab, url, "hotline-router-bench", workdir / "router.log",

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router import db as router_db
-from tests.bench import database, load, paths, procstat
+from tests.bench import load, paths, procstat
 from tests.bench.calls import asterisk_pid, wait_idle
-from tests.lab import asterisk, ports
+from tests.lab import asterisk, database, ports
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
 
@@ -57,7 +57,7 @@ async def run(lab: AsteriskLab, calls: int | None = None, rate: float = 25.0,
               steady_s: float = 10.0, phones: int = 20) -> ConcurrencyResult:
     calls = calls or default_calls()
     workdir = Path(tempfile.mkdtemp(prefix="bench-concurrency-"))
-    url = await database.fresh(database.name("concurrency"))
+    url = await database.fresh(database.name("bench_concurrency"))
     pool = load.PhonePool(phones).start()
     db = await router_db.connect_pool(url, min_size=1, max_size=2)
     router = RouterProcess(lab, url, "hotline-router-bench", workdir / "router.log")

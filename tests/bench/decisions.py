@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -26,8 +29,9 @@ import strategies
 from router import claims, rotation, runner
 from router import db as router_db
 from router.directory import Snapshot, find_hotline, load_snapshot
-from tests.bench import database, procstat
+from tests.bench import procstat
 from tests.bench.stats import percentile
+from tests.lab import database
 
 PHONES_PER_HOTLINE = 10
 
@@ -125,11 +129,11 @@ async def work(url: str, hotlines: int, seconds: float, concurrency: int,
 
 
 def worker_main(argv: list[str]) -> int:
-    """Entry of one worker process: prints its WorkerResult as JSON."""
-    url, hotlines, seconds, concurrency, seed = argv
+    """Entry of one worker process: writes its WorkerResult as JSON to a file."""
+    url, hotlines, seconds, concurrency, seed, out = argv
     # the router's own event loop (uvloop where installed), as in production
     result = runner.run(work(url, int(hotlines), float(seconds), int(concurrency), int(seed)))
-    print(json.dumps(result.__dict__))
+    Path(out).write_text(json.dumps(result.__dict__))
     return 0
 
 
@@ -156,16 +160,19 @@ def measure(url: str, hotlines: int, processes: int, seconds: float,
             concurrency: int) -> DecisionResult:
     """Run ``processes`` workers at once and add up what they did."""
     machine = procstat.MachineCpu()
+    folder = Path(tempfile.mkdtemp(prefix="hotline-bench-decisions-"))
+    outputs = [folder / f"worker-{n + 1}.json" for n in range(processes)]
     workers = [subprocess.Popen([sys.executable, "-m", "tests.bench", "decision-worker", url,
-                                 str(hotlines), str(seconds), str(concurrency), str(n + 1)],
-                                stdout=subprocess.PIPE)
-               for n in range(processes)]
+                                 str(hotlines), str(seconds), str(concurrency), str(n + 1),
+                                 str(out)])
+               for n, out in enumerate(outputs)]
     results = []
-    for worker in workers:
-        out, _ = worker.communicate(timeout=seconds + 120)
+    for worker, out in zip(workers, outputs, strict=True):
+        worker.wait(timeout=seconds + 120)
         if worker.returncode != 0:
             raise RuntimeError(f"decision worker exited {worker.returncode}")
-        results.append(WorkerResult(**json.loads(out)))
+        results.append(WorkerResult(**json.loads(out.read_text())))
+    shutil.rmtree(folder, ignore_errors=True)
     machine_percent = machine.busy_percent()
     latencies = [s for r in results for s in r.latencies_s]
     span = max(r.wall_s for r in results)
@@ -182,7 +189,7 @@ def measure(url: str, hotlines: int, processes: int, seconds: float,
 async def prepare(sizes: tuple[int, ...]) -> dict[int, str]:
     urls = {}
     for hotlines in sizes:
-        urls[hotlines] = await database.fresh(database.name(f"decisions_{hotlines}"))
+        urls[hotlines] = await database.fresh(database.name(f"bench_decisions_{hotlines}"))
         await populate(urls[hotlines], hotlines)
     return urls
 

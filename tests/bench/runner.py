@@ -16,9 +16,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.bench import calls, concurrency, database, decisions, machine, profile, report
+from tests.bench import calls, concurrency, decisions, machine, profile, report
 from tests.bench.stats import ms
-from tests.lab import asterisk, ports
+from tests.lab import asterisk, database, ports
 from tests.lab.engine import REPO
 
 DEFAULT_OUT = REPO / "BENCHMARKS.md"

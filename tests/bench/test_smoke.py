@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from tests.bench import calls, database, decisions, report
+from tests.bench import calls, decisions, report
+from tests.lab import database
 from tests.lab.asterisk import AsteriskLab
 
 SMOKE_DB = os.environ.get("TEST_DATABASE_NAME", "hotline_router_test") + "_smoke"

@@ -9,12 +9,13 @@ import pytest
 
 from router import db as router_db
 from router import migrate
-from tests.conftest import TEST_DB, recreate_database
+from tests.conftest import TEST_DB
+from tests.lab.database import recreate
 
 
 @pytest.fixture
 async def empty_database_url() -> str:
-    return await recreate_database(f"{TEST_DB}_migrate")
+    return await recreate(f"{TEST_DB}_migrate")
 
 
 async def applied_versions(url: str) -> list[int]:

@@ -17,7 +17,8 @@ from router import metrics, migrate
 from router.billing import balance, config, ledger, loop, rater, rerate, statements
 from router.billing.months import Month
 from tests.billing_helpers import add_call, charges, new_hotline
-from tests.conftest import TEST_DB, recreate_database
+from tests.conftest import TEST_DB
+from tests.lab.database import recreate
 
 MARCH = Month(2025, 3)
 T = datetime.fromisoformat("2025-03-10T02:00:00+00:00")  # 10:00 in Shanghai
@@ -239,7 +240,7 @@ async def test_the_outcome_list_keeps_what_another_migration_added(tmp_path: Pat
         "call_outcome_is_known CHECK (outcome IN ('answered', 'busy', 'no-answer', 'failed', "
         "'abandoned', 'unknown-number', 'not-in-service', 'interrupted', 'blacklisted'));")
     monkeypatch.setenv("HOTLINE_ROUTER_MIGRATIONS", str(tmp_path))
-    url = await recreate_database(f"{TEST_DB}_outcomes")
+    url = await recreate(f"{TEST_DB}_outcomes")
     connection = await router_db.connect(url)
     try:
         await migrate.migrate(connection)

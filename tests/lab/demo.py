@@ -15,33 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from router import admin, logs, migrate
+from router import admin, logs
 from router import db as router_db
 from router.billing import config
-from tests.lab import asterisk, sipp
+from tests.lab import asterisk, database, sipp
 from tests.lab.router import RouterProcess
 
 DEMO_DB = "hotline_router_demo"
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 HOTLINE = "4008001234"
 CALLS = 10
 PRICE_FEN_PER_MINUTE = 12
-
-
-async def prepare_database() -> str:
-    admin_connection = await router_db.connect(f"{SERVER_URL}/postgres")
-    try:
-        await admin_connection.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
-        await admin_connection.execute(f'CREATE DATABASE "{DEMO_DB}"')
-    finally:
-        await admin_connection.close()
-    url = f"{SERVER_URL}/{DEMO_DB}"
-    connection = await router_db.connect(url)
-    try:
-        await migrate.migrate(connection)
-    finally:
-        await connection.close()
-    return url
 
 
 async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
@@ -134,7 +117,7 @@ def main() -> int:
     asterisk.up(lab)
     print(f"lab Asterisk ready in {time.monotonic() - started:.1f} s")
     try:
-        database_url = asyncio.run(prepare_database())
+        database_url = asyncio.run(database.fresh(DEMO_DB))
         print(f"demo database {DEMO_DB} migrated")
         asyncio.run(run(lab, database_url))
     finally:
@@ -142,5 +125,5 @@ def main() -> int:
             asterisk.stop(lab)
             print("lab stopped")
     print(f"records kept in database {DEMO_DB}: "
-          f"DATABASE_URL={SERVER_URL}/{DEMO_DB} hotline-router calls")
+          f"DATABASE_URL={database.SERVER_URL}/{DEMO_DB} hotline-router calls")
     return 0
