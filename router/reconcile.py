@@ -17,7 +17,7 @@ known to be up, and marked ``reconciled_at``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -80,8 +80,31 @@ async def _stray(owner: Owner, snapshot: Any, channel_id: str, at: datetime) -> 
         log.warning("could not hang up a stray channel", channel=channel_id, error=str(exc))
 
 
+# A bridge a router is filling is empty for a moment: only older ones are debris.
+EMPTY_BRIDGE_GRACE_S = 60.0
+
+
+async def sweep_bridges(owner: Owner) -> int:
+    """Destroy empty call bridges no live call owns (their call ended while a
+    delete failed, or nobody watched); how many."""
+    live = {str(call.id) for call in owner.calls.values()}
+    now = datetime.now(UTC)
+    swept = 0
+    for bridge in await owner.ari.list_bridges():
+        created = ev.parse_timestamp(str(bridge.get("creationtime", "")))
+        if (bridge.get("channels") or not _is_leg(str(bridge.get("id", "")))
+                or bridge["id"] in live
+                or (now - created).total_seconds() < EMPTY_BRIDGE_GRACE_S):
+            continue
+        if await owner.ari.destroy_bridge(bridge["id"]):
+            swept += 1
+    if swept:
+        log.warning("destroyed empty bridges left behind", bridges=swept)
+    return swept
+
+
 def _is_leg(channel_id: str) -> bool:
-    """Legs carry the router's own ids (UUIDs); Asterisk's are "<epoch>.<n>"."""
+    """Legs and bridges carry the routers' own ids (UUIDs); Asterisk's are "<epoch>.<n>"."""
     try:
         UUID(channel_id)
     except ValueError:

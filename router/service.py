@@ -184,6 +184,7 @@ class Router:
                     log.warning("released claims no live call holds", claims=released)
             else:
                 await reconcile.after_reconnect(self, self.stream.lost_at or datetime.now(UTC))
+            await reconcile.sweep_bridges(self)
         except AriError as exc:  # the next reconnect tries again
             log.warning("reconciliation failed", error=str(exc))
         except Exception:
@@ -208,8 +209,10 @@ class Router:
                         await reconcile.adopt(self, dead["router_id"], dead["app"],
                                               dead["last_seen_at"])
                 beats += 1
-                if beats % 60 == 0:  # about a minute: claims older than any call
+                if beats % 60 == 0:  # about a minute: debris older than any call
                     await claims.release_stale(self.db, "", [], self.max_call_s + 600)
+                    if self.stream.connected.is_set():
+                        await reconcile.sweep_bridges(self)
             except Exception as exc:  # the store notices outages; keep beating
                 log.warning("heartbeat failed", error=str(exc) or type(exc).__name__)
             await asyncio.sleep(self.settings.heartbeat_s)

@@ -6,6 +6,7 @@ that reaches a log line carries the password.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,11 @@ class AriError(Exception):
         self.message = message
 
 
+def basic_auth(user: str, password: str) -> str:
+    """The Authorization header value; it never goes into a URL, hence a log line."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 def _query(params: Mapping[str, object | None]) -> dict[str, str]:
     return {k: _text(v) for k, v in params.items() if v is not None}
 
@@ -44,7 +50,7 @@ class AriClient:
     def __init__(self, base_url: str, user: str, password: str,
                  timeout_s: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._headers = {"Authorization": basic_auth(user, password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -52,7 +58,7 @@ class AriClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                auth=self._auth, timeout=self._timeout,
+                headers=self._headers, timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30))
         return self._session
 

@@ -19,6 +19,7 @@ import structlog
 
 from router import metrics
 from router.ari import events
+from router.ari.client import basic_auth
 
 log = structlog.get_logger("router.ari")
 
@@ -31,7 +32,7 @@ class EventStream:
         self._url = (base_url.rstrip("/").replace("http://", "ws://", 1)
                      .replace("https://", "wss://", 1) + "/ari/events")
         self._params = {"app": ",".join(apps), "subscribeAll": "false"}
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._headers = {"Authorization": basic_auth(user, password)}
         self._on_event = on_event
         self._on_connected = on_connected
         self._backoff_initial = backoff_initial_s
@@ -46,7 +47,7 @@ class EventStream:
     async def run(self) -> None:
         """Connect, read, and reconnect with capped exponential backoff and jitter."""
         delay = self._backoff_initial
-        async with aiohttp.ClientSession(auth=self._auth) as session:
+        async with aiohttp.ClientSession(headers=self._headers) as session:
             while True:
                 try:
                     async with session.ws_connect(self._url, params=self._params,
