@@ -42,8 +42,9 @@ lint: setup
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
+# A hung run is stopped after 80 minutes (CI allows 90), with pytest's report so far.
 test: lint
-	@$(BIN)/python -m pytest; rc=$$?; \
+	@timeout -s INT -k 60 4800 $(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
 
 # The benchmarks (not part of `make test`): about 10 minutes, never more than 30.

@@ -147,7 +147,7 @@ class Services(Protocol):
     router_id: str
     max_call_s: float
 
-    async def find_hotline(self, number: str) -> Hotline | None: ...
+    async def find_hotline(self, number: str, new_call: bool = False) -> Hotline | None: ...
     def plan_now(self) -> datetime: ...
     def register(self, channel_id: str, call: Call) -> None: ...
     def unregister(self, channel_id: str) -> None: ...
@@ -271,7 +271,7 @@ class Call:
             await self._finish()
 
     async def _route(self) -> None:
-        self.hotline = hotline = await self.services.find_hotline(self.dialled)
+        self.hotline = hotline = await self.services.find_hotline(self.dialled, new_call=True)
         await self._record("call_started", self.id, hotline.id if hotline else None,
                            self.dialled, self.caller.caller.number, self.caller.id,
                            self.services.router_id, self.started_at)
@@ -281,7 +281,7 @@ class Call:
         if not hotline.enabled:
             self.log.warning("hotline is disabled")
             return await self._announce(Outcome.NOT_IN_SERVICE)
-        if await self.services.store.refuses_calls(hotline.id):
+        if await self.services.store.refuses_calls(hotline):
             self.log.warning("hotline balance used up, call refused")
             return await self._announce(Outcome.REFUSED_NO_BALANCE)
         decision = await self._decide(hotline)
@@ -453,7 +453,10 @@ class Call:
         candidates = hotline.idle_candidates(self.clock(), group)
         call_number = 0
         if getattr(strategy, "uses_call_number", False):
-            call_number = await self.services.store.next_call_number(hotline.id)
+            if hotline.call_number is not None and self._hunt == 0:
+                call_number = hotline.call_number  # taken when the call looked it up
+            else:
+                call_number = await self.services.store.next_call_number(hotline.id)
         context = strategies.Context(rng=self.rng, now=self.clock(), call_number=call_number,
                                      bound_count=hotline.member_count(group))
         ring_plan = strategy.plan(candidates, context, options)

@@ -4,15 +4,22 @@ Two ways, same result: one query against the tables, or the in-memory
 configuration :class:`Snapshot` (kept fresh by router/live_config.py) plus one
 query for the phones' busy state. Busy state always comes fresh from the
 database: claims, not this read, are what keep two calls off one phone.
+
+The snapshot's query also answers what a new call asks next, saving a round
+trip each before the first phone rings: whether billing refuses the hotline's
+calls, and, where the call can only go to the hotline's own strategy, its
+round-robin number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import strategies
+from router.billing.balance import refusal_sql
 from router.plan import Group, Plan, default_group
 from router.plan_store import Plans, load_plans
 from strategies import Candidate
@@ -66,6 +73,9 @@ class Hotline:
     overflow_forward_to: str | None
     phones: tuple[BoundPhone, ...]
     plan: Plan = field(default_factory=Plan)
+    # Facts of this lookup rather than of the hotline (None: not read with it).
+    refuses_calls: bool | None = field(default=None, compare=False)
+    call_number: int | None = field(default=None, compare=False)
 
     def idle_candidates(self, now: datetime, group: Group | None = None) -> list[Candidate]:
         """The idle phones of ``group`` (default: all the hotline's phones)."""
@@ -106,15 +116,18 @@ ORDER BY b.position, p.id
 """
 
 
-async def find_hotline(db: Any, number: str, snapshot: Snapshot | None = None) -> Hotline | None:
+async def find_hotline(db: Any, number: str, snapshot: Snapshot | None = None,
+                       new_call: bool = False) -> Hotline | None:
     """The hotline dialled as ``number`` with its enabled phones, or None.
 
     With a ``snapshot`` the configuration comes from memory and only the busy
     state from the database. A number the snapshot does not know is looked up
     in the tables, so a hotline created a moment ago answers its first call.
+    For a ``new_call`` the snapshot's read also takes the call's round-robin
+    number where :meth:`HotlineConfig.hunts_at_once` (``call_number``).
     """
     if snapshot is not None and number in snapshot.hotlines:
-        return await _from_snapshot(db, snapshot.hotlines[number])
+        return await _from_snapshot(db, snapshot.hotlines[number], new_call)
     rows = await db.fetch(_LOOKUP, number)
     if not rows:
         return None
@@ -167,6 +180,19 @@ class HotlineConfig:
     phones: tuple[BoundConfig, ...]
     plan: Plan = field(default_factory=Plan)
 
+    def hunts_at_once(self) -> bool:
+        """Whether every call rings the hotline's own phones with its own rule
+        (nothing in the plan can refuse or divert it) and that rule takes turns
+        (round-robin numbers): then the number is taken with the lookup."""
+        if not self.enabled or self.number.startswith("800") or self.plan.rules:
+            return False
+        if any(entry.list == "blacklist" for entry in self.plan.lists):
+            return False
+        try:
+            return bool(getattr(strategies.get(self.strategy), "uses_call_number", False))
+        except strategies.UnknownStrategy:
+            return False
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -190,11 +216,19 @@ LEFT JOIN phones p ON p.id = b.phone_id AND p.enabled
 ORDER BY h.number, b.position, p.id
 """
 
-_BUSY = """
-SELECT phone_id, active_calls, last_call_ended_at,
-       CASE WHEN stats_day = stats_today() THEN calls_today ELSE 0 END AS calls_today,
-       CASE WHEN stats_day = stats_today() THEN talk_ms_today ELSE 0 END AS talk_ms_today
-FROM phone_state WHERE phone_id = ANY($1::bigint[])
+# One row at least (phone_id NULL when the hotline has no phone), so the
+# refusal and the round-robin number ($3: take one) always come back.
+_BUSY = f"""
+WITH turn AS (
+    INSERT INTO hotline_state (hotline_id, calls_routed) SELECT $2, 1 WHERE $3
+    ON CONFLICT (hotline_id) DO UPDATE SET calls_routed = hotline_state.calls_routed + 1
+    RETURNING calls_routed - 1 AS call_number)
+SELECT (SELECT call_number FROM turn) AS call_number, {refusal_sql('$2')} AS refuses,
+       s.phone_id, s.active_calls, s.last_call_ended_at,
+       CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
+       CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
+FROM (VALUES (1)) AS one
+LEFT JOIN phone_state s ON s.phone_id = ANY($1::bigint[])
 """
 
 
@@ -230,12 +264,12 @@ async def _read_all(db: Any) -> tuple[list[Any], Plans]:
         return list(await db.fetch(_ALL)), await load_plans(db)
 
 
-async def _from_snapshot(db: Any, config: HotlineConfig) -> Hotline:
-    busy = {}
-    if config.phones:
-        busy = {r["phone_id"]: r
-                for r in await db.fetch(_BUSY, [p.phone_id for p in config.phones])}
-    return assemble(config, busy)
+async def _from_snapshot(db: Any, config: HotlineConfig, new_call: bool) -> Hotline:
+    rows = await db.fetch(_BUSY, [p.phone_id for p in config.phones], config.id,
+                          new_call and config.hunts_at_once())
+    busy = {r["phone_id"]: r for r in rows if r["phone_id"] is not None}
+    return replace(assemble(config, busy), refuses_calls=rows[0]["refuses"],
+                               call_number=rows[0]["call_number"])
 
 
 def assemble(config: HotlineConfig, busy: Mapping[int, Mapping[str, Any]]) -> Hotline:

@@ -73,10 +73,10 @@ class Router:
 
     # --- Services, as seen by a Call ----------------------------------------
 
-    async def find_hotline(self, number: str) -> Hotline | None:
+    async def find_hotline(self, number: str, new_call: bool = False) -> Hotline | None:
         """From the live configuration snapshot; from the tables while it is not fresh;
         from the last snapshot while the database is away."""
-        return await self.store.find_hotline(number)
+        return await self.store.find_hotline(number, new_call)
 
     def plan_now(self) -> datetime:
         """The time plans read schedules by: real, unless settings pin it (plan_clock)."""

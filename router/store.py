@@ -86,11 +86,11 @@ class Store:
 
     # --- what a call asks ---------------------------------------------------
 
-    async def find_hotline(self, number: str) -> Hotline | None:
+    async def find_hotline(self, number: str, new_call: bool = False) -> Hotline | None:
         if self.healthy:
             with contextlib.suppress(Unavailable):
                 return await self._run("lookup", find_hotline(self.db, number,
-                                                              self._fresh_snapshot()))
+                                                              self._fresh_snapshot(), new_call))
         snapshot = self._snapshot()
         if snapshot is None:
             raise Unavailable("no configuration loaded and the database is away")
@@ -150,12 +150,14 @@ class Store:
         self._rotation[hotline_id] += 1
         return self._rotation[hotline_id] - 1
 
-    async def refuses_calls(self, hotline_id: int) -> bool:
+    async def refuses_calls(self, hotline: Hotline) -> bool:
         """Whether billing refuses the hotline's calls; while degraded, keep routing."""
+        if hotline.refuses_calls is not None:  # read with the hotline
+            return hotline.refuses_calls
         if not self.healthy:
             return False
         try:
-            return await self._run("balance", balance.refuses_calls(self.db, hotline_id))
+            return await self._run("balance", balance.refuses_calls(self.db, hotline.id))
         except Unavailable:
             return False
 

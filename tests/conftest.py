@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from router import admin
 from router import db as router_db
@@ -24,7 +25,12 @@ from tests.lab import asterisk, database, sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
 
-TEST_DB = os.environ.get("TEST_DATABASE_NAME", "hotline_router_test")
+# Property tests share two cores with the lab's Asterisk and sipp: a slow example
+# is the machine, not a fault, so Hypothesis's per-example deadline is off.
+settings.register_profile("lab", deadline=None)
+settings.load_profile("lab")
+
+TEST_DB = os.environ.get("TEST_DATABASE_NAME", database.name("test"))
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +126,7 @@ def dialplan_global(lab: AsteriskLab, name: str, value: str) -> Iterator[None]:
         yield
     finally:
         asterisk.set_global(lab, name, before)
+        assert f"{name}={before}\n" in asterisk.cli(lab, "dialplan show globals")
 
 
 @pytest.fixture(scope="session")
@@ -157,6 +164,19 @@ async def wait_for_call(db: Any, dialled: str, count: int = 1,
             raise AssertionError(f"{len(rows)} of {count} calls to {dialled} ended "
                                  f"within {timeout_s} s")
         await asyncio.sleep(0.1)
+
+
+async def wait_until_answered(db: Any, dialled: str, caller: str,
+                              timeout_s: float = 10.0) -> None:
+    """Until the call from ``caller`` to ``dialled`` has been answered by a phone."""
+    deadline = time.monotonic() + timeout_s
+    while not await db.fetchval(
+            "SELECT true FROM calls WHERE dialled = $1 AND caller = $2 "
+            "AND answered_at IS NOT NULL", dialled, caller):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the call from {caller} to {dialled} was not answered "
+                                 f"within {timeout_s} s")
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

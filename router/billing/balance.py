@@ -15,11 +15,19 @@ from router import metrics
 
 log = structlog.get_logger("router.billing")
 
-# Only a hotline that refuses at zero pays for summing its ledger.
-_REFUSES = """
-SELECT coalesce((SELECT sum(l.amount_fen) FROM ledger l WHERE l.hotline_id = b.hotline_id), 0) <= 0
-FROM hotline_billing b WHERE b.hotline_id = $1 AND b.at_zero_balance = 'refuse'
-"""
+
+def refusal_sql(hotline_id: str) -> str:
+    """SQL for "this hotline's calls are refused now" (the hotline id a parameter
+    or column); routing reads it alongside busy state (router/directory.py).
+    Only a hotline that refuses at zero pays for summing its ledger."""
+    return f"""coalesce((
+    SELECT coalesce((SELECT sum(l.amount_fen) FROM ledger l
+                     WHERE l.hotline_id = b.hotline_id), 0) <= 0
+    FROM hotline_billing b
+    WHERE b.hotline_id = {hotline_id} AND b.at_zero_balance = 'refuse'), false)"""
+
+
+_REFUSES = f"SELECT {refusal_sql('$1')}"
 
 
 async def refuses_calls(db: Any, hotline_id: int) -> bool:

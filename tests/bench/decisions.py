@@ -2,8 +2,8 @@
 
 What router/call.py does for each call before it dials, using the router's
 own functions: the hotline from the live configuration snapshot with its
-phones' busy state (directory.find_hotline, as a router with a fresh snapshot
-does it), take the round-robin number (rotation), plan with
+phones' busy state and the call's round-robin number, in one query
+(directory.find_hotline, as a router with a fresh snapshot does it), plan with
 the strategy, claim the first phone of the plan (trying the next when one is
 busy) and release it. Workers are separate processes, as several routers
 would be, each with its own connection pool and ``concurrency`` calls in
@@ -66,13 +66,13 @@ def hotline_number(n: int) -> str:
 async def decide(db: Any, number: str, router_id: str, rng: random.Random,
                  snapshot: Snapshot | None = None) -> bool:
     """One call's routing decision, then its release; False when no phone was free."""
-    hotline = await find_hotline(db, number, snapshot)
+    hotline = await find_hotline(db, number, snapshot, new_call=True)
     if hotline is None:
         raise LookupError(number)
     strategy = strategies.get(hotline.strategy)
     strategy.validate(hotline.strategy_options)
-    call_number = 0
-    if getattr(strategy, "uses_call_number", False):
+    call_number = hotline.call_number or 0
+    if getattr(strategy, "uses_call_number", False) and hotline.call_number is None:
         call_number = await rotation.next_call_number(db, hotline.id)
     context = strategies.Context(rng=rng, call_number=call_number,
                                  bound_count=len(hotline.phones))

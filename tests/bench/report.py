@@ -192,8 +192,8 @@ def render(report: Report, notes: str) -> str:
                 "Ratios, router ÷ app_queue:", "", *ratios_table(report.steps), ""]
     if report.decisions:
         out += ["## Decision core", "",
-                "Per call, without ARI: `find_hotline` (hotline, bound phones and busy state "
-                "in one query), round-robin number, strategy plan, claim, release: what "
+                "Per call, without ARI: `find_hotline` (hotline, bound phones, busy state "
+                "and the round-robin number in one query), strategy plan, claim, release: what "
                 "`router/call.py` does before it dials. Each hotline has 10 phones; workers "
                 "are separate processes (as separate routers), each with 8 decisions in "
                 "flight; PostgreSQL runs on the same cores. CPU: 100 % is one core busy; machine "

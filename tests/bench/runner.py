@@ -84,9 +84,12 @@ def profile_decisions(args: argparse.Namespace, out_dir: Path) -> profile.Profil
     out = out_dir / "decisions.txt"
     subprocess.run([profile.py_spy(), "record", "--rate", "250", "--format", "raw",
                     "--output", str(out), "--", sys.executable, "-m", "tests.bench",
-                    "decision-worker", url, str(hotlines), str(args.decision_s), "8", "1"],
+                    "decision-worker", url, str(hotlines), str(args.decision_s), "8", "1",
+                    str(out_dir / "decisions-worker.json")],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=args.decision_s + 120)
+    if not (out_dir / "decisions-worker.json").exists():  # py-spy passes on no exit code
+        raise RuntimeError("the profiled decision worker did not finish")
     return profile.summarize(out)
 
 

@@ -13,7 +13,7 @@ from tests.bench import calls, decisions, report
 from tests.lab import database
 from tests.lab.asterisk import AsteriskLab
 
-SMOKE_DB = os.environ.get("TEST_DATABASE_NAME", "hotline_router_test") + "_smoke"
+SMOKE_DB = os.environ.get("TEST_DATABASE_NAME", database.name("test")) + "_smoke"
 
 
 @pytest.mark.lab

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -32,10 +33,12 @@ async def test_a_restarted_router_adopts_the_20_calls_its_killed_run_bridged(
 
     with dialplan_global(lab, "ROUTER_APPS", "^hotline-router-kill$"):
         placed = asyncio.ensure_future(asyncio.gather(*(caller(n) for n in range(calls))))
-        await asyncio.sleep(3)  # all bridged by now
-        bridged = await db.fetchval(
-            "SELECT count(*) FROM calls WHERE dialled = $1 AND answered_at IS NOT NULL",
-            hotline_number)
+        bridged, deadline = 0, time.monotonic() + 6  # each call lasts 9 s: kill while all are up
+        while bridged < calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            bridged = await db.fetchval(
+                "SELECT count(*) FROM calls WHERE dialled = $1 AND answered_at IS NOT NULL",
+                hotline_number)
         first.stop(signal.SIGKILL)
         await asyncio.sleep(1.5)  # nobody watches the calls now
         routers("hotline-router-kill")  # the same router, restarted

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PhoneFactory, RouterFactory, add_hotline, legs_of, wait_for_call
+from tests.conftest import (
+    PhoneFactory,
+    RouterFactory,
+    add_hotline,
+    legs_of,
+    wait_for_call,
+    wait_until_answered,
+)
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
@@ -24,7 +31,7 @@ async def test_a_phone_busy_through_asterisk_a_is_busy_for_asterisk_b(
 
     through_a = asyncio.ensure_future(sipp.call(lab.sip_address, hotline_number,
                                                 caller="13700000001", hold_ms=4000))
-    await asyncio.sleep(1.5)
+    await wait_until_answered(db, hotline_number, "13700000001")
     through_b = await sipp.call(lab_b.sip_address, hotline_number, caller="13700000002",
                                 hold_ms=1000)
     first = await through_a

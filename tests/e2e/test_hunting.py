@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PhoneFactory, add_hotline, legs_of, wait_for_call
+from tests.conftest import PhoneFactory, add_hotline, legs_of, wait_for_call, wait_until_answered
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
@@ -88,11 +88,12 @@ async def test_a_phone_takes_as_many_calls_as_its_capacity(
     assert [c["answered_phone_id"] for c in calls] == [ids[0], ids[0], ids[1]]
 
 
-async def hold_the_only_phone(lab: AsteriskLab, number: str, hold_ms: int) -> asyncio.Task[Any]:
+async def hold_the_only_phone(db: Any, lab: AsteriskLab, number: str,
+                              hold_ms: int) -> asyncio.Task[Any]:
     """A first caller takes the hotline's only phone for ``hold_ms``."""
     task = asyncio.ensure_future(sipp.call(lab.sip_address, number, caller="13911110000",
                                            hold_ms=hold_ms))
-    await asyncio.sleep(1.0)  # answered by now
+    await wait_until_answered(db, number, "13911110000")
     return task
 
 
@@ -102,7 +103,7 @@ async def test_queue_overflow_plays_music_then_rings_the_phone_once_it_frees(
     phone = phones(answer_after_ms=300)
     await add_hotline(db, hotline_number, [phone])
     await configure(db, hotline_number, overflow="queue", overflow_max_wait_s=20)
-    first = await hold_the_only_phone(lab, hotline_number, hold_ms=3000)
+    first = await hold_the_only_phone(db, lab, hotline_number, hold_ms=3000)
 
     waiting = await sipp.call(lab.sip_address, hotline_number, caller="13922220000",
                               hold_ms=1000)
@@ -123,7 +124,7 @@ async def test_queue_overflow_gives_up_after_the_maximum_wait(
         hotline_number: str) -> None:
     await add_hotline(db, hotline_number, [phones()])
     await configure(db, hotline_number, overflow="queue", overflow_max_wait_s=2)
-    first = await hold_the_only_phone(lab, hotline_number, hold_ms=8000)
+    first = await hold_the_only_phone(db, lab, hotline_number, hold_ms=8000)
 
     waiting = await sipp.call(lab.sip_address, hotline_number, caller="13933330000")
 

@@ -109,13 +109,17 @@ async def test_blacklisted_caller_is_refused_unless_the_hotline_whitelists_them(
     phone = phones(answer_after_ms=200)
     await add_hotline(db, hotline_number, [phone])
     await add_to_list(db, hotline_number, "blacklist", "prefix", "1701234")
-    await add_to_list(db, None, "blacklist", "exact", "13011110000")  # global
+    global_entry = await add_to_list(db, None, "blacklist", "exact", "13011110000")
     await add_to_list(db, hotline_number, "whitelist", "exact", "17012340002")
 
-    refused = await sipp.call(lab.sip_address, hotline_number, caller="17012340001")
-    global_refused = await sipp.call(lab.sip_address, hotline_number, caller="+8613011110000")
-    allowed = await sipp.call(lab.sip_address, hotline_number, caller="17012340002",
-                              hold_ms=1000)
+    try:
+        refused = await sipp.call(lab.sip_address, hotline_number, caller="17012340001")
+        global_refused = await sipp.call(lab.sip_address, hotline_number,
+                                         caller="+8613011110000")
+        allowed = await sipp.call(lab.sip_address, hotline_number, caller="17012340002",
+                                  hold_ms=1000)
+    finally:  # a global entry applies to every other test's hotlines
+        await db.execute("DELETE FROM caller_lists WHERE id = $1", global_entry)
 
     assert (refused.result, refused.status) == ("rejected", 403), refused.errors
     assert (global_refused.result, global_refused.status) == ("rejected", 403)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,13 +22,14 @@ from router.billing import config
 from tests.lab import asterisk, database, sipp
 from tests.lab.router import RouterProcess
 
-DEMO_DB = "hotline_router_demo"
+DEMO_DB = database.name("demo")
 HOTLINE = "4008001234"
 CALLS = 10
 PRICE_FEN_PER_MINUTE = 12
 
 
-async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
+async def run(lab: asterisk.AsteriskLab, database_url: str) -> int:
+    """Place the demo calls and print what happened; the number of calls answered."""
     phones = {"desk-1": sipp.Phone(reject_code=486).start(),
               "desk-2": sipp.Phone(answer_after_ms=800).start(),
               "desk-3": sipp.Phone(answer_after_ms=1200).start()}
@@ -58,16 +60,18 @@ async def run(lab: asterisk.AsteriskLab, database_url: str) -> None:
         await asyncio.sleep(0.5)
         print(f"done in {time.monotonic() - started:.0f} s; waiting for the rating ...\n")
         await wait_until_rated(pool)
-        print_table(await pool.fetch(
+        rows = await pool.fetch(
             """SELECT c.id, c.caller, c.outcome, c.answered_dial_string, c.billable_ms,
                       coalesce(-(SELECT sum(amount_fen) FROM ledger g
                                  WHERE g.call_id = c.id), 0) AS charge_fen,
                       (SELECT string_agg(l.dial_string || ' ' || l.result, ', '
                                          ORDER BY l.dial_started_at)
                        FROM call_legs l WHERE l.call_id = c.id) AS attempts
-               FROM calls c ORDER BY c.started_at"""), labels)
+               FROM calls c ORDER BY c.started_at""")
+        print_table(rows, labels)
         balance = await pool.fetchval("SELECT sum(amount_fen) FROM ledger")
         print(f"prepaid balance now ¥{balance / 100:,.2f} (of ¥3,000.00)")
+        return sum(1 for row in rows if row["outcome"] == "answered")
     finally:
         router.stop()
         for phone in phones.values():
@@ -119,11 +123,14 @@ def main() -> int:
     try:
         database_url = asyncio.run(database.fresh(DEMO_DB))
         print(f"demo database {DEMO_DB} migrated")
-        asyncio.run(run(lab, database_url))
+        answered = asyncio.run(run(lab, database_url))
     finally:
         if not was_running:
             asterisk.stop(lab)
             print("lab stopped")
     print(f"records kept in database {DEMO_DB}: "
           f"DATABASE_URL={database.SERVER_URL}/{DEMO_DB} hotline-router calls")
+    if not answered:
+        print("no call was answered: see the router's log above", file=sys.stderr)
+        return 1
     return 0
