@@ -40,3 +40,5 @@ GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, call
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_admin;
 GRANT INSERT ON phone_state TO hotline_router_admin;  -- a new phone's state row (trigger)
 GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
+GRANT DELETE ON rating_queue TO hotline_router_admin; -- `billing rate` and `rerate` by hand
+GRANT INSERT, UPDATE, DELETE ON number_pool TO hotline_router_admin;  -- `numbers import`

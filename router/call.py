@@ -901,6 +901,9 @@ class Call:
             write, args = await self._records.get()
             try:
                 await self.services.store.write(write, *args)
+            except Exception:  # neither written nor spooled (a full disk): say so, go on
+                metrics.DATABASE_ERRORS.labels(operation=write).inc()
+                self.log.exception("record lost", write=write)
             finally:
                 self._records.task_done()
 

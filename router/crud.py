@@ -63,6 +63,16 @@ class TableSpec:
     has_enabled: bool = True
     filter_key: Key | None = None  # `list KEY` narrows the list by this key
 
+    @property
+    def nouns(self) -> str:
+        """The plural, for messages: "hotlines", "entries"."""
+        return self.noun[:-1] + "ies" if self.noun.endswith("y") else self.noun + "s"
+
+    @property
+    def a_noun(self) -> str:
+        """With its article: "a hotline", "an entry"."""
+        return ("an " if self.noun[0] in "aeiou" else "a ") + self.noun
+
 
 def json_object(text: str) -> dict[str, Any]:
     """Parse a flag's value as a JSON object."""

@@ -54,7 +54,7 @@ async def after_reconnect(owner: Owner, lost_at: datetime) -> None:
     for call in calls:
         call.deliver(Reconcile(states, lost_at))
     ours = set(await owner.ari.application_channels(owner.app))
-    for channel_id in ours - set(owner.calls):
+    for channel_id in ours - set(owner.calls) - await _recorded_channels(owner):
         await _stray(owner, channels.get(channel_id), channel_id, lost_at)
     log.info("reconciled after reconnect", live_calls=len(calls), lost_at=lost_at.isoformat())
 
@@ -138,10 +138,15 @@ async def adopt(owner: Owner, previous_owner: str, previous_app: str,
                                   caller=ev.CallerId(number=row["caller"])))
         call = Call(owner, caller, row["dialled"], started_at=row["started_at"],
                     call_id=row["id"])
+        for channel_id in (caller.id, *(leg.channel_id for leg in legs)):
+            owner.register(channel_id, call)  # events from now on queue for it
         owner.start_adopted(call, call.adopt(legs, states, lost_at))
         adopted += 1
     # A caller taken in the moment before the router died has no record yet.
-    strays = set(await owner.ari.application_channels(previous_app)) - known - set(owner.calls)
+    # Channels of any open record are not strays: another router may have
+    # adopted them while this app was away, and still drives them.
+    strays = (set(await owner.ari.application_channels(previous_app)) - known
+              - set(owner.calls) - await _recorded_channels(owner))
     if strays and previous_owner != owner.router_id:
         await owner.ari.subscribe(owner.app, strays)
     for channel_id in strays:
@@ -150,6 +155,11 @@ async def adopt(owner: Owner, previous_owner: str, previous_app: str,
         log.warning("adopted calls", previous_owner=previous_owner, calls=adopted,
                     unrecorded=len(strays), lost_at=lost_at.isoformat())
     return adopted + len(strays)
+
+
+async def _recorded_channels(owner: Owner) -> set[str]:
+    """The channels of every open call record, whichever router holds it."""
+    return {row["channel"] for row in await owner.db.fetch(_OPEN_CHANNELS)}
 
 
 async def _take_over(owner: Owner, previous_owner: str) -> list[Any]:
@@ -169,6 +179,12 @@ async def _take_over(owner: Owner, previous_owner: str) -> list[Any]:
 _OPEN = """
 SELECT id, dialled, caller, caller_channel, started_at FROM calls
 WHERE router_id = $1 AND ended_at IS NULL ORDER BY started_at
+"""
+
+_OPEN_CHANNELS = """
+SELECT caller_channel AS channel FROM calls WHERE ended_at IS NULL
+UNION ALL
+SELECT l.id::text FROM call_legs l JOIN calls c ON c.id = l.call_id WHERE c.ended_at IS NULL
 """
 
 _LEGS = """

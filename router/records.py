@@ -113,13 +113,17 @@ async def close_interrupted(db: Any, router_id: str) -> int:
 
 
 async def list_calls(db: Any, since: datetime | None = None, limit: int = 1000) -> list[Any]:
+    """The newest ``limit`` calls (started at or after ``since``), oldest first."""
     return list(await db.fetch(
-        """SELECT c.id, h.number AS hotline, c.dialled, c.caller, c.started_at, c.answered_at,
-                  c.ended_at, c.outcome, c.answered_dial_string AS answered_by, c.billable_ms
-           FROM calls c LEFT JOIN hotlines h ON h.id = c.hotline_id
-           WHERE $1::timestamptz IS NULL OR c.started_at >= $1
-           ORDER BY c.started_at, c.id
-           LIMIT $2""", since, limit))
+        """SELECT * FROM (
+               SELECT c.id, h.number AS hotline, c.dialled, c.caller, c.started_at,
+                      c.answered_at, c.ended_at, c.outcome,
+                      c.answered_dial_string AS answered_by, c.billable_ms
+               FROM calls c LEFT JOIN hotlines h ON h.id = c.hotline_id
+               WHERE $1::timestamptz IS NULL OR c.started_at >= $1
+               ORDER BY c.started_at DESC, c.id DESC
+               LIMIT $2) newest
+           ORDER BY started_at, id""", since, limit))
 
 
 async def legs_of(db: Any, call_id: UUID) -> list[Any]:

@@ -146,6 +146,9 @@ class Router:
 
     def start_call_for(self, channel: ev.Channel, dialled: str, at: datetime) -> None:
         call = Call(self, channel, dialled, started_at=at)
+        # Owned from now: a hangup read in the same burst as the StasisStart queues
+        # for the call instead of finding no owner before its task first runs.
+        self.register(channel.id, call)
         self._track(call, self._spawn(call.run(), f"call-{call.id}"))
 
     def start_adopted(self, call: Call, life: Awaitable[None]) -> None:

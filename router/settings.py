@@ -173,6 +173,9 @@ def validate(settings: Settings) -> None:
     for name, schemes in _URL_SCHEMES.items():
         if not getattr(settings, name).startswith(schemes):
             problems.append(f"{name} must start with {' or '.join(schemes)}")
+    if urlsplit(settings.ari_url).username is not None:  # it would reach the router id and logs
+        problems.append("ari_url must not carry a user or password: use ari_user and "
+                        "ari_password")
     if settings.log_format not in _LOG_FORMATS:
         problems.append(f"log_format must be one of {', '.join(_LOG_FORMATS)}")
     if settings.log_level.upper() not in logging.getLevelNamesMapping():
@@ -220,5 +223,15 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 def mask_url(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db; a
+    ``password=`` query parameter is masked too. Read by hand, not by urlsplit:
+    a password may hold "@" or "/", which libpq and asyncpg accept unescaped."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    query_at = rest.find("?")
+    at = rest.rfind("@", 0, query_at if query_at != -1 else len(rest))
+    if at != -1 and ":" in rest[:at]:
+        rest = f"{rest[:at].split(':', 1)[0]}:***{rest[at:]}"
+    rest = re.sub(r"([?&]password=)[^&]*", r"\1***", rest)
+    return f"{scheme}://{rest}"

@@ -105,8 +105,10 @@ class Store:
 
     async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
         """Take a call slot on the phone for this leg; False when it is busy."""
+        attempted = False
         if self.healthy:
             try:
+                attempted = True
                 taken = await self._run("claim", claims.claim(self.db, phone_id, leg_id,
                                                               call_id, self.router_id))
             except Unavailable:
@@ -116,6 +118,8 @@ class Store:
                     self.held[leg_id] = phone_id
                 return taken
         if not self._mine(phone_id) or Counter(self.held.values())[phone_id] >= capacity:
+            if attempted:  # the claim may have committed before the database went away
+                await self.write("release", leg_id, None)  # idempotent: nothing if it did not
             return False
         self.held[leg_id] = phone_id
         self.local[leg_id] = LocalClaim(phone_id, call_id)

@@ -74,6 +74,9 @@ SELECT c.id AS call_id, c.started_at, c.answered_at, c.caller_answered_at, c.end
        date_trunc('month', c.started_at AT TIME ZONE $3)::date AS month
 FROM rating_queue q JOIN calls c ON c.id = q.call_id
 WHERE c.hotline_id = $1 AND q.queued_at <= now() - make_interval(secs => $2)
+  -- calls from before the hotline's first tariff wait without taking a batch's place
+  AND EXISTS (SELECT FROM tariffs t WHERE t.hotline_id = c.hotline_id
+                                      AND t.valid_from <= c.started_at)
 ORDER BY c.ended_at, c.id
 LIMIT $4
 """

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import asyncpg
+
 from router import __version__, admin, migrate, runner, settings
 from router.cli import (
     billing,
@@ -61,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (OSError, ConnectionError) as exc:
         print(f"hotline-router: cannot connect: {exc}", file=sys.stderr)
+        return 3
+    except asyncpg.PostgresError as exc:  # a wrong database or login, a schema not migrated
+        print(f"hotline-router: the database said: {admin.explain(exc)}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from router.billing import cdr, config, ledger, rater, reconcile, render, rerate
 from router.billing.money import seconds, yuan
 from router.billing.months import Month, MonthError
 from router.billing.rating import Rating
+from router.cli import arguments
 from router.cli.common import plain, pool
 
 
@@ -169,12 +170,12 @@ async def rate_now(args: argparse.Namespace) -> int:
 async def reconcile_cdr(args: argparse.Namespace) -> int:
     try:
         records = cdr.read(args.cdr_csv)
-        tolerance = Decimal(args.tolerance)
-    except (OSError, cdr.CdrError, InvalidOperation) as exc:
+    except (OSError, cdr.CdrError) as exc:
         raise AdminError(f"cannot read {args.cdr_csv}: {exc}") from None
     async with pool(args) as db:
         try:
-            result = await reconcile.reconcile(db, records, args.hotline, args.month, tolerance)
+            result = await reconcile.reconcile(db, records, args.hotline, args.month,
+                                               args.tolerance)
         except LookupError as exc:
             raise AdminError(str(exc)) from None
     for pair in result.disagreements:
@@ -191,7 +192,7 @@ async def reconcile_cdr(args: argparse.Namespace) -> int:
               f"{plain(theirs.start) if theirs.start else '?'}): Asterisk {theirs.billsec_s} s")
     print(f"compared {len(result.pairs)} call(s); largest difference "
           f"{result.largest_difference_s} s; {len(result.disagreements)} over "
-          f"{tolerance} s, {len(result.missing_in_cdr)} missing from the CDR, "
+          f"{args.tolerance} s, {len(result.missing_in_cdr)} missing from the CDR, "
           f"{len(result.unknown_to_us)} unknown to us")
     return 0 if result.agrees else 1
 
@@ -247,7 +248,7 @@ def register(sub: Any) -> None:
 
     parser = billing.add_parser("balance", help="a hotline's balance and latest ledger entries")
     parser.add_argument("number", metavar="NUMBER")
-    parser.add_argument("--entries", type=int, default=20)
+    parser.add_argument("--entries", type=arguments.positive_int, default=20)
     parser.set_defaults(handler=balance)
 
     parser = billing.add_parser("statement", help="a hotline's monthly statement")
@@ -272,5 +273,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--month", type=_month,
                         help="only calls started this month (YYYY-MM); also lists our answered "
                              "calls of the month missing from the CDR")
-    parser.add_argument("--tolerance", default="1", help="seconds (default 1)")
+    parser.add_argument("--tolerance", type=arguments.seconds, default=Decimal(1),
+                        help="seconds (default 1)")
     parser.set_defaults(handler=reconcile_cdr)

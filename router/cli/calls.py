@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router import live_calls, records
+from router.cli import arguments
 from router.cli.common import plain, pool, print_json_lines, print_table
 
 FIELDS = ("id", "hotline", "caller", "started_at", "answered_at", "ended_at", "outcome",
@@ -19,9 +20,8 @@ _CLEAR_SCREEN = "\x1b[H\x1b[2J"
 async def list_calls(args: argparse.Namespace) -> int:
     if args.live:
         return await show_live(args)
-    since = datetime.fromisoformat(args.since) if args.since else None
     async with pool(args) as db:
-        rows = await records.list_calls(db, since, args.limit)
+        rows = await records.list_calls(db, args.since, args.limit)
     if args.json:
         print_json_lines(rows, FIELDS)
         return 0
@@ -62,8 +62,10 @@ async def show_live(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("calls", help="list call records, or calls in progress (--live)")
-    parser.add_argument("--since", help="ISO time, e.g. 2026-11-28T00:00:00+08:00")
-    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--since", type=arguments.time_with_offset,
+                        help="ISO time with offset, e.g. 2026-11-28T00:00:00+08:00")
+    parser.add_argument("--limit", type=arguments.positive_int, default=1000,
+                        help="the newest N calls (default 1000)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--live", action="store_true",
                         help="calls in progress, refreshed until Ctrl-C")

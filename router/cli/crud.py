@@ -130,15 +130,15 @@ def subcommand(topic: Any, name: str, help_text: str, **options: Any) -> argpars
 
 def register(topic: Any, spec: crud.TableSpec) -> None:
     """Add the generic subcommands for ``spec`` to a topic's subparsers."""
-    listing = subcommand(topic, "list", f"list {spec.noun}s")
+    listing = subcommand(topic, "list", f"list {spec.nouns}")
     if spec.filter_key is not None:
         listing.add_argument("filter", nargs="?", metavar=spec.filter_key.metavar,
                              help=f"only those of this {spec.filter_key.noun}")
     listing.set_defaults(handler=partial(_list, spec))
 
     commands = [("show", f"one {spec.noun}, in full", _show),
-                ("update", f"change a {spec.noun}", _update),
-                ("delete", f"delete a {spec.noun}", _delete)]
+                ("update", f"change {spec.a_noun}", _update),
+                ("delete", f"delete {spec.a_noun}", _delete)]
     for name, help_text, handler in commands:
         parser = subcommand(topic, name, help_text)
         add_key_arguments(parser, spec.keys)
@@ -147,6 +147,6 @@ def register(topic: Any, spec: crud.TableSpec) -> None:
         parser.set_defaults(handler=partial(handler, spec))
     if spec.has_enabled:
         for name, enabled in (("enable", True), ("disable", False)):
-            parser = subcommand(topic, name, f"{name} a {spec.noun}")
+            parser = subcommand(topic, name, f"{name} {spec.a_noun}")
             add_key_arguments(parser, spec.keys)
             parser.set_defaults(handler=partial(_set_enabled, spec, enabled))

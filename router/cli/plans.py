@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router import admin, callers, plan, region
+from router.cli import arguments
 from router.cli.common import as_dict, pool, print_record, print_table
 from router.cli.plan_names import hotline_id
 from router.directory import find_hotline
@@ -69,9 +70,7 @@ async def show(args: argparse.Namespace) -> int:
 
 async def explain(args: argparse.Namespace) -> int:
     """What the plan would decide for this caller at this time (nothing is dialled)."""
-    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
-    if at.tzinfo is None:
-        raise admin.AdminError("--at needs an offset, e.g. 2026-10-01T10:00:00+08:00")
+    at = args.at or datetime.now(UTC)
     async with pool(args) as db:
         hotline = await find_hotline(db, args.hotline)
     if hotline is None:
@@ -113,5 +112,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("hotline", metavar="NUMBER")
     parser.add_argument("--caller", required=True, help="the caller id, any format")
-    parser.add_argument("--at", metavar="TIME", help="ISO time with offset (default: now)")
+    parser.add_argument("--at", metavar="TIME", type=arguments.time_with_offset,
+                        help="ISO time with offset (default: now)")
     parser.set_defaults(handler=explain)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from router import admin, crud
+from router.cli import arguments
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, pool
@@ -104,9 +104,7 @@ async def clear_hours(args: argparse.Namespace) -> int:
 
 async def override(args: argparse.Namespace) -> int:
     state = None if args.state == "clear" else args.state
-    until = datetime.fromisoformat(args.until) if args.until else None
-    if until is not None and until.tzinfo is None:
-        raise admin.AdminError("--until needs an offset, e.g. 2026-10-08T09:00:00+08:00")
+    until = args.until
     async with pool(args) as db:
         schedule = await _schedule(db, args)
         with admin.refusals():
@@ -146,7 +144,7 @@ def register(sub: Any) -> None:
     parser = crud_cli.subcommand(topic, "override", "closed now / open now / clear")
     _named(parser)
     parser.add_argument("state", choices=("open", "closed", "clear"))
-    parser.add_argument("--until", metavar="TIME", help="ISO time with offset (default: "
-                        "until cleared)")
+    parser.add_argument("--until", metavar="TIME", type=arguments.time_with_offset,
+                        help="ISO time with offset (default: until cleared)")
     parser.set_defaults(handler=override)
     crud_cli.register(topic, SCHEDULES)

@@ -45,3 +45,21 @@ async def test_the_daemon_cannot_change_configuration_or_erase_records(
     with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError,
                        match=r"permission denied|must be owner"):
         await as_daemon.execute(statement)
+
+
+@pytest.mark.parametrize(("table", "privilege"), [
+    ("number_pool", "INSERT"),   # numbers import
+    ("rating_queue", "DELETE"),  # billing rate
+    ("ledger", "INSERT"),        # top-ups
+    ("hotlines", "UPDATE"),
+])
+async def test_the_admin_role_can_do_what_the_admin_cli_does(
+        db: Any, table: str, privilege: str) -> None:
+    assert await db.fetchval("SELECT has_table_privilege('hotline_router_admin', $1, $2)",
+                             table, privilege)
+
+
+@pytest.mark.parametrize("table", ["calls", "call_legs", "phone_claims"])
+async def test_the_admin_role_cannot_write_records(db: Any, table: str) -> None:
+    assert not await db.fetchval(
+        "SELECT has_table_privilege('hotline_router_admin', $1, 'INSERT')", table)

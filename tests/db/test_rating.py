@@ -86,6 +86,18 @@ async def test_a_call_without_a_tariff_waits_until_one_is_set(db: Any,
     assert (charge["units"], charge["amount_fen"]) == (2, -20)
 
 
+async def test_calls_from_before_the_first_tariff_do_not_hold_up_later_ones(
+        db: Any, hotline_number: str) -> None:
+    hotline = await new_hotline(db, hotline_number, valid_from="2025-03-10T00:00:00+00:00")
+    older = [await add_call(db, hotline, hotline_number, T - timedelta(days=30 + n),
+                            talk_ms=60_000) for n in range(3)]
+    priced = await add_call(db, hotline, hotline_number, T, talk_ms=60_000)
+    # a batch smaller than the calls waiting without a tariff
+    rated = await rater.rate_hotline(db, hotline, limit=2)
+    assert list(rated.calls) == [priced]
+    assert all([await queued(db, call_id) for call_id in older])
+
+
 async def test_a_greeting_starts_billing_at_its_answer(db: Any, hotline_number: str) -> None:
     hotline = await new_hotline(db, hotline_number, unit_s=6, price_fen=1)
     call_id = await add_call(db, hotline, hotline_number, T, talk_ms=4000, ring_ms=5000,

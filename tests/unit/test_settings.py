@@ -29,6 +29,22 @@ def test_secrets_never_show() -> None:
     assert config.masked()["database_url"] == "postgresql://router:***@db:5432/hr"
 
 
+@pytest.mark.parametrize(("url", "secret", "shown"), [
+    ("postgresql://u:p@ss@host/db", "p@ss", "postgresql://u:***@host/db"),
+    ("postgresql://u:pa/ss@h/db", "pa/ss", "postgresql://u:***@h/db"),
+    ("postgresql://u@h/db?password=pw9&sslmode=require", "pw9",
+     "postgresql://u@h/db?password=***&sslmode=require"),
+])
+def test_a_password_is_masked_whatever_it_holds(url: str, secret: str, shown: str) -> None:
+    assert settings.mask_url(url) == shown
+    assert secret not in settings.mask_url(url)
+
+
+def test_an_ari_url_with_credentials_is_refused() -> None:
+    with pytest.raises(settings.SettingsError, match="ari_url must not carry a user"):
+        settings.validate(settings.from_env({"ARI_URL": "http://ari:s3cret@pbx:8088"}))
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
