@@ -40,10 +40,13 @@ async def test_a_returning_router_leaves_the_calls_its_peer_adopted_alone(
     first = routers("hotline-router-ra", FAST_LEASE)
     routers("hotline-router-rb", FAST_LEASE)
 
+    async def caller(n: int) -> sipp.CallResult:
+        await asyncio.sleep(n * 0.1)
+        return await sipp.call(lab.sip_address, hotline_number, caller=f"1330000{n:04d}",
+                               hold_ms=HOLD_MS)
+
     with dialplan_global(lab, "ROUTER_APPS", "^hotline-router-ra$"):  # calls reach ra only
-        placed = asyncio.ensure_future(asyncio.gather(*(
-            sipp.call(lab.sip_address, hotline_number, caller=f"1330000{n:04d}",
-                      hold_ms=HOLD_MS) for n in range(CALLS))))
+        placed = asyncio.ensure_future(asyncio.gather(*(caller(n) for n in range(CALLS))))
         await until_all_bridged_by(db, hotline_number, "hotline-router-ra")
         first.stop(signal.SIGKILL)
         await until_all_bridged_by(db, hotline_number, "hotline-router-rb")  # adopted
