@@ -269,7 +269,7 @@ async def _from_snapshot(db: Any, config: HotlineConfig, new_call: bool) -> Hotl
                           new_call and config.hunts_at_once())
     busy = {r["phone_id"]: r for r in rows if r["phone_id"] is not None}
     return replace(assemble(config, busy), refuses_calls=rows[0]["refuses"],
-                               call_number=rows[0]["call_number"])
+                   call_number=rows[0]["call_number"])
 
 
 def assemble(config: HotlineConfig, busy: Mapping[int, Mapping[str, Any]]) -> Hotline:

@@ -104,14 +104,14 @@ async def clear_hours(args: argparse.Namespace) -> int:
 
 async def override(args: argparse.Namespace) -> int:
     state = None if args.state == "clear" else args.state
-    until = args.until
     async with pool(args) as db:
         schedule = await _schedule(db, args)
         with admin.refusals():
             await db.execute("UPDATE schedules SET override = $2, override_until = $3 "
-                             "WHERE id = $1", schedule, state, until)
-    print(json.dumps({"override": state, "until": args.until}) if args.json
-          else f"{args.schedule}: " + (f"{state} now" + (f" until {args.until}" if until else "")
+                             "WHERE id = $1", schedule, state, args.until)
+    until = args.until.isoformat() if args.until else None
+    print(json.dumps({"override": state, "until": until}) if args.json
+          else f"{args.schedule}: " + (f"{state} now" + (f" until {until}" if until else "")
                                        if state else "follows its hours again"))
     return 0
 

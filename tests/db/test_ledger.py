@@ -93,6 +93,11 @@ async def test_a_call_charge_must_match_its_rating_and_is_taken_once(
      "package monthly minimum cannot be negative"),
     ("INSERT INTO hotline_billing (hotline_id, time_zone) VALUES ($1, 'Asia/Beijing')",
      "billing time zone must be a known zone"),
+    # PostgreSQL reads these as US Central and UTC-8: refused, not misread
+    ("INSERT INTO hotline_billing (hotline_id, time_zone) VALUES ($1, 'CST')",
+     "billing time zone must be a known zone"),
+    ("INSERT INTO hotline_billing (hotline_id, time_zone) VALUES ($1, 'UTC+8')",
+     "billing time zone must be a known zone"),
     ("INSERT INTO hotline_billing (hotline_id, at_zero_balance) VALUES ($1, 'hang-up')",
      "billing at zero balance must be keep routing or refuse"),
 ])
@@ -101,6 +106,12 @@ async def test_price_list_rows_that_cannot_work_are_refused(db: Any, hotline: in
     with pytest.raises(asyncpg.exceptions.CheckViolationError) as refused:
         await db.execute(sql, hotline)
     assert config.explain(refused.value) == reason
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC", "Asia/Hong_Kong", "Etc/GMT-8"])
+async def test_time_zones_by_name_are_taken(db: Any, hotline: int, zone: str) -> None:
+    await db.execute("INSERT INTO hotline_billing (hotline_id, time_zone) VALUES ($1, $2)",
+                     hotline, zone)
 
 
 async def test_packages_of_a_hotline_cannot_overlap(db: Any, hotline: int) -> None:

@@ -81,7 +81,9 @@ def test_an_admin_builds_a_plan_and_dry_runs_it(admin_url: str) -> None:
         (1, "group", "sales"), (2, "group", "duty"), (3, "menu", "main")]
     assert plan["settings"]["greeting_sound"] == "hello-world"
 
-    ok(admin_url, "schedule", "override", number, "office", "open")
+    shown = json.loads(ok(admin_url, "schedule", "override", number, "office", "open",
+                          "--until", "2099-01-01T09:00:00+08:00", "--json"))
+    assert shown == {"override": "open", "until": "2099-01-01T09:00:00+08:00"}
     assert explain("02161234567", saturday)["menu"] == "main"
     ok(admin_url, "rule", "disable", "1")
     assert explain("13912345678", saturday)["menu"] == "main"  # override open: no duty
