@@ -35,6 +35,9 @@ CHANNEL = "hotline_router_config"
 DEBOUNCE_S = 0.05
 # A silent network loss shows no termination: ask the server now and then.
 KEEPALIVE_S = 10.0
+# A network that drops packets silently would otherwise hold the probe for the
+# connection's command timeout (30 s) while the snapshot counts as fresh.
+KEEPALIVE_TIMEOUT_S = 2.0
 
 
 class ConfigWatcher:
@@ -100,8 +103,8 @@ class ConfigWatcher:
                 gone.cancel()
             if lost.is_set():
                 return
-            if not done:
-                await connection.fetchval("SELECT 1")
+            if not done:  # quiet: is the connection (and so LISTEN) still there?
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), KEEPALIVE_TIMEOUT_S)
                 continue
             await asyncio.sleep(DEBOUNCE_S)
             self._changed.clear()

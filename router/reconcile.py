@@ -68,7 +68,7 @@ async def _stray(owner: Owner, snapshot: Any, channel_id: str, at: datetime) -> 
     if snapshot is not None:
         channel = msgspec.convert(snapshot, ev.Channel)
         dialplan = channel.dialplan
-        if dialplan is not None and dialplan.exten.isdigit() and not _is_leg(channel_id):
+        if dialplan is not None and dialplan.exten.isdigit() and not is_router_id(channel_id):
             log.warning("routing a caller whose start was missed", channel=channel_id)
             started = ev.parse_timestamp(channel.creationtime) if channel.creationtime else at
             owner.start_call_for(channel, dialplan.exten, started)
@@ -92,7 +92,7 @@ async def sweep_bridges(owner: Owner) -> int:
     swept = 0
     for bridge in await owner.ari.list_bridges():
         created = ev.parse_timestamp(str(bridge.get("creationtime", "")))
-        if (bridge.get("channels") or not _is_leg(str(bridge.get("id", "")))
+        if (bridge.get("channels") or not is_router_id(str(bridge.get("id", "")))
                 or bridge["id"] in live
                 or (now - created).total_seconds() < EMPTY_BRIDGE_GRACE_S):
             continue
@@ -103,8 +103,9 @@ async def sweep_bridges(owner: Owner) -> int:
     return swept
 
 
-def _is_leg(channel_id: str) -> bool:
-    """Legs and bridges carry the routers' own ids (UUIDs); Asterisk's are "<epoch>.<n>"."""
+def is_router_id(channel_id: str) -> bool:
+    """Whether a router made this id: phone legs and call bridges carry our UUIDs,
+    while Asterisk names the channels it creates (callers) "<epoch>.<n>"."""
     try:
         UUID(channel_id)
     except ValueError:

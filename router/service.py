@@ -133,6 +133,11 @@ class Router:
 
     def _start_call(self, event: ev.StasisStart) -> None:
         channel = event.channel
+        if reconcile.is_router_id(channel.id):
+            # One of our phone legs, late, after its call ended: not a caller.
+            log.warning("hanging up a phone leg whose call is over", channel=channel.id)
+            self._spawn(self._hang_up_leg(channel.id), f"hangup-{channel.id}")
+            return
         exten = channel.dialplan.exten if channel.dialplan else ""
         dialled = event.args[0] if event.args else exten
         if not _DIALLED.match(dialled):
@@ -157,6 +162,12 @@ class Router:
     def _track(self, call: Call, task: asyncio.Task[None]) -> None:
         self.live_calls[task] = call
         task.add_done_callback(lambda done: self.live_calls.pop(done, None))
+
+    async def _hang_up_leg(self, channel_id: str) -> None:
+        try:
+            await self.ari.hangup(channel_id, "normal")
+        except (TimeoutError, AriError, OSError) as exc:
+            log.warning("could not hang up a phone leg", channel=channel_id, error=str(exc))
 
     async def _hand_back(self, channel_id: str, dialled: str) -> None:
         """A call reached us by plain Stasis() while draining: let other routers take it."""
