@@ -125,6 +125,8 @@ async def adopt(owner: Owner, previous_owner: str, previous_app: str,
     for row in rows:
         legs = [_leg(r) for r in await owner.db.fetch(_LEGS, row["id"])]
         known |= {row["caller_channel"], *(leg.channel_id for leg in legs)}
+        if row["caller_channel"] in owner.calls:
+            continue  # adopted by an earlier attempt that failed further on
         for leg in legs:
             if leg.claimed and leg.phone_id is not None:
                 owner.store.held[leg.id] = leg.phone_id

@@ -70,6 +70,8 @@ class Router:
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
+        self._previous_run_adopted = False
+        self._adopting = asyncio.Lock()
 
     # --- Services, as seen by a Call ----------------------------------------
 
@@ -188,22 +190,32 @@ class Router:
         except AriError as exc:  # an older Asterisk: all events come, the extra are ignored
             log.warning("could not filter ARI events", error=str(exc))
         try:
-            if self.stream.connections == 1:
-                lost_at = self._previous_seen or datetime.now(UTC)
-                await reconcile.adopt(self, self.router_id, self.app, lost_at)
-                released = await claims.release_stale(self.db, self.router_id,
-                                                      list(self.store.held),
-                                                      self.max_call_s + 600)
-                if released:
-                    log.warning("released claims no live call holds", claims=released)
+            if not self._previous_run_adopted:
+                await self._adopt_previous_run()
             else:
                 await reconcile.after_reconnect(self, self.stream.lost_at or datetime.now(UTC))
             await reconcile.sweep_bridges(self)
-        except AriError as exc:  # the next reconnect tries again
+        except AriError as exc:  # the next reconnect or heartbeat tries again
             log.warning("reconciliation failed", error=str(exc))
         except Exception:
             log.exception("reconciliation failed")
             metrics.DATABASE_ERRORS.labels(operation="reconcile").inc()
+
+    async def _adopt_previous_run(self) -> None:
+        """Take back the calls this router's previous run left in Asterisk, and
+        free the claims no live call holds. Until it has worked once, every
+        reconnect and every heartbeat tries again (calls already adopted are
+        skipped)."""
+        async with self._adopting:
+            if self._previous_run_adopted:
+                return
+            lost_at = self._previous_seen or datetime.now(UTC)
+            await reconcile.adopt(self, self.router_id, self.app, lost_at)
+            released = await claims.release_stale(self.db, self.router_id,
+                                                  list(self.store.held), self.max_call_s + 600)
+            if released:
+                log.warning("released claims no live call holds", claims=released)
+            self._previous_run_adopted = True
 
     async def _heartbeats(self) -> None:
         """Say we are alive; learn who else is; adopt the calls of routers that died."""
@@ -217,6 +229,8 @@ class Router:
                     heartbeat.alive(self.db, self.settings.router_lease_s),
                     self.settings.db_timeout_s)
                 if self.stream.connected.is_set() and not self.draining:
+                    if not self._previous_run_adopted:  # it failed on connecting
+                        await self._adopt_previous_run()
                     for dead in await heartbeat.dead_on(self.db, self.settings.ari_url,
                                                         self.settings.router_lease_s,
                                                         self.router_id):
