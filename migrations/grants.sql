@@ -38,6 +38,7 @@ GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing,
 -- Hotline plans (0005).
 GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_admin;
+GRANT INSERT, UPDATE, DELETE ON calendar_days TO hotline_router_admin;  -- (0008)
 GRANT INSERT ON phone_state TO hotline_router_admin;  -- a new phone's state row (trigger)
 GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
 GRANT DELETE ON rating_queue TO hotline_router_admin; -- `billing rate` and `rerate` by hand

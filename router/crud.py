@@ -65,8 +65,10 @@ class TableSpec:
 
     @property
     def nouns(self) -> str:
-        """The plural, for messages: "hotlines", "entries"."""
-        return self.noun[:-1] + "ies" if self.noun.endswith("y") else self.noun + "s"
+        """The plural, for messages: "hotlines", "entries", "days"."""
+        if self.noun.endswith("y") and self.noun[-2:-1] not in tuple("aeiou"):
+            return self.noun[:-1] + "ies"
+        return self.noun + "s"
 
     @property
     def a_noun(self) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from router.callers import CallerNumber, normalise
 from router.menu import Menu
 from router.region import Region
-from router.schedule import CHINA, HolidayCalendar, Schedule, is_open
+from router.schedule import AdminCalendar, HolidayCalendar, Schedule, is_open
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
@@ -107,6 +107,8 @@ class Plan:
     lists: tuple[ListEntry, ...] = ()  # the hotline's and the global entries
     schedules: Mapping[int, Schedule] = field(default_factory=dict)
     menus: Mapping[int, Menu] = field(default_factory=dict)
+    # holidays: the days admins entered, then chinese-calendar
+    calendar: AdminCalendar = field(default_factory=AdminCalendar)
 
 
 Result = Literal["default", "group", "menu", "closed", "refused", "blacklisted", "mobile-on-800"]
@@ -127,8 +129,11 @@ class Decision:
 
 
 def decide(plan: Plan, dialled: str, caller: CallerNumber, region: Region, now: dt.datetime,
-           calendar: HolidayCalendar = CHINA) -> Decision:
-    """Where the call goes; see the module's docstring for the order."""
+           calendar: HolidayCalendar | None = None) -> Decision:
+    """Where the call goes; see the module's docstring for the order. Holidays
+    come from ``calendar``, by default the plan's own."""
+    if calendar is None:
+        calendar = plan.calendar
     if dialled.startswith("800") and caller.kind == "mobile":
         return Decision("mobile-on-800", "800 numbers take landline callers only")
     blacklisted = _on_list(plan, "blacklist", caller, region)

@@ -17,7 +17,7 @@ from typing import Any
 
 from router.menu import Menu, MenuKey
 from router.plan import Group, ListEntry, Member, Plan, Rule, Sounds
-from router.schedule import Schedule, Window
+from router.schedule import AdminCalendar, Schedule, Window
 
 # "$1::bigint IS NULL OR …": every hotline, or only hotline $1.
 _ONE_OR_ALL = "($1::bigint IS NULL OR {column} = $1)"
@@ -79,10 +79,12 @@ class Plans:
 
     by_hotline: Mapping[int, Plan] = field(default_factory=dict)
     global_lists: tuple[ListEntry, ...] = ()
+    calendar: AdminCalendar = field(default_factory=AdminCalendar)
 
     def of(self, hotline_id: int) -> Plan:
         """The hotline's plan; a hotline without one gets the global lists only."""
-        return self.by_hotline.get(hotline_id) or Plan(lists=self.global_lists)
+        return self.by_hotline.get(hotline_id) or Plan(lists=self.global_lists,
+                                                       calendar=self.calendar)
 
 
 async def load_plans(db: Any, hotline_id: int | None = None) -> Plans:
@@ -94,6 +96,7 @@ async def load_plans(db: Any, hotline_id: int | None = None) -> Plans:
         schedules = await connection.fetch(_SCHEDULES, hotline_id)
         menus = await connection.fetch(_MENUS, hotline_id)
         rules = await connection.fetch(_RULES, hotline_id)
+        days = await connection.fetch("SELECT day, kind FROM calendar_days")
 
     parts: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in settings:
@@ -120,9 +123,10 @@ async def load_plans(db: Any, hotline_id: int | None = None) -> Plans:
             own[entry.hotline_id].append(entry)
     for hotline in own:
         parts[hotline].setdefault("groups", {})
+    calendar = AdminCalendar({row["day"]: row["kind"] for row in days})
     return Plans(by_hotline={
-        hotline: Plan(**values, lists=(*own.get(hotline, ()), *global_lists))
-        for hotline, values in parts.items()}, global_lists=global_lists)
+        hotline: Plan(**values, lists=(*own.get(hotline, ()), *global_lists), calendar=calendar)
+        for hotline, values in parts.items()}, global_lists=global_lists, calendar=calendar)
 
 
 def sound_list(text: str | None) -> tuple[str, ...]:

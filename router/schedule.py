@@ -8,8 +8,9 @@ otherwise. A schedule is open while one of its windows for that key covers the
 time of day in the hotline's time zone; a manual override beats the hours.
 
 Holidays come from the ``chinese-calendar`` package (MIT), whose data covers
-the years the State Council has announced (up to its release). For a date
-outside its data the schedule falls back to plain weekdays and logs a warning
+the years the State Council has announced (up to its release), and from the
+days admins enter in ``calendar_days``, which take precedence. For a date
+outside both the schedule falls back to plain weekdays and logs a warning
 once per year, so an outdated package degrades to "no holidays", never to
 an error.
 """
@@ -17,7 +18,8 @@ an error.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -56,6 +58,17 @@ class ChineseCalendar:
 
 
 CHINA = ChineseCalendar()
+
+
+@dataclass(frozen=True)
+class AdminCalendar:
+    """The days admins entered (``calendar_days``) first, then ``fallback``'s."""
+
+    days: Mapping[dt.date, DayType] = field(default_factory=dict)
+    fallback: HolidayCalendar = CHINA
+
+    def day_type(self, day: dt.date) -> DayType:
+        return self.days.get(day) or self.fallback.day_type(day)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from router import __version__, admin, migrate, runner, settings
+from router import __version__, admin, logs, migrate, runner, settings
 from router.cli import (
     billing,
     bindings,
+    calendar,
     caller_lists,
     calls,
     config,
@@ -32,7 +33,7 @@ from router.cli import (
 # get list/show/update/enable/disable/delete from router/cli/crud.py by
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, billing, numbers,
-          groups, caller_lists, schedules, menus, rules, plans)
+          groups, caller_lists, schedules, calendar, menus, rules, plans)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Log lines go to stderr, so --json output on stdout stays parseable; `run`
+    # configures logging again from its settings.
+    logs.configure("console", "info")
     try:
         code: int = runner.run(args.handler(args))
         return code

@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,8 @@ def plain(value: Any) -> Any:
     """A JSON-friendly value: ISO times in UTC with milliseconds, str for ids."""
     if isinstance(value, datetime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, UUID | Decimal):
         return str(value)
     return value

@@ -114,3 +114,40 @@ def test_refusals_name_the_reason(admin_url: str) -> None:
         "plan time zone must be a known zone")
     assert refused(admin_url, "callers", "add", "blacklist", "abc") == (
         "caller list number or prefix must be 1 to 20 digits")
+
+
+def test_holidays_admins_enter_override_the_package(admin_url: str) -> None:
+    """2027 is beyond chinese-calendar 1.11.0: its days come from calendar_days."""
+    number = "4006570003"
+    ok(admin_url, "hotline", "add", number)
+    ok(admin_url, "phone", "add", number, "PJSIP/phones/sip:804@10.0.0.4")
+    ok(admin_url, "group", "add", number, "duty", "PJSIP/phones/sip:804@10.0.0.4")
+    ok(admin_url, "schedule", "add", number, "office")
+    ok(admin_url, "schedule", "hours", number, "office", "--days", "mon-fri",
+       "--opens", "09:00", "--closes", "18:00")
+    ok(admin_url, "rule", "add", number, "--action", "group", "--group", "duty",
+       "--schedule", "office", "--when", "closed")
+
+    def group_at(at: str) -> str | None:
+        shown: dict[str, Any] = json.loads(ok(admin_url, "plan", "explain", number,
+                                              "--caller", "02161234567", "--at", at, "--json"))
+        group: str | None = shown["group"]
+        return group
+
+    new_year, saturday = "2027-01-01T10:00:00+08:00", "2027-01-02T10:00:00+08:00"
+    assert (group_at(new_year), group_at(saturday)) == (None, "duty")  # plain weekdays
+    try:
+        ok(admin_url, "calendar", "add", "2027-01-01", "--kind", "holiday", "--name", "元旦")
+        ok(admin_url, "calendar", "add", "2027-01-02", "--kind", "makeup-workday")
+        assert (group_at(new_year), group_at(saturday)) == ("duty", None)
+        listed = [json.loads(line) for line in
+                  ok(admin_url, "calendar", "list", "--json").splitlines()]
+        assert {"day": "2027-01-01", "kind": "holiday", "name": "元旦"} in listed
+        assert refused(admin_url, "calendar", "update", "2027-01-01", "--name", "x" * 41) == (
+            "calendar day name must be at most 40 characters")
+        assert refused(admin_url, "calendar", "add", "2027-01-01", "--kind", "holiday") == (
+            "calendar days pkey")
+    finally:
+        for day in ("2027-01-01", "2027-01-02"):
+            cli(admin_url, "calendar", "delete", day)
+    assert group_at(new_year) is None
