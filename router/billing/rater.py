@@ -52,7 +52,7 @@ async def rate_ready(db: Any, delay_s: float, limit: int = 200) -> list[HotlineR
     """Rate every queued call that ended at least ``delay_s`` ago."""
     hotline_ids = await db.fetch(
         """SELECT DISTINCT c.hotline_id FROM rating_queue q JOIN calls c ON c.id = q.call_id
-           WHERE q.queued_at <= now() - make_interval(secs => $1)
+           WHERE q.queued_at <= now() - make_interval(secs => $1) + interval '1 millisecond'
              AND EXISTS (SELECT 1 FROM tariffs t
                          WHERE t.hotline_id = c.hotline_id AND t.valid_from <= c.started_at)""",
         delay_s)
@@ -73,7 +73,10 @@ _READY = """
 SELECT c.id AS call_id, c.started_at, c.answered_at, c.caller_answered_at, c.ended_at,
        date_trunc('month', c.started_at AT TIME ZONE $3)::date AS month
 FROM rating_queue q JOIN calls c ON c.id = q.call_id
-WHERE c.hotline_id = $1 AND q.queued_at <= now() - make_interval(secs => $2)
+-- queued_at is kept to the millisecond, rounded: a call queued just before this
+-- transaction began may carry a time up to half a millisecond after its start
+WHERE c.hotline_id = $1
+  AND q.queued_at <= now() - make_interval(secs => $2) + interval '1 millisecond'
   -- calls from before the hotline's first tariff wait without taking a batch's place
   AND EXISTS (SELECT FROM tariffs t WHERE t.hotline_id = c.hotline_id
                                       AND t.valid_from <= c.started_at)

@@ -130,8 +130,8 @@ def cli(lab: AsteriskLab, command: str) -> str:
 def set_global(lab: AsteriskLab, name: str, value: str) -> None:
     """Change a dialplan global at run time, e.g. ROUTER_MODE."""
     # An empty value must be quoted: without it the CLI prints its usage and sets nothing.
-    shown = value or '""'
-    cli(lab, f"dialplan set global {name} {shown}")
+    argument = value or '""'
+    cli(lab, f"dialplan set global {name} {argument}")
 
 
 def is_running(lab: AsteriskLab) -> bool:
