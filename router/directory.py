@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import strategies
@@ -124,7 +125,7 @@ async def find_hotline(db: Any, number: str, snapshot: Snapshot | None = None,
     state from the database. A number the snapshot does not know is looked up
     in the tables, so a hotline created a moment ago answers its first call.
     For a ``new_call`` the snapshot's read also takes the call's round-robin
-    number where :meth:`HotlineConfig.hunts_at_once` (``call_number``).
+    number where :attr:`HotlineConfig.hunts_at_once` (``call_number``).
     """
     if snapshot is not None and number in snapshot.hotlines:
         return await _from_snapshot(db, snapshot.hotlines[number], new_call)
@@ -180,10 +181,12 @@ class HotlineConfig:
     phones: tuple[BoundConfig, ...]
     plan: Plan = field(default_factory=Plan)
 
+    @cached_property
     def hunts_at_once(self) -> bool:
         """Whether every call rings the hotline's own phones with its own rule
         (nothing in the plan can refuse or divert it) and that rule takes turns
-        (round-robin numbers): then the number is taken with the lookup."""
+        (round-robin numbers): then the number is taken with the lookup.
+        Worked out once per snapshot, not per call (it scans the caller lists)."""
         if not self.enabled or self.number.startswith("800") or self.plan.rules:
             return False
         if any(entry.list == "blacklist" for entry in self.plan.lists):
@@ -266,7 +269,7 @@ async def _read_all(db: Any) -> tuple[list[Any], Plans]:
 
 async def _from_snapshot(db: Any, config: HotlineConfig, new_call: bool) -> Hotline:
     rows = await db.fetch(_BUSY, [p.phone_id for p in config.phones], config.id,
-                          new_call and config.hunts_at_once())
+                          new_call and config.hunts_at_once)
     busy = {r["phone_id"]: r for r in rows if r["phone_id"] is not None}
     return replace(assemble(config, busy), refuses_calls=rows[0]["refuses"],
                    call_number=rows[0]["call_number"])

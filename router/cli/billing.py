@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,22 +119,27 @@ async def balance(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _not_found_said() -> Iterator[None]:
+    """No such hotline (or month of it): the billing code's LookupError, as the admin's error."""
+    try:
+        yield
+    except LookupError as exc:
+        raise AdminError(str(exc)) from None
+
+
 async def statement(args: argparse.Namespace) -> int:
     async with pool(args) as db:
-        try:
+        with _not_found_said():
             found = await statements.load(db, args.hotline, args.month)
-        except LookupError as exc:
-            raise AdminError(str(exc)) from None
     sys.stdout.write(render.render(found, args.format))
     return 0
 
 
 async def rerate_month(args: argparse.Namespace) -> int:
     async with pool(args) as db:
-        try:
+        with _not_found_said():
             results = await rerate.rerate(db, args.month, args.hotline)
-        except LookupError as exc:
-            raise AdminError(str(exc)) from None
     changed = [r for r in results if r.calls or r.minimum]
     for result in changed:
         print(f"{result.number} {result.month}: {len(result.calls)} call(s) changed, "
@@ -173,11 +180,9 @@ async def reconcile_cdr(args: argparse.Namespace) -> int:
     except (OSError, cdr.CdrError) as exc:
         raise AdminError(f"cannot read {args.cdr_csv}: {exc}") from None
     async with pool(args) as db:
-        try:
+        with _not_found_said():
             result = await reconcile.reconcile(db, records, args.hotline, args.month,
-                                               args.tolerance)
-        except LookupError as exc:
-            raise AdminError(str(exc)) from None
+                                             args.tolerance)
     for pair in result.disagreements:
         ours = pair.ours
         print(f"disagree  call {ours.call_id} ({ours.hotline}, channel {ours.caller_channel}, "

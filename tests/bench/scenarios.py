@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from tests.lab.scenarios import _HEADER, _SDP, _log, _time
+from tests.lab.scenarios import _HEADER, _SDP, OK_TO_BYE, _log, _time
 
 # The caller's number: the From user of the INVITE the phone receives.
 _FROM = '<ereg regexp="sip:[^@;>]+" search_in="hdr" header="From:" assign_to="from"/>'
@@ -41,16 +41,6 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
                                + _SDP))
     out.append('<recv request="ACK" crlf="true"/>\n')
     out.append(f'<recv request="BYE" timeout="{max_hold_ms}"/>\n')
-    out.append("""<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-""")
+    out.append(OK_TO_BYE)
+    out.append("</scenario>\n")
     return "".join(out)

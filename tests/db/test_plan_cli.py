@@ -85,7 +85,10 @@ def test_an_admin_builds_a_plan_and_dry_runs_it(admin_url: str) -> None:
                           "--until", "2099-01-01T09:00:00+08:00", "--json"))
     assert shown == {"override": "open", "until": "2099-01-01T09:00:00+08:00"}
     assert explain("02161234567", saturday)["menu"] == "main"
-    ok(admin_url, "rule", "disable", "1")
+    rules = [json.loads(line) for line in
+             ok(admin_url, "rule", "list", number, "--json").splitlines()]
+    first_rule = next(r["id"] for r in rules if r["position"] == 1)
+    ok(admin_url, "rule", "disable", str(first_rule))
     assert explain("13912345678", saturday)["menu"] == "main"  # override open: no duty
 
 

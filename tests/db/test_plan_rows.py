@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -14,7 +12,7 @@ from router import admin
 from router.directory import find_hotline
 from router.live_config import ConfigWatcher
 from router.plan import DEFAULT_TIME_ZONE, Sounds
-from tests.db.test_live_config import until
+from tests.db.conftest import until
 from tests.plan_helpers import add_group, add_key, add_menu, add_rule, add_schedule, add_to_list
 
 _numbers = itertools.count(1)
@@ -185,30 +183,20 @@ async def test_database_defaults_are_the_routers_defaults(db: Any) -> None:
                              ) == f"'{DEFAULT_TIME_ZONE}'::text"
 
 
-@pytest.fixture
-async def plan_watcher(database_url: str) -> AsyncIterator[ConfigWatcher]:
-    watching = ConfigWatcher(database_url, backoff_initial_s=0.1)
-    task = asyncio.get_running_loop().create_task(watching.run())
-    await asyncio.wait_for(watching.loaded.wait(), 5)
-    yield watching
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
 async def test_a_plan_edit_reaches_the_snapshot_and_reads_as_the_tables(
-        db: Any, hotline: tuple[str, list[int]], plan_watcher: ConfigWatcher) -> None:
+        db: Any, hotline: tuple[str, list[int]], watcher: ConfigWatcher) -> None:
     number, (phone, _) = hotline
     group = await add_group(db, number, "vip", [phone])
     await add_to_list(db, number, "vip", "prefix", "139")
     await add_rule(db, number, 1, "group", caller_list="vip", group_id=group)
 
     def has_rule() -> bool:
-        snapshot = plan_watcher.fresh_snapshot
+        snapshot = watcher.fresh_snapshot
         return snapshot is not None and number in snapshot.hotlines and bool(
             snapshot.hotlines[number].plan.rules)
 
     assert await until(has_rule) < 1.0
-    snapshot = plan_watcher.fresh_snapshot
+    snapshot = watcher.fresh_snapshot
     assert snapshot is not None
     from_snapshot = await find_hotline(db, number, snapshot)
     assert from_snapshot == await find_hotline(db, number)

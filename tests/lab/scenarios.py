@@ -26,6 +26,19 @@ a=fmtp:101 0-15
 a=sendrecv
 """
 
+# The 200 OK that answers the other side's BYE.
+OK_TO_BYE = """<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"""
+
 
 def _now(var: str) -> str:
     return f'<nop><action><gettimeofday assign_to="{var}_s,{var}_us"/></action></nop>\n'
@@ -107,17 +120,7 @@ Content-Length: 0
     remaining = max(1, hold_ms - waited)
     out.append(f'<recv request="BYE" timeout="{remaining}" ontimeout="hangup">'
                '<action><gettimeofday assign_to="t_end_s,t_end_us"/></action></recv>\n')
-    out.append("""<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-""")
+    out.append(OK_TO_BYE)
     out.append(_log("RESULT call=[call_number] caller=" + caller_id + " result=answered "
                     "ended_by=remote " + " ".join(_time(v) for v in
                                                    ("t_invite", "t_ring", "t_answer", "t_end"))))
@@ -285,17 +288,7 @@ Content-Length: [len]
     hold = hangup_after_ms if hangup_after_ms is not None else max_wait_ms
     out.append(f'<recv request="BYE" timeout="{hold}" ontimeout="hangup">'
                '<action><gettimeofday assign_to="t_end_s,t_end_us"/></action></recv>\n')
-    out.append("""<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-""")
+    out.append(OK_TO_BYE)
     out.append(_log("RESULT call=[call_number] result=answered ended_by=remote "
                     + " ".join(_time(v) for v in ("t_invite", "t_answer", "t_end"))))
     out.append('<nop next="end"/>\n')
