@@ -15,6 +15,10 @@ from router.metrics import REGISTRY
 from router.settings import parse_listen
 
 
+class ListenError(RuntimeError):
+    """The health and metrics listener cannot bind; the message names the setting."""
+
+
 async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> web.AppRunner:
     """Serve /healthz, /readyz and /metrics; stop with ``await runner.cleanup()``."""
 
@@ -41,5 +45,13 @@ async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) ->
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = parse_listen(listen)
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = exc.strerror or str(exc)
+        raise ListenError(
+            f"http_listen {listen}: cannot listen there ({reason}); stop what holds that "
+            "port or set http_listen (HTTP_LISTEN or --http-listen) to a free HOST:PORT"
+        ) from None
     return runner

@@ -45,7 +45,7 @@ class Sounds:
 class Member:
     phone_id: int
     position: int
-    weight: int
+    weight: int | None  # None: the binding's weight (bound_phones.weight)
 
 
 @dataclass(frozen=True)

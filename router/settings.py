@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/hotline_router"
 # Where `--config` defaults from, so a container or unit file can point at its file.
@@ -62,6 +63,9 @@ class Settings:
     # offset), for drills and tests: "as if it were National Day". Records
     # keep real time. Empty: the real clock.
     plan_clock: str = ""
+    # Times shown to people that belong to no one hotline (tables, logs read by
+    # people): a tz database name. A hotline's own times use its zone.
+    display_time_zone: str = "Asia/Shanghai"
 
     @property
     def pinned_plan_time(self) -> datetime | None:
@@ -212,8 +216,19 @@ def validate(settings: Settings) -> None:
         if pinned is None or pinned.tzinfo is None:
             problems.append("plan_clock must be an ISO 8601 time with an offset, "
                             "e.g. 2026-10-01T10:00:00+08:00")
+    if not _known_zone(settings.display_time_zone):
+        problems.append("display_time_zone must be a tz database name, e.g. Asia/Shanghai")
     if problems:
         raise SettingsError("; ".join(problems))
+
+
+def _known_zone(name: str) -> bool:
+    """A tz database name (Asia/Shanghai, UTC); not an abbreviation or offset."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return "/" in name or name == "UTC"
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
