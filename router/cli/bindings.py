@@ -8,8 +8,8 @@ from typing import Any
 
 from router import admin, crud
 from router.cli import crud as crud_cli
-from router.cli.output import warn
 from router.cli.common import as_dict, pool
+from router.cli.output import warn
 from router.cli.phones import PHONE
 
 HOTLINE = crud.Key("hotline_id", "NUMBER", "hotline", help="the 400/800 number",

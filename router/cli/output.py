@@ -96,7 +96,7 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
     for row in rows:
         row_zone = zone_for(row)
         table.add_row(*(Text(text(row[c], row_zone)) for c in columns))
-    console().print(table)
+    _print(table)
 
 
 def print_record(row: Mapping[str, Any], zone_name: str = "UTC") -> None:
@@ -107,7 +107,15 @@ def print_record(row: Mapping[str, Any], zone_name: str = "UTC") -> None:
     table.add_column()
     for name, value in row.items():
         table.add_row(Text(name), Text(text(value, zone_name)))
-    console().print(table)
+    _print(table)
+
+
+def _print(table: Table) -> None:
+    """Print a table without the blanks rich pads the last column with."""
+    out = console()
+    with out.capture() as captured:
+        out.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def say(line: str) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router import admin, callers, menu, plan, preview, region
-from router.cli import asterisk, output
+from router.cli import arguments, asterisk, output
 from router.cli.common import as_dict, pool, print_record, print_table
 from router.cli.plan_names import hotline_id
 from router.directory import Hotline, find_hotline
@@ -83,14 +83,8 @@ WHERE b.hotline_id = $1 ORDER BY b.position, p.id
 """
 
 
-def local_or_aware(text: str, zone_name: str) -> datetime:
-    """An ISO time; without an offset it is read in ``zone_name`` (the hotline's zone)."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise admin.AdminError(f"--at: {text!r} is not an ISO time, e.g. 2026-10-01T10:00 "
-                               "(the hotline's local time) or 2026-10-01T10:00:00+08:00"
-                               ) from None
+def in_zone(when: datetime, zone_name: str) -> datetime:
+    """``when``; a time without an offset is read in ``zone_name`` (the hotline's zone)."""
     return when if when.tzinfo else when.replace(tzinfo=output.zone(zone_name))
 
 
@@ -124,7 +118,7 @@ async def explain(args: argparse.Namespace) -> int:
             "SELECT calls_routed FROM hotline_state WHERE hotline_id = $1", hotline.id) or 0
     zone_name = hotline.plan.time_zone
     now = datetime.now(UTC)
-    at = local_or_aware(args.at, zone_name) if args.at else now
+    at = in_zone(args.at, zone_name) if args.at else now
     caller = callers.normalise(args.caller)
     where = region.lookup(caller)
     decision = plan.decide(hotline.plan, hotline.number, caller, where, at)
@@ -155,9 +149,10 @@ async def explain(args: argparse.Namespace) -> int:
         shown.update(keys=",".join(pressed), menu_note=note or None)
     elif args.keys:
         shown["menu_note"] = "this caller hears no voice menu: --keys not used"
-    group = group or hotline.default_group()
     shown["reason"] = reason
-    shown["group"] = group.name
+    shown["group"] = group.name if group else None
+    group = group or hotline.default_group()
+    shown["rings"] = group.name
     registration: dict[int, str | None] = {}
     async with asterisk.connect() as ari:
         if ari.client is not None:
@@ -180,8 +175,7 @@ def _print_explain(args: argparse.Namespace, shown: dict[str, Any],
                    found: preview.Preview | None) -> int:
     phones = [dataclasses.asdict(p) for p in found.phones] if found else []
     if args.json:
-        print(json.dumps({**{k: v for k, v in shown.items() if v is not None},
-                          "phones": phones}, ensure_ascii=False))
+        print(json.dumps({**shown, "phones": phones}, ensure_ascii=False))
         return 0
     summary = {k: v for k, v in shown.items()
                if v is not None and k not in ("ring_plan", "rings_no_one", "why", "phones")}
@@ -224,7 +218,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("hotline", metavar="NUMBER")
     parser.add_argument("--caller", required=True, help="the caller id, any format")
-    parser.add_argument("--at", metavar="TIME",
+    parser.add_argument("--at", metavar="TIME", type=arguments.iso_time,
                         help="ISO time; without an offset, the hotline's local time "
                              "(default: now)")
     parser.add_argument("--keys", metavar="KEYS",
