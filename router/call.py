@@ -194,8 +194,10 @@ class Leg:
 class Call:
     def __init__(self, services: Services, caller: ev.Channel, dialled: str,
                  started_at: datetime, clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None, call_id: UUID | None = None) -> None:
+                 rng: random.Random | None = None, call_id: UUID | None = None,
+                 caller_raw: str | None = None) -> None:
         self.id = call_id or uuid4()
+        self.caller_raw = caller_raw  # the caller id as delivered, when it had to be cleaned
         self.services = services
         self.caller = caller
         self.dialled = dialled
@@ -274,7 +276,7 @@ class Call:
         self.hotline = hotline = await self.services.find_hotline(self.dialled, new_call=True)
         await self._record("call_started", self.id, hotline.id if hotline else None,
                            self.dialled, self.caller.caller.number, self.caller.id,
-                           self.services.router_id, self.started_at)
+                           self.services.router_id, self.started_at, self.caller_raw)
         if hotline is None:
             self.log.warning("unknown hotline number")
             return await self._announce(Outcome.UNKNOWN_NUMBER)

@@ -9,12 +9,14 @@ from uuid import UUID
 
 async def call_started(db: Any, call_id: UUID, hotline_id: int | None, dialled: str,
                        caller: str, caller_channel: str, router_id: str,
-                       started_at: datetime) -> None:
+                       started_at: datetime, caller_raw: str | None = None) -> None:
+    """``caller`` is the cleaned caller id (router/callers.py sanitise); ``caller_raw``
+    the id as delivered when it had to be cleaned (else None)."""
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
-                              started_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
-        call_id, hotline_id, dialled, caller, caller_channel, router_id, started_at)
+                              started_at, caller_raw)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING""",
+        call_id, hotline_id, dialled, caller, caller_channel, router_id, started_at, caller_raw)
 
 
 async def call_bridged(db: Any, call_id: UUID, leg_id: UUID, answered_at: datetime,

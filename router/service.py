@@ -29,6 +29,7 @@ from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import Call
+from router.callers import needs_sanitising, sanitise
 from router.directory import Hotline
 from router.live_config import ConfigWatcher
 from router.settings import Settings
@@ -152,7 +153,11 @@ class Router:
         self.start_call_for(channel, dialled, event.at)
 
     def start_call_for(self, channel: ev.Channel, dialled: str, at: datetime) -> None:
-        call = Call(self, channel, dialled, started_at=at)
+        # Intake: no control character of a caller id reaches a record, a log or a terminal.
+        raw = channel.caller.number
+        channel.caller.number = sanitise(raw)
+        call = Call(self, channel, dialled, started_at=at,
+                    caller_raw=raw if needs_sanitising(raw) else None)
         # Owned from now: a hangup read in the same burst as the StasisStart queues
         # for the call instead of finding no owner before its task first runs.
         self.register(channel.id, call)
