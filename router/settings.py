@@ -81,11 +81,20 @@ class Settings:
     def __repr__(self) -> str:
         return f"Settings({self.masked()})"
 
+    def typed(self) -> dict[str, str | float]:
+        """Every setting with its own type (numbers as numbers), secrets replaced by ***."""
+        shown: dict[str, str | float] = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown.update(self.masked_secrets())
+        return shown
+
+    def masked_secrets(self) -> dict[str, str]:
+        return {"ari_password": "***" if self.ari_password else "",
+                "database_url": mask_url(self.database_url)}
+
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets replaced by ***."""
         shown = {f.name: str(getattr(self, f.name)) for f in fields(self)}
-        shown["ari_password"] = "***" if self.ari_password else ""
-        shown["database_url"] = mask_url(self.database_url)
+        shown.update(self.masked_secrets())
         return shown
 
 

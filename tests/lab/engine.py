@@ -141,6 +141,8 @@ def ensure_image(engine: Engine, tag: str, dockerfile: Path, context: Path,
     started = time.monotonic()
     build = ["build", "--network", "host", "-t", tag, "-f", str(dockerfile), *options]
     if engine.name == "podman":
+        # podman's default OCI format drops HEALTHCHECK; the docker format keeps it.
+        build[1:1] = ["--format", "docker"]
         for base in base_images(dockerfile):
             _ensure_podman_base_image(engine, log, base)
         build.insert(1, "--pull=never")
