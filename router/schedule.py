@@ -116,3 +116,16 @@ def is_open(schedule: Schedule, at: dt.datetime, time_zone: str,
 
 def _end(closes: dt.time) -> str:
     return "24:00" if closes == dt.time.max else f"{closes:%H:%M}"
+
+
+def package_days(year: int) -> list[tuple[dt.date, DayType, str]]:
+    """The public holidays and make-up workdays chinese-calendar knows for ``year``
+    (empty past its data), in date order: (day, kind, name)."""
+    found: list[tuple[dt.date, DayType, str]] = []
+    for day, name in chinese_calendar.holidays.items():
+        if day.year == year:
+            found.append((day, "holiday", str(getattr(name, "value", name))))
+    for day, name in chinese_calendar.workdays.items():
+        if day.year == year and day.weekday() >= 5:  # a make-up workday is a weekend day
+            found.append((day, "makeup-workday", str(getattr(name, "value", name))))
+    return sorted(found)
