@@ -80,7 +80,8 @@ def test_the_router_image_keeps_its_healthcheck(router_image: str) -> None:
     docs) build with --format docker, so the check the Dockerfile declares is there."""
     inspected = engine.detect().run("image", "inspect", router_image)
     (image,) = json.loads(inspected.stdout)
-    check = image.get("HealthCheck") or image.get("Config", {}).get("Healthcheck") or {}
+    check = (image.get("Healthcheck") or image.get("HealthCheck")  # podman
+             or image.get("Config", {}).get("Healthcheck") or {})  # docker
     assert "/healthz" in " ".join(check.get("Test", [])), image.get("Config")
     assert check.get("Interval") in (10_000_000_000, "10s")
 
