@@ -92,27 +92,30 @@ def _national(digits: str, international: bool) -> str | None:
 
 
 # What a caller id may never carry into a record, a log line or a terminal:
-# control characters (C0, DEL, C1: CR LF forge rows, ESC drives the terminal),
-# format characters (bidi overrides reorder what is shown) and line separators.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# anything Python does not call printable. That is control characters (C0,
+# DEL, C1: CR LF forge rows, ESC drives the terminal), format characters (bidi
+# overrides reorder what is shown), line separators, unassigned and private
+# code points. Blanks (a full-width space in a label) are harmless and stay.
 CALLER_MAX_CHARS = 80  # longer than any real caller id; the raw value is kept whole
 
 
 def printable(text: str) -> str:
-    """``text`` with every control, format and line-separator character escaped.
+    """``text`` with every character that is not printable escaped.
 
-    ``'1380\\x1b[2J'`` -> ``'1380\\\\x1b[2J'`` (a visible backslash escape): what a
+    ``'1380\x1b[2J'`` -> ``'1380\\x1b[2J'`` (a visible backslash escape): what a
     terminal, a log line or a table may show without being steered by it.
     """
     if text.isprintable():
         return text
-    return "".join(_escape(ch) if unicodedata.category(ch) in _UNSAFE_CATEGORIES else ch
-                   for ch in text)
+    return "".join(ch if ch.isprintable() or unicodedata.category(ch) == "Zs"
+                   else _escape(ch) for ch in text)
 
 
 def _escape(ch: str) -> str:
     code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def sanitise(raw: str | None) -> str:

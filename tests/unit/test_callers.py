@@ -83,3 +83,42 @@ def test_any_text_is_a_caller_never_a_crash(raw: str) -> None:
     assert caller.number == "" or caller.number.isdigit()
     if caller.kind == "unknown":
         assert caller.number == ""
+
+
+# --- cleaning caller ids on intake ------------------------------------------------------
+
+import unicodedata  # noqa: E402
+
+from router.callers import CALLER_MAX_CHARS, needs_sanitising, printable, sanitise  # noqa: E402
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("13800138000", "13800138000"),                       # a clean id is left alone
+    ("+86 138-0013-8000", "+86 138-0013-8000"),
+    ("=2+5", "=2+5"),                                     # printable: the CSV writer's job
+    ("上海总机", "上海总机"),
+    ("上海\u3000总机", "上海\u3000总机"),                   # a full-width space is harmless
+    ("13800000001\r\n2026-11-29T21.59.00.000Z  4000000116",
+     "13800000001\\x0d\\x0a2026-11-29T21.59.00.000Z  4000000116"),
+    ("1380000\x1b[2J\x1b[31mRED", "1380000\\x1b[2J\\x1b[31mRED"),
+    ("138\u202e0001", "138\\u202e0001"),                  # a bidi override reorders the screen
+    ("138\x00\x7f\x9b", "138\\x00\\x7f\\x9b"),              # NUL, DEL, C1 CSI
+    ("a\u2028b", "a\\u2028b"),                              # a line separator
+    ("", ""),
+    (None, ""),
+])
+def test_sanitise_escapes_what_could_steer_a_terminal(raw: str | None, clean: str) -> None:
+    assert sanitise(raw) == clean
+    assert needs_sanitising(raw) == ((raw or "") != clean)
+
+
+@given(st.text(max_size=200))
+def test_a_sanitised_caller_id_is_one_printable_line_of_bounded_length(raw: str) -> None:
+    clean = sanitise(raw)
+    assert all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in clean)
+    assert not {"\r", "\n", "\x1b", "\u202e"} & set(clean)
+    assert len(clean) <= CALLER_MAX_CHARS
+    assert sanitise(clean) == clean or len(printable(raw)) > CALLER_MAX_CHARS
+    if all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in raw) and \
+            len(raw) <= CALLER_MAX_CHARS:
+        assert clean == raw
