@@ -6,6 +6,7 @@ Binds to 127.0.0.1 unless told otherwise; it says nothing secret.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -49,7 +50,7 @@ async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) ->
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
-        reason = exc.strerror or str(exc)
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise ListenError(
             f"http_listen {listen}: cannot listen there ({reason}); stop what holds that "
             "port or set http_listen (HTTP_LISTEN or --http-listen) to a free HOST:PORT"
