@@ -67,17 +67,20 @@ async def add(args: argparse.Namespace) -> int:
 
 
 async def list_days(args: argparse.Namespace) -> int:
-    """The year's days as schedules see them: admins' entries over the package's."""
+    """Days as schedules see them: admins' entries over chinese-calendar's, for ``--year``
+    (default: chinese-calendar's days of this year, and every day admins entered)."""
     year = args.year or dt.date.today().year
     async with pool(args) as db:
         rows = await db.fetch("SELECT day, kind, name FROM calendar_days "
-                              "WHERE extract(year FROM day) = $1 ORDER BY day", year)
+                              "WHERE $1::integer IS NULL OR extract(year FROM day) = $1 "
+                              "ORDER BY day", args.year)
     entered = {row["day"]: row for row in rows}
     shown: dict[dt.date, dict[str, Any]] = {
         day: {"day": day, "kind": kind, "name": name, "source": "chinese-calendar"}
         for day, kind, name in schedule.package_days(year)}
+    known = {day for y in {d.year for d in entered} for day, _, _ in schedule.package_days(y)}
     for day, row in entered.items():
-        source = "admin (overrides chinese-calendar)" if day in shown else "admin"
+        source = "admin (overrides chinese-calendar)" if day in known else "admin"
         shown[day] = {"day": day, "kind": row["kind"], "name": row["name"], "source": source}
     listed = [{**shown[day], "weekday": schedule.WEEKDAYS[day.weekday()]}
               for day in sorted(shown)]
@@ -106,7 +109,9 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=add)
     crud_cli.register(topic, DAYS)
     listing = topic.choices["list"]
-    listing.add_argument("--year", type=int, help="default: this year")
+    listing.add_argument("--year", type=int,
+                         help="that year only (default: this year's chinese-calendar days "
+                              "and every day admins entered)")
     listing.description = ("the year's holidays and make-up workdays: chinese-calendar's, "
                            "and those admins entered (theirs win)")
     listing.set_defaults(handler=list_days)

@@ -92,8 +92,12 @@ async def preflight(config: settings.Settings) -> None:
             if exc.status == 401:
                 raise errors.CliError(asterisk.login_refused(config.ari_url),
                                       errors.UNREACHABLE) from None
-            log.warning("asterisk not reachable yet; the router keeps trying",
-                        ari_url=config.ari_url, error=exc.message)
+            if exc.status:  # it answered, but not with its sounds (an older Asterisk?)
+                log.warning("could not list asterisk's sounds: sound names not checked",
+                            ari_url=config.ari_url, status=exc.status, error=exc.message)
+            else:
+                log.warning("asterisk not reachable yet; the router keeps trying",
+                            ari_url=config.ari_url, error=exc.message)
             return
     finally:
         await client.close()

@@ -128,7 +128,8 @@ async def override(args: argparse.Namespace) -> int:
             await db.execute("UPDATE schedules SET override = $2, override_until = $3 "
                              "WHERE id = $1", schedule, state, until)
     if args.json:
-        print(json.dumps({"override": state, "until": plain(until)}))
+        print(json.dumps({"override": state,
+                          "until": plain(until.astimezone(UTC)) if until else None}))
         return 0
     shown = output.local(until, zone) if until else None
     output.say(f"{args.schedule}: " + (f"{state} now" + (f" until {shown}" if shown else

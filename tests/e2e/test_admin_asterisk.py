@@ -81,3 +81,20 @@ def test_the_router_reports_its_ari_connection_and_build(router: RouterProcess) 
     assert metrics.value("hotline_router_ari_connected") == 1
     assert metrics.has("hotline_router_build_info")
     assert metrics.has("process_resident_memory_bytes")
+
+
+async def test_a_router_starting_logs_the_sounds_asterisk_lacks(
+        db: Any, routers: Any, hotline_number: str) -> None:
+    """A greeting entered with psql (no CLI check) that Asterisk does not have: the
+    router says so when it starts, naming the hotline, the setting and the sound."""
+    hotline_id = await db.fetchval(
+        "INSERT INTO hotlines (number) VALUES ($1) RETURNING id", hotline_number)
+    await db.execute("INSERT INTO plan_settings (hotline_id, greeting_sound) VALUES ($1, $2)",
+                     hotline_id, "hello-world,no-such-greeting")
+    started = routers("hotline-router-sounds")
+    lines = [json.loads(line) for line in started.log_tail(200_000).splitlines()
+             if line.startswith("{")]
+    missing = [line for line in lines if line["event"] == "sound missing on asterisk"
+               and line.get("hotline") == hotline_number]
+    assert [(m["setting"], m["sound"]) for m in missing] == [
+        ("greeting_sound", "no-such-greeting")]
