@@ -87,7 +87,7 @@ def _finish(path: tuple[str, ...], command: argparse.ArgumentParser) -> None:
         command.add_argument("--database-url", default=argparse.SUPPRESS,
                              help=DATABASE_URL_HELP)
     example = EXAMPLES.get(" ".join(path))
-    if example:
+    if example and not command.epilog:  # a topic module may give its own
         command.formatter_class = argparse.RawDescriptionHelpFormatter
         lines = "\n".join(f"  {line}" for line in example)
         command.epilog = f"example{'s' if len(example) > 1 else ''}:\n{lines}"
