@@ -61,9 +61,10 @@ bench: setup $(BIN)/.bench-installed
 	timeout -s INT -k 60 1800 $(BIN)/python -m tests.bench all $(BENCH_ARGS)
 
 # Mutation testing of the pure modules with the fast tests (not part of `make test`):
-# about 7 minutes on two cores. Each run starts afresh in mutants/ (mutmut's folder);
-# mutmut's progress goes to mutants/run.log, the score per module to the terminal.
-# tests/mutation/survivors.toml keeps the threshold and the survivors allowed.
+# 3 to 8 minutes on two cores, by their load. Each run starts afresh in mutants/
+# (mutmut's folder); mutmut's progress goes to mutants/run.log, the score per module
+# to the terminal; tests/mutation/survivors.toml keeps the threshold and the survivors
+# allowed. Then hand-made mutants of the modules' constants (tests/mutation/constants.py).
 $(BIN)/.mutation-installed: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[mutation]'
 	touch $@
@@ -76,6 +77,7 @@ mutation: setup $(BIN)/.mutation-installed
 	  { tail -n 40 mutants/run.log >&2; echo "mutmut run failed" >&2; exit 1; }
 	@tail -n 1 mutants/run.log
 	$(BIN)/python -m tests.mutation.score
+	$(BIN)/python -m tests.mutation.constants
 
 lab: setup
 	$(BIN)/python -m tests.lab up

@@ -89,6 +89,7 @@ def test_a_municipality_is_its_own_province_and_city() -> None:
     ("香港特别行政区", "香港特别行政区", ""),
     ("中国", "", ""),                         # the whole country: nowhere in particular
     ("", "", ""),
+    ("上海\n市", "", ""),                    # words the pattern cannot read: no place
 ])
 def test_the_geocoders_words_split_into_province_and_city(description: str, province: str,
                                                          city: str) -> None:
