@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from router.callers import CallerNumber, normalise
@@ -33,6 +33,8 @@ from router.callers import CallerNumber, normalise
     ("Restricted", "", "unknown"),
     ("abc123", "", "unknown"),
     ("+86abc", "", "unknown"),
+    ("+86", "", "unknown"),                            # a country code and nothing after
+    ("0086", "", "unknown"),
     ("+abc", "", "unknown"),                           # a plus, then no digits
     ("+1-415-abc", "", "unknown"),
     ("1" * 100, "", "unknown"),
@@ -118,9 +120,14 @@ def test_every_written_form_of_a_landline_gives_the_same_number(
 
 
 @given(st.text(max_size=80))
+@example("+")
+@example("0086")
+@example("86")
+@example("\u3000")
+@example("1" * 65)
 def test_any_text_is_a_caller_never_a_crash(raw: str) -> None:
     caller = normalise(raw)
     assert caller.kind in ("mobile", "landline", "other", "unknown")
     assert caller.number == "" or caller.number.isdigit()
-    if caller.kind == "unknown":
-        assert caller.number == ""
+    # a number exactly when the kind is known: no "other" caller without digits
+    assert (caller.kind == "unknown") == (caller.number == "")

@@ -46,7 +46,12 @@ def test_a_rating_is_never_negative(ms: int, tariff: Tariff, package: Package | 
     assert rating.charge_fen >= 0
 
 
+ONE_MINUTE_PACKAGE = Package(1, T0, T0 + timedelta(days=365), included_minutes=1)
+
+
 @given(durations_ms, durations_ms, tariffs, packages, used_s)
+@example(60_000, 60_001, Tariff(T0, 60, 12), ONE_MINUTE_PACKAGE, 0)  # the included minute's end
+@example(0, 1, Tariff(T0, 60, 12), None, 0)
 def test_longer_calls_never_cost_less(a: int, b: int, tariff: Tariff, package: Package | None,
                                       used: int) -> None:
     short, long = sorted((a, b))
@@ -57,6 +62,8 @@ def test_longer_calls_never_cost_less(a: int, b: int, tariff: Tariff, package: P
 
 
 @given(durations_ms, tariffs, packages, used_s, used_s)
+@example(60_000, Tariff(T0, 60, 12), ONE_MINUTE_PACKAGE, 0, 1)      # a part unit left
+@example(60_000, Tariff(T0, 60, 12), ONE_MINUTE_PACKAGE, 60, 61)    # nothing left
 def test_less_included_time_left_never_costs_less(ms: int, tariff: Tariff,
                                                   package: Package | None, a: int,
                                                   b: int) -> None:
