@@ -61,7 +61,7 @@ bench: setup $(BIN)/.bench-installed
 	timeout -s INT -k 60 1800 $(BIN)/python -m tests.bench all $(BENCH_ARGS)
 
 # Mutation testing of the pure modules with the fast tests (not part of `make test`):
-# 3 to 8 minutes on two cores, by their load. Each run starts afresh in mutants/
+# 2 to 9 minutes on two cores, by their load. Each run starts afresh in mutants/
 # (mutmut's folder); mutmut's progress goes to mutants/run.log, the score per module
 # to the terminal; tests/mutation/survivors.toml keeps the threshold and the survivors
 # allowed. Then hand-made mutants of the modules' constants (tests/mutation/constants.py).
