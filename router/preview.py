@@ -1,10 +1,10 @@
 """What a call would ring, without a call: the group's phones, their state, the ring plan.
 
-:func:`ring_preview` is pure: the hotline as the router reads it (enabled
+:func:`ring_preview` is pure: the hotline as a call's lookup reads it (enabled
 phones with their busy state), every phone bound to it (disabled ones too,
 for the admin's sake), the group the plan chose, a strategy and a clock in; a
 :class:`Preview` out. It uses the same pieces a call uses
-(``Hotline.idle_candidates``, the strategy's ``plan``), so what it shows is
+(``Lookup.idle_candidates``, the strategy's ``plan``), so what it shows is
 what a call at that moment would ring.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import strategies
-from router.directory import Hotline
+from router.directory import Lookup
 from router.plan import Group
 
 # Registration states ARI reports for an endpoint that cannot ring now.
@@ -61,7 +61,7 @@ class Preview:
     why: str            # plain words when nobody rings; '' otherwise
 
 
-def ring_preview(hotline: Hotline, bound: Sequence[BoundRow], group: Group, now: datetime,
+def ring_preview(lookup: Lookup, bound: Sequence[BoundRow], group: Group, now: datetime,
                  registration: Mapping[int, str | None] | None = None,
                  call_number: int = 0, time_zone: str = "UTC") -> Preview:
     """The group's phones and states, and the waves a call at ``now`` would ring.
@@ -75,9 +75,9 @@ def ring_preview(hotline: Hotline, bound: Sequence[BoundRow], group: Group, now:
     members = ([m.phone_id for m in group.members] if group.members is not None
                else [row.phone_id for row in bound])
     strategy, options = _strategy(group)
-    candidates = hotline.idle_candidates(now, group)
+    candidates = lookup.idle_candidates(now, group)
     context = strategies.Context(rng=random.Random(0), now=now, call_number=call_number,
-                                 bound_count=hotline.member_count(group))
+                                 bound_count=lookup.member_count(group))
     plan = strategy.plan(candidates, context, options)
     waves = tuple(tuple(p.phone_id for p in wave.phones) for wave in plan)
     varies = any(tuple(tuple(p.phone_id for p in wave.phones) for wave in strategy.plan(

@@ -93,11 +93,9 @@ def menu_route(hotline: Hotline, menu_id: int,
     """Walk the voice menu with ``keys`` as a caller would press them; then no input."""
     walk = menu.MenuWalk(hotline.plan.menus, menu_id)
     step: menu.Play | menu.Route = walk.start()
-    heard = [walk.current.name]
     pressed = list(keys)
     while isinstance(step, menu.Play) and pressed:
         step = walk.press(pressed.pop(0))
-        heard.append(walk.current.name)
     note = ""
     if pressed:
         note = f"keys {','.join(pressed)} not used: the menu was done"
@@ -110,9 +108,10 @@ def menu_route(hotline: Hotline, menu_id: int,
 async def explain(args: argparse.Namespace) -> int:
     """What the plan would decide for this caller, and which phones would ring (dry run)."""
     async with pool(args) as db:
-        hotline = await find_hotline(db, args.hotline)
-        if hotline is None:
+        lookup = await find_hotline(db, args.hotline)
+        if lookup is None:
             raise admin.AdminError(f"no hotline {args.hotline}")
+        hotline = lookup.hotline
         bound = [preview.BoundRow(**dict(r)) for r in await db.fetch(_BOUND, hotline.id)]
         call_number = await db.fetchval(
             "SELECT calls_routed FROM hotline_state WHERE hotline_id = $1", hotline.id) or 0
@@ -160,7 +159,7 @@ async def explain(args: argparse.Namespace) -> int:
                 registration[row.phone_id] = await ari.endpoint_state(row.dial_string)
         else:
             shown["registration"] = f"not known ({ari.unavailable})"
-    found = preview.ring_preview(hotline, bound, group, now, registration, call_number,
+    found = preview.ring_preview(lookup, bound, group, now, registration, call_number,
                                  zone_name)
     shown.update(strategy=found.strategy, rings_no_one=found.rings_no_one,
                  why=found.why or None,

@@ -20,6 +20,7 @@ from typing import Any
 from router import db as router_db
 from router.billing import ledger
 from tests.billing_helpers import add_call
+from tests.conftest import TEST_DB
 from tests.lab import database
 
 # Asterisk is not reachable here: sound names cannot be checked, only warned about.
@@ -309,7 +310,7 @@ async def test_a_group_member_follows_its_binding_weight_unless_the_group_sets_o
     from router.directory import find_hotline  # what a call's strategy is handed
     found = await find_hotline(db, hotline)
     assert found is not None
-    (group,) = found.plan.groups.values()
+    (group,) = found.hotline.plan.groups.values()
     (candidate,) = found.idle_candidates(datetime.now(UTC), group)
     assert candidate.weight == 50
 
@@ -348,7 +349,7 @@ def test_a_closed_pipe_is_quiet(database_url: str) -> None:
 
 
 async def test_a_database_not_migrated_says_to_run_migrate() -> None:
-    url = await database.recreate(database.name("empty"))
+    url = await database.recreate(f"{TEST_DB}_empty")
     done = run(url, "hotline", "list")
     assert done.returncode == 3
     assert done.stderr.strip().endswith("run 'hotline-router migrate' as the database owner")
@@ -357,7 +358,7 @@ async def test_a_database_not_migrated_says_to_run_migrate() -> None:
 
 async def test_migrate_as_a_login_that_does_not_own_the_schema_says_who_does(
         database_url: str) -> None:
-    url = await database.recreate(database.name("unowned"))
+    url = await database.recreate(f"{TEST_DB}_unowned")
     connection = await router_db.connect(url)
     try:
         if not await connection.fetchval("SELECT true FROM pg_roles WHERE rolname = 'hr_stranger'"):

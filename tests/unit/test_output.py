@@ -4,15 +4,15 @@ times; JSON log lines keep Chinese readable; metrics without *_created series.""
 from __future__ import annotations
 
 import json
-import logging
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
-import structlog
 from prometheus_client import generate_latest
 from rich.cells import cell_len
 
-from router import logs, metrics
+from router import metrics
 from router.cli import output
 
 
@@ -52,14 +52,16 @@ def test_times_are_shown_in_the_zone_people_read_them_in() -> None:
                         "Asia/Shanghai") == "2026-01-01 08:00:00.005+08:00"
 
 
-def test_json_log_lines_keep_chinese_readable(capsys: pytest.CaptureFixture[str]) -> None:
-    logs.configure("json", "info")
-    structlog.get_logger("test").info("plan decided", caller_region="上海市 021")
-    line = capsys.readouterr().err.strip()
+def test_json_log_lines_keep_chinese_readable() -> None:
+    # In a child process: logging is configured once per process, and cached.
+    done = subprocess.run(
+        [sys.executable, "-c", "import structlog; from router import logs; "
+         "logs.configure('json', 'info'); "
+         "structlog.get_logger('t').info('plan decided', caller_region='上海市 021')"],
+        capture_output=True, text=True, timeout=60)
+    line = done.stderr.strip()
     assert "上海市 021" in line  # grep 上海 finds it
     assert json.loads(line)["caller_region"] == "上海市 021"
-    logs.configure("console", "info")
-    logging.getLogger().handlers.clear()
 
 
 def test_metrics_carry_the_process_the_build_and_ari_but_no_created_series() -> None:
