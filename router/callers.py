@@ -102,22 +102,23 @@ CALLER_MAX_CHARS = 80  # longer than any real caller id; the raw value is kept w
 
 
 def printable(text: str) -> str:
-    """``text`` with every character that is not printable escaped.
+    r"""``text`` with every character that is not printable escaped.
 
-    ``'1380\x1b[2J'`` -> ``'1380\\x1b[2J'`` (a visible backslash escape): what a
+    ``'1380<ESC>[2J'`` -> ``'1380\x1b[2J'`` (a visible backslash escape): what a
     terminal, a log line or a table may show without being steered by it.
     """
-    if text.isprintable():
-        return text
     return "".join(ch if ch.isprintable() or unicodedata.category(ch) == "Zs"
                    else _escape(ch) for ch in text)
 
 
 def _escape(ch: str) -> str:
+    r"""Python's own escape of ``ch``: \xNN, \uNNNN or \UNNNNNNNN."""
     code = ord(ch)
     if code < 0x100:
         return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def sanitise(raw: str | None) -> str:

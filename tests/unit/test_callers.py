@@ -174,3 +174,24 @@ def test_a_sanitised_caller_id_is_one_printable_line_of_bounded_length(raw: str)
     if all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in raw) and \
             len(raw) <= CALLER_MAX_CHARS:
         assert clean == raw
+
+
+@pytest.mark.parametrize(("ch", "escaped"), [
+    ("\x00", "\\x00"), ("\xff", "\\xff"), ("\u0100", "\\u0100"), ("\uffff", "\\uffff"),
+    ("\U00010000", "\\U00010000"), ("\U00018d09", "\\U00018d09")])
+def test_escapes_are_pythons_own_at_each_width(ch: str, escaped: str) -> None:
+    from router.callers import _escape
+
+    assert _escape(ch) == escaped
+    assert escaped.encode().decode("unicode_escape") == ch
+
+
+def test_a_caller_id_is_cut_at_its_limit_and_says_so() -> None:
+    assert sanitise("1" * CALLER_MAX_CHARS) == "1" * CALLER_MAX_CHARS
+    cut = sanitise("1" * (CALLER_MAX_CHARS + 1))
+    assert cut == "1" * (CALLER_MAX_CHARS - 1) + "…"
+    assert len(cut) == CALLER_MAX_CHARS == 80
+    assert sanitise("\x1b" * 30) == "\\x1b" * 19 + "\\x1…"  # escapes count, cut mid-escape
+    assert needs_sanitising("1" * (CALLER_MAX_CHARS + 1))
+    assert not needs_sanitising(None)
+    assert printable("") == ""
