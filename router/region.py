@@ -215,8 +215,8 @@ def is_place(wanted: str) -> bool:
     wanted = wanted.strip()
     if not wanted:
         return False
-    if wanted.isdigit():
-        return "0" + wanted.lstrip("0") in set(_area_codes().values())
+    if wanted.isdigit():  # an area code, with or without its 0
+        return f"0{int(wanted)}" in set(_area_codes().values())
     known = places()
     return wanted.casefold() in known or short(wanted) in known
 

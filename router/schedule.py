@@ -122,12 +122,11 @@ def _end(closes: dt.time) -> str:
 
 def package_days(year: int) -> list[tuple[dt.date, DayType, str]]:
     """The public holidays and make-up workdays chinese-calendar knows for ``year``
-    (empty past its data), in date order: (day, kind, name)."""
-    found: list[tuple[dt.date, DayType, str]] = []
-    for day, name in chinese_calendar.holidays.items():
-        if day.year == year:
-            found.append((day, "holiday", str(getattr(name, "value", name))))
-    for day, name in chinese_calendar.workdays.items():
-        if day.year == year and day.weekday() >= 5:  # a make-up workday is a weekend day
-            found.append((day, "makeup-workday", str(getattr(name, "value", name))))
+    (empty past its data), in date order: (day, kind, English name). The package
+    lists only the weekend days worked as make-up workdays (调休上班)."""
+    found: list[tuple[dt.date, DayType, str]] = [
+        (day, "holiday", name) for day, name in chinese_calendar.holidays.items()
+        if day.year == year]
+    found += [(day, "makeup-workday", name) for day, name in chinese_calendar.workdays.items()
+              if day.year == year]
     return sorted(found)

@@ -201,6 +201,7 @@ def test_the_packages_days_of_a_year_are_listed_in_order() -> None:
     assert days == sorted(days)
     assert (dt.date(2026, 10, 1), "holiday", "National Day") in days
     assert (dt.date(2026, 9, 20), "makeup-workday", "National Day") in days  # a Sunday worked
+    assert (dt.date(2026, 2, 14), "makeup-workday", "Spring Festival") in days  # a Saturday
     assert (dt.date(2026, 1, 1), "holiday", "New Year's Day") in days
     assert all(kind != "makeup-workday" or day.weekday() >= 5 for day, kind, _ in days)
     assert {day.year for day, _, _ in days} == {2026}
