@@ -72,6 +72,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_customer') THEN
         CREATE ROLE hotline_router_customer NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_web') THEN
+        CREATE ROLE hotline_router_web NOLOGIN NOINHERIT;  -- see grants.sql
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_daemon') THEN
         CREATE ROLE hotline_router_daemon NOLOGIN;
     END IF;
@@ -85,7 +88,7 @@ GRANT EXECUTE ON FUNCTION web_customer_hotlines(), web_customer_id() TO hotline_
 -- the routers and admins keep everything (policy "all_rows"), customers get
 -- their own. A new role that reads these tables needs its own policy. The
 -- owner running migrations (and superusers) are not subject to it.
--- `(SELECT web_customer_hotlines())` is evaluated once per query, and
+-- `(SELECT web_customer_hotlines())::bigint[]` is evaluated once per query, and
 -- `hotline_id = ANY (…)` can use the (hotline_id, …) indexes.
 DO $$
 DECLARE
@@ -126,6 +129,9 @@ BEGIN
                        'USING (%s) WITH CHECK (%s)', tbl, own, own);
     END LOOP;
 END $$;
+
+-- The web process names the customer of the token it checked (customers only).
+CREATE POLICY token_lookup ON customers FOR SELECT TO hotline_router_web USING (true);
 
 -- The wallboard's push: one notification per statement that changes a call
 -- or a leg (the routers write one row per statement). The web process
