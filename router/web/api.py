@@ -41,7 +41,7 @@ from router.web.present import as_json
 PREFIX = "/api/v1"
 POOL: web.AppKey[Any] = web.AppKey("pool")
 HUB: web.AppKey[LiveHub] = web.AppKey("hub")
-PRINCIPAL = "principal"  # request key, set once a token is checked
+PRINCIPAL: web.RequestKey[auth.Principal] = web.RequestKey("principal", auth.Principal)
 
 
 @dataclass
@@ -92,8 +92,7 @@ class Route:
 async def principal_of(request: web.Request) -> auth.Principal:
     """The token's principal; 401 without a valid token."""
     if PRINCIPAL in request:
-        who: auth.Principal = request[PRINCIPAL]
-        return who
+        return request[PRINCIPAL]
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not token:

@@ -75,7 +75,14 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
-        return web.json_response(error_body(exc.status, exc.reason), status=exc.status,
+        message = exc.reason
+        if exc.status == 404:
+            message = (f"no API route {request.method} {request.path}; the routes are listed "
+                       "in /api/v1/openapi.json")
+        elif exc.status == 405:
+            message = (f"{request.method} is not allowed on {request.path} (allowed: "
+                       f"{exc.headers.get('Allow', 'none')})")
+        return web.json_response(error_body(exc.status, message), status=exc.status,
                                  headers={k: v for k, v in exc.headers.items()
                                           if k in ("Allow", "WWW-Authenticate")})
     except Exception as exc:

@@ -88,6 +88,10 @@ def document() -> dict[str, Any]:
     for route in ROUTES:
         paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(
             route, dict(zip(bodies, refs, strict=True)))
+    paths[PREFIX + "/openapi.json"] = {"get": {
+        "summary": "this document", "operationId": "get_openapi", "tags": ["access"],
+        "security": [], "responses": {"200": {"description": "the OpenAPI document",
+                                              "content": {"application/json": {}}}}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "hotline-router API", "version": __version__,

@@ -42,7 +42,7 @@ async def two(db: Any, hotline_number: str) -> tuple[Account, Account, dict[str,
 
 async def test_a_customer_lists_only_its_own_hotlines_calls_and_phones(
         api: Any, two: Any) -> None:
-    a, b, ids = two
+    a, _, ids = two
     response = await api.get("/api/v1/hotlines", headers=bearer(a.token))
     hotlines = await response.json()
     assert response.status == 200, hotlines
