@@ -249,3 +249,48 @@ async def test_every_page_fits_a_phone_screen(
         assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
         await screenshot(page, f"{name}-phone")
     await page.context.close()
+
+
+async def test_business_hours_edited_in_the_page_are_kept_and_close_the_hotline_outside_them(
+        browser: Browser, web_console: WebProcess, operator_token: str, db: Any,
+        hotline_number: str) -> None:
+    await admin.add_hotline(db, hotline_number, name="营业时间")
+    page = await signed_in(browser, web_console, operator_token)
+    await page.goto(f"{web_console.url}/settings?hotline={hotline_number}")
+    await page.click("#add-schedule")
+    form = page.locator("form.schedule")
+    await expect(form).to_have_count(1)
+    await form.locator(".add-window").click()
+    await form.locator(".add-window").click()
+    windows = form.locator("tr.window")
+    await windows.nth(1).locator("input[name=days]").fill("sat,holiday")
+    await windows.nth(1).locator("input[name=opens]").fill("10:00")
+    await windows.nth(1).locator("input[name=closes]").fill("16:00")
+    await form.locator("input[name=closed_outside]").check()
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#message")).to_have_text("营业时间：已保存")
+    await screenshot(page, "settings-hours")
+
+    hours = await db.fetch(
+        """SELECT array_to_string(w.days, ',') AS days, to_char(w.opens, 'HH24:MI') AS opens,
+                  to_char(w.closes, 'HH24:MI') AS closes
+           FROM schedule_windows w JOIN schedules s ON s.id = w.schedule_id
+           JOIN hotlines h ON h.id = s.hotline_id WHERE h.number = $1 ORDER BY w.opens""",
+        hotline_number)
+    assert [tuple(r) for r in hours] == [("mon,tue,wed,thu,fri", "09:00", "18:00"),
+                                         ("sat,holiday", "10:00", "16:00")]
+    rule = await db.fetchrow(
+        """SELECT r.position, r.action, r.schedule_is, s.name FROM plan_rules r
+           JOIN schedules s ON s.id = r.schedule_id JOIN hotlines h ON h.id = r.hotline_id
+           WHERE h.number = $1""", hotline_number)
+    assert tuple(rule) == (1, "closed", "closed", "office")
+
+    # A window that closes before it opens is refused with the database's sentence.
+    await windows.nth(0).locator("input[name=closes]").fill("08:00")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#message")).to_have_text(
+        "营业时间：window must close after it opens")
+    assert await db.fetchval(
+        """SELECT count(*) FROM schedule_windows w JOIN schedules s ON s.id = w.schedule_id
+           JOIN hotlines h ON h.id = s.hotline_id WHERE h.number = $1""", hotline_number) == 2
+    await page.context.close()

@@ -55,6 +55,14 @@
     });
   }
 
+  const addSchedule = document.getElementById("add-schedule");
+  if (addSchedule) {
+    addSchedule.addEventListener("click", () => attempt("营业时间", async () => {
+      await send("POST", addSchedule.dataset.url, {name: "office"});
+      window.location.reload();
+    }));
+  }
+
   for (const form of document.querySelectorAll("form.schedule")) {
     const body = form.querySelector("tbody");
     form.querySelector(".add-window").addEventListener("click", () => {
@@ -80,9 +88,21 @@
         closes: row.querySelector('[name="closes"]').value,
       }));
       const override = form.querySelector('[name="override"]').value || null;
+      const closedOutside = form.querySelector('[name="closed_outside"]').checked;
       attempt("营业时间", async () => {
         await send("PUT", form.dataset.url + "/hours", windows);
         await send("PATCH", form.dataset.url, {override: override});
+        const rule = form.dataset.closingRule;
+        if (closedOutside && !rule) {
+          // First in the plan: outside the hours nothing else applies.
+          const made = await send("POST", form.dataset.rules, {
+            action: "closed", name: "非工作时间", position: 1,
+            schedule: form.dataset.name, schedule_is: "closed"});
+          form.dataset.closingRule = made.id;
+        } else if (!closedOutside && rule) {
+          await send("DELETE", form.dataset.rules + "/" + rule);
+          form.dataset.closingRule = "";
+        }
       });
     });
   }
