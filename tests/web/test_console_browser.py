@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 
 from router import admin
 from router.web import tokens
@@ -41,7 +41,8 @@ async def browser() -> AsyncIterator[Browser]:
 async def signed_in(browser: Browser, web: WebProcess, token: str,
                     phone_sized: bool = False) -> Page:
     """A page signed in through the login form."""
-    size = {"width": 390, "height": 844} if phone_sized else {"width": 1280, "height": 900}
+    size: ViewportSize = ({"width": 390, "height": 844} if phone_sized
+                          else {"width": 1280, "height": 900})
     context = await browser.new_context(viewport=size, locale="zh-CN",
                                         timezone_id="Asia/Shanghai")
     page = await context.new_page()
