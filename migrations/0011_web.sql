@@ -146,9 +146,10 @@ CREATE TRIGGER calls_notify_web AFTER INSERT OR UPDATE ON calls
 CREATE TRIGGER call_legs_notify_web AFTER INSERT OR UPDATE ON call_legs
     FOR EACH STATEMENT EXECUTE FUNCTION notify_calls_changed();
 
--- The call log: newest first within a hotline (keyset pages on started_at,
--- id), narrowed by caller or by outcome; live calls for the wallboard.
-CREATE INDEX calls_log_by_hotline ON calls (hotline_id, started_at DESC, id DESC);
+-- The call log reads a hotline newest first in keyset pages on (started_at,
+-- id): 0001's calls_by_hotline_start serves that. Narrowed by caller or by an
+-- outcome (a rare one would otherwise scan the hotline's whole history),
+-- these two serve it; live calls and open legs for the wallboard.
 CREATE INDEX calls_log_by_hotline_caller ON calls (hotline_id, caller, started_at DESC);
 CREATE INDEX calls_log_by_hotline_outcome ON calls (hotline_id, outcome, started_at DESC);
 CREATE INDEX calls_live ON calls (started_at) WHERE ended_at IS NULL;

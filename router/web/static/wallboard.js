@@ -9,6 +9,7 @@
   // When each call was first shown in each state (read by the latency benchmark).
   const shown = [];
   const seen = new Set();
+  let onBoard = new Map();  // call id -> caller, as last drawn
   window.hotlineWallboard = {shown: shown, views: 0};
 
   function cell(row, text, className) {
@@ -52,6 +53,11 @@
         shown.push({id: call.id, caller: call.caller, state: call.state, at: now});
       }
     }
+    const now_on = new Map(view.calls.map((call) => [call.id, call.caller]));
+    for (const [id, caller] of onBoard) {
+      if (!now_on.has(id)) shown.push({id: id, caller: caller, state: "gone", at: now});
+    }
+    onBoard = now_on;
     document.getElementById("call-count").textContent = view.calls.length;
     document.getElementById("no-calls").hidden = view.calls.length > 0;
 
