@@ -10,7 +10,9 @@ Writes go through the same table descriptions and SQL as the CLI
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,6 +41,7 @@ from router.web.live import LiveHub
 from router.web.present import as_json
 
 PREFIX = "/api/v1"
+RECHECK_TOKEN_S = 30.0  # an open live stream re-checks its token this often
 POOL: web.AppKey[Any] = web.AppKey("pool")
 HUB: web.AppKey[LiveHub] = web.AppKey("hub")
 PRINCIPAL: web.RequestKey[auth.Principal] = web.RequestKey("principal", auth.Principal)
@@ -545,9 +548,19 @@ async def live_stream(ctx: Ctx) -> web.StreamResponse:
     await response.prepare(ctx.request)
     try:
         async with response:
+            checked = time.monotonic()
             while True:
-                view = await subscriber.queue.get()
-                await response.send(view, event="view")
+                try:
+                    view = await asyncio.wait_for(subscriber.queue.get(), RECHECK_TOKEN_S)
+                except TimeoutError:
+                    view = None
+                if time.monotonic() - checked >= RECHECK_TOKEN_S:
+                    # A token revoked while its stream is open stops receiving.
+                    if await auth.authenticate(ctx.request.app[POOL], ctx.who.token) is None:
+                        break
+                    checked = time.monotonic()
+                if view is not None:
+                    await response.send(view, event="view")
     finally:
         hub.unsubscribe(subscriber)
     return response
