@@ -102,7 +102,6 @@ BEGIN
                            WHERE b.hotline_id = ANY ((SELECT web_customer_hotlines())::bigint[]))'),
         ('phone_state', 'phone_id IN (SELECT b.phone_id FROM bound_phones b
                            WHERE b.hotline_id = ANY ((SELECT web_customer_hotlines())::bigint[]))'),
-        ('hotline_state', 'hotline_id = ANY ((SELECT web_customer_hotlines())::bigint[])'),
         ('calls', 'hotline_id = ANY ((SELECT web_customer_hotlines())::bigint[])'),
         ('call_legs', 'call_id IN (SELECT c.id FROM calls c
                            WHERE c.hotline_id = ANY ((SELECT web_customer_hotlines())::bigint[]))'),

@@ -25,6 +25,11 @@ SERVICE_LEVEL_S = 20
 MAX_DAYS = 366
 
 
+def local_today(zone_name: str = "Asia/Shanghai") -> date:
+    """Today in ``zone_name`` (the default period of a report)."""
+    return datetime.now(ZoneInfo(zone_name)).date()
+
+
 class StatsError(ValueError):
     """A report that cannot be made; the message says why."""
 

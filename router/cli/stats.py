@@ -34,7 +34,7 @@ def _figures_line(f: stats.Figures) -> list[str]:
 
 
 async def show_stats(args: argparse.Namespace) -> int:
-    last = args.to or args.from_ or date.today()
+    last = args.to or args.from_ or stats.local_today()
     first = args.from_ or last - timedelta(days=args.days - 1)
     async with pool(args) as db:
         try:

@@ -567,7 +567,7 @@ async def live_stream(ctx: Ctx) -> web.StreamResponse:
 
 
 def _period(ctx: Ctx) -> tuple[date, date]:
-    today = date.today()
+    today = stats.local_today()
     first = parse_day("from", ctx.query("from"), today)
     return first, parse_day("to", ctx.query("to"), first)
 

@@ -80,13 +80,15 @@ LEFT JOIN (SELECT phone_id, count(*) FILTER (WHERE answered_at IS NULL) AS ringi
 ORDER BY p.label, p.id
 """
 
+# Hotlines with calls today only: an operator's thousands of quiet hotlines
+# would cost every push and say nothing.
 _TODAY = """
 SELECT h.number, h.name,
-       count(c.id) AS calls,
-       count(c.id) FILTER (WHERE c.answered_at IS NOT NULL) AS answered,
-       count(c.id) FILTER (WHERE c.answered_at IS NULL AND c.outcome = ANY ($2::text[])) AS missed
-FROM hotlines h
-LEFT JOIN calls c ON c.hotline_id = h.id AND c.started_at >= $1 AND c.ended_at IS NOT NULL
+       count(*) AS calls,
+       count(*) FILTER (WHERE c.answered_at IS NOT NULL) AS answered,
+       count(*) FILTER (WHERE c.answered_at IS NULL AND c.outcome = ANY ($2::text[])) AS missed
+FROM calls c JOIN hotlines h ON h.id = c.hotline_id
+WHERE c.started_at >= $1 AND c.ended_at IS NOT NULL
 GROUP BY h.id ORDER BY h.number
 """
 
@@ -145,7 +147,7 @@ async def read_view(db: Any, today: list[dict[str, Any]] | None = None,
 
 
 async def read_today(db: Any, zone_name: str = DEFAULT_ZONE) -> list[dict[str, Any]]:
-    """Today's (local midnight on) calls, answered and missed per visible hotline."""
+    """Today's (local midnight on) calls, answered and missed, per visible hotline with calls."""
     rows = await db.fetch(_TODAY, start_of_today(zone_name), list(OFFERED_OUTCOMES))
     return [{"hotline": r["number"], "name": shown(r["name"]), "calls": r["calls"],
              "answered": r["answered"], "missed": r["missed"]} for r in rows]

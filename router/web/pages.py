@@ -170,7 +170,7 @@ async def call_page(request: web.Request) -> web.Response:
 
 async def reports(request: web.Request) -> web.Response:
     who = await signed_in(request)
-    today = date.today()
+    today = stats.local_today()
     first = _date(request.query.get("from"), today - timedelta(days=6))
     last = _date(request.query.get("to"), today if "from" not in request.query else first)
     async with auth.scoped(request.app[api.POOL], who) as db:
