@@ -546,23 +546,30 @@ async def live_stream(ctx: Ctx) -> web.StreamResponse:
     subscriber = await hub.subscribe(ctx.who)
     response = EventSourceResponse(ping_interval=15)
     await response.prepare(ctx.request)
+    # Ends when the browser goes away (seen by the stream's pings) even while
+    # nothing changes, so no handler outlives its connection.
+    closed = asyncio.ensure_future(response.wait())
     try:
-        async with response:
-            checked = time.monotonic()
-            while True:
-                try:
-                    view = await asyncio.wait_for(subscriber.queue.get(), RECHECK_TOKEN_S)
-                except TimeoutError:
-                    view = None
-                if time.monotonic() - checked >= RECHECK_TOKEN_S:
-                    # A token revoked while its stream is open stops receiving.
-                    if await auth.authenticate(ctx.request.app[POOL], ctx.who.token) is None:
-                        break
-                    checked = time.monotonic()
-                if view is not None:
-                    await response.send(view, event="view")
+        checked = time.monotonic()
+        while not closed.done():
+            getting = asyncio.ensure_future(subscriber.queue.get())
+            await asyncio.wait((getting, closed), timeout=RECHECK_TOKEN_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            view = getting.result() if getting.done() else None
+            getting.cancel()
+            if time.monotonic() - checked >= RECHECK_TOKEN_S:
+                # A token revoked while its stream is open stops receiving.
+                if await auth.authenticate(ctx.request.app[POOL], ctx.who.token) is None:
+                    break
+                checked = time.monotonic()
+            if view is not None and not closed.done():
+                await response.send(view, event="view")
+    except ConnectionError:
+        pass  # the browser went away mid-send
     finally:
         hub.unsubscribe(subscriber)
+        closed.cancel()
+        response.stop_streaming()
     return response
 
 

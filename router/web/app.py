@@ -80,7 +80,8 @@ def build_app(config: WebSettings) -> web.Application:
 async def serve(config: WebSettings, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
     app = build_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    # A browser that leaves ends its handler at once (its live stream included).
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2, handler_cancellation=True)
     await runner.setup()
     host, port = router_settings.parse_listen(config.listen)
     await web.TCPSite(runner, host, port).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -67,7 +68,8 @@ async def test_every_documented_route_answers(api: Any, db: Any, operator_token:
                 async with api.get(url, headers=bearer(operator_token)) as response:
                     assert response.status == 200
                     assert response.headers["Content-Type"].startswith("text/event-stream")
-                    first = await response.content.readuntil(b"\r\n\r\n")
+                    first = await asyncio.wait_for(
+                        response.content.readuntil(b"\r\n\r\n"), 10)
                     assert first.startswith(b"event: view"), first
                 answered.append((method, path, 200))
                 continue
