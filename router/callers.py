@@ -64,6 +64,8 @@ def normalise(raw: str | None) -> CallerNumber:
         return CallerNumber(text, "", "unknown")
     if compact.startswith("0086"):
         compact, international = compact[4:], True
+        if not compact:  # a country code and nothing after it, as "+86" alone
+            return CallerNumber(text, "", "unknown")
     elif compact.startswith("86") and _national(compact[2:], international=True):
         compact, international = compact[2:], True
     national = _national(compact, international)

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
+
+KeyAction = Literal["group", "submenu", "repeat", "back"]
 
 MAX_LEVELS = 5  # the database refuses deeper menus; the walk never goes deeper either
 
@@ -22,7 +25,7 @@ MAX_LEVELS = 5  # the database refuses deeper menus; the walk never goes deeper 
 @dataclass(frozen=True)
 class MenuKey:
     key: str
-    action: str  # group | submenu | repeat | back
+    action: KeyAction
     group_id: int | None = None
     submenu_id: int | None = None
 

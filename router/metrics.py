@@ -54,3 +54,7 @@ DATABASE_DEGRADED = Gauge(
 ARI_EVENTS_REJECTED = Counter("hotline_router_ari_events_rejected",
                               "ARI event messages that were not valid events (dropped)",
                               registry=REGISTRY)
+ILLEGAL_TRANSITIONS = Counter(
+    "hotline_router_illegal_transitions",
+    "Call state changes the transition table does not allow (each one is a bug)",
+    ["from_state", "to_state"], registry=REGISTRY)

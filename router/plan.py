@@ -24,9 +24,12 @@ from typing import Any, Literal
 from router.callers import CallerNumber, normalise
 from router.menu import Menu
 from router.region import Region
-from router.schedule import AdminCalendar, HolidayCalendar, Schedule, is_open
+from router.schedule import AdminCalendar, HolidayCalendar, OpenOrClosed, Schedule, is_open
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+Match = Literal["exact", "prefix", "area-code"]
+RuleAction = Literal["group", "menu", "closed", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Group:
 @dataclass(frozen=True)
 class ListEntry:
     list: str
-    match: str  # exact | prefix | area-code
+    match: Match
     value: str
     hotline_id: int | None  # None: every hotline
 
@@ -86,11 +89,11 @@ class Rule:
     id: int
     position: int
     name: str
-    action: str  # group | menu | closed | refuse
+    action: RuleAction
     caller_list: str | None = None
     caller_region: str | None = None
     schedule_id: int | None = None
-    schedule_is: str | None = None  # open | closed
+    schedule_is: OpenOrClosed | None = None
     group_id: int | None = None
     menu_id: int | None = None
 

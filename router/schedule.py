@@ -30,6 +30,8 @@ log = structlog.get_logger("router.schedule")
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayType = Literal["holiday", "makeup-workday", "normal"]
+OpenOrClosed = Literal["open", "closed"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri"]  # a make-up workday keeps these hours
 
 
 class HolidayCalendar(Protocol):
@@ -84,8 +86,8 @@ class Schedule:
     name: str
     windows: tuple[Window, ...] = ()
     observe_holidays: bool = True
-    makeup_workday_as: str = "mon"
-    override: str | None = None  # open | closed
+    makeup_workday_as: Weekday = "mon"
+    override: OpenOrClosed | None = None
     override_until: dt.datetime | None = None
 
 

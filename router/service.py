@@ -1,7 +1,7 @@
 """The daemon: one ARI connection, one database pool, a Call per inbound call.
 
-ARI intake here only maps each event to the call that owns its channel; what
-the call does about it is decided in router/call.py.
+ARI intake here only maps each event to the call that owns its channel (the
+call registry); what the call does about it is decided in router/call/.
 
 Shutdown (SIGTERM or SIGINT) drains: the router stops claiming broadcast
 calls (other routers take them), hands calls that still reach it by plain
@@ -17,23 +17,21 @@ import asyncio
 import contextlib
 import re
 import signal
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from router import claims, db, gauges, heartbeat, http, metrics, reconcile, records, region
+from router import db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
-from router.call import Call
-from router.directory import Hotline
+from router.call import CallRegistry, start_call
 from router.live_config import ConfigWatcher
 from router.settings import Settings
 from router.spool import Spool
-from router.store import SPOOLABLE, Store
+from router.store import Store
 
 log = structlog.get_logger("router.service")
 
@@ -45,15 +43,16 @@ HANGUP_GRACE_S = 10.0
 
 
 class Router:
+    """The daemon; to its calls, the services they need (router/call/services.py)."""
+
     def __init__(self, settings: Settings, pool: Any, ari: AriClient) -> None:
         self.settings = settings
         self.db = pool
         self.ari = ari
         self.app = settings.ari_app
         self.router_id = settings.effective_router_id
-        self.calls: dict[str, Call] = {}  # channel id -> the call that owns it
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.live_calls: dict[asyncio.Task[None], Call] = {}
+        self.registry = CallRegistry()
+        self.tasks: set[asyncio.Task[None]] = set()  # the router's own background work
         # While draining, the router takes no new calls; live ones finish.
         self.draining = False
         self._stop = asyncio.Event()   # first signal: drain
@@ -62,8 +61,7 @@ class Router:
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
                                   [self.app], self.on_event, self._connected)
         self.config = ConfigWatcher(settings.database_url)
-        self.store = Store(pool, self.router_id,
-                           Spool(Path(settings.spool_dir), self.router_id, SPOOLABLE),
+        self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
                            timeout_s=settings.db_timeout_s)
@@ -73,28 +71,22 @@ class Router:
         self._previous_run_adopted = False
         self._adopting = asyncio.Lock()
 
-    # --- Services, as seen by a Call ----------------------------------------
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
-    async def find_hotline(self, number: str, new_call: bool = False) -> Hotline | None:
-        """From the live configuration snapshot; from the tables while it is not fresh;
-        from the last snapshot while the database is away."""
-        return await self.store.find_hotline(number, new_call)
+    def live_bridges(self) -> set[str]:
+        """The bridges of this router's live calls (a call's bridge is named after it)."""
+        return {str(call.id) for call in self.registry.owning_calls()}
 
     def plan_now(self) -> datetime:
         """The time plans read schedules by: real, unless settings pin it (plan_clock)."""
         return self.settings.pinned_plan_time or datetime.now(UTC)
 
-    def register(self, channel_id: str, call: Call) -> None:
-        self.calls[channel_id] = call
-
-    def unregister(self, channel_id: str) -> None:
-        self.calls.pop(channel_id, None)
-
     # --- intake ---------------------------------------------------------------
 
     def on_event(self, event: ev.AnyEvent | ev.OtherEvent) -> None:
         """Hand an event to the call that owns its channel (never blocks)."""
-        if isinstance(event, ev.StasisStart) and event.channel.id not in self.calls:
+        if isinstance(event, ev.StasisStart) and event.channel.id not in self.registry:
             self._start_call(event)
             return
         if isinstance(event, ev.CallBroadcast):
@@ -103,8 +95,8 @@ class Router:
         if isinstance(event, ev.ApplicationReplaced):
             log.error("another connection took over this ARI application", app=self.app)
             return
-        channel_id = _channel_of(event)
-        call = self.calls.get(channel_id) if channel_id else None
+        channel_id = ev.channel_of(event)
+        call = self.registry.find(channel_id) if channel_id else None
         if call is not None:
             call.deliver(event)
 
@@ -149,21 +141,7 @@ class Router:
         if self.draining:
             self._spawn(self._hand_back(channel.id, dialled), f"hand-back-{channel.id}")
             return
-        self.start_call_for(channel, dialled, event.at)
-
-    def start_call_for(self, channel: ev.Channel, dialled: str, at: datetime) -> None:
-        call = Call(self, channel, dialled, started_at=at)
-        # Owned from now: a hangup read in the same burst as the StasisStart queues
-        # for the call instead of finding no owner before its task first runs.
-        self.register(channel.id, call)
-        self._track(call, self._spawn(call.run(), f"call-{call.id}"))
-
-    def start_adopted(self, call: Call, life: Awaitable[None]) -> None:
-        self._track(call, self._spawn(life, f"adopted-{call.id}"))
-
-    def _track(self, call: Call, task: asyncio.Task[None]) -> None:
-        self.live_calls[task] = call
-        task.add_done_callback(lambda done: self.live_calls.pop(done, None))
+        start_call(self, channel, dialled, event.at)
 
     async def _hang_up_leg(self, channel_id: str) -> None:
         try:
@@ -194,7 +172,7 @@ class Router:
                 await self._adopt_previous_run()
             else:
                 await reconcile.after_reconnect(self, self.stream.lost_at or datetime.now(UTC))
-            await reconcile.sweep_bridges(self)
+            await reconcile.sweep_bridges(self.ari, self.live_bridges())
         except AriError as exc:  # the next reconnect or heartbeat tries again
             log.warning("reconciliation failed", error=str(exc))
         except Exception:
@@ -211,8 +189,7 @@ class Router:
                 return
             lost_at = self._previous_seen or datetime.now(UTC)
             await reconcile.adopt(self, self.router_id, self.app, lost_at)
-            released = await claims.release_stale(self.db, self.router_id,
-                                                  list(self.store.held), self.max_call_s + 600)
+            released = await self.store.release_stale(self.max_call_s + 600)
             if released:
                 log.warning("released claims no live call holds", claims=released)
             self._previous_run_adopted = True
@@ -238,9 +215,9 @@ class Router:
                                               dead["last_seen_at"])
                 beats += 1
                 if beats % 60 == 0:  # about a minute: debris older than any call
-                    await claims.release_stale(self.db, "", [], self.max_call_s + 600)
+                    await self.store.release_stale(self.max_call_s + 600, mine=False)
                     if self.stream.connected.is_set():
-                        await reconcile.sweep_bridges(self)
+                        await reconcile.sweep_bridges(self.ari, self.live_bridges())
             except Exception as exc:  # the store notices outages; keep beating
                 log.warning("heartbeat failed", error=str(exc) or type(exc).__name__)
             await asyncio.sleep(self.settings.heartbeat_s)
@@ -262,6 +239,9 @@ class Router:
         self._stop.set()
 
     async def run(self) -> None:
+        problems = await records.check_vocabulary(self.db)
+        if problems:
+            raise RuntimeError("; ".join(problems))
         self._previous_seen = await heartbeat.last_seen(self.db, self.router_id)
         if self.store.spool.pending:  # a previous run died while the database was away
             await self.store.watch_once()
@@ -273,7 +253,9 @@ class Router:
             self._spawn(self.config.run(), "config-watcher"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
                         "gauges"),
-            self._spawn(rating.run(self.db, rating.RatingSettings.from_env()), "rating")]
+            self._spawn(rating.run(self.db, rating.RatingSettings(
+                delay_s=self.settings.rating_delay_s,
+                interval_s=self.settings.rating_interval_s)), "rating")]
         # Calls need the configuration; without it they read the tables directly.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.config.loaded.wait(), timeout=5)
@@ -305,44 +287,27 @@ class Router:
         self.draining = True
         metrics.DRAINING.set(1)
         limit = self.settings.drain_timeout_s
-        log.info("draining", live_calls=len(self.live_calls), limit_s=limit)
-        await _first_of(self._all_calls_ended(), self._hurry.wait(), timeout_s=limit)
-        remaining = list(self.live_calls.values())
+        log.info("draining", live_calls=len(self.registry), limit_s=limit)
+        await _first_of(self.registry.all_ended(), self._hurry.wait(), timeout_s=limit)
+        remaining = self.registry.live()
         if remaining:
             log.warning("drain limit reached: hanging up live calls", live_calls=len(remaining))
             for call in remaining:
                 with contextlib.suppress(TimeoutError, AriError, OSError):
                     await self.ari.hangup(call.caller.id, "normal")
-            await _first_of(self._all_calls_ended(), timeout_s=HANGUP_GRACE_S)
-        log.info("drained", live_calls=len(self.live_calls))
-
-    async def _all_calls_ended(self) -> None:
-        while self.live_calls:
-            await asyncio.wait(list(self.live_calls))
+            await _first_of(self.registry.all_ended(), timeout_s=HANGUP_GRACE_S)
+        log.info("drained", live_calls=len(self.registry))
 
     async def close_out(self) -> None:
         """Last words: stop calls that would not end, free claims, close records."""
-        for task in list(self.live_calls):
-            task.cancel()
-        await asyncio.gather(*self.live_calls, return_exceptions=True)
+        await self.registry.cancel_all()
         try:
-            released = await claims.release_all(self.db, self.router_id)
-            closed = await records.close_interrupted(self.db, self.router_id)
+            released, closed = await self.store.close_out()
         except Exception as exc:  # the next start recovers the same way
             metrics.DATABASE_ERRORS.labels(operation="close_out").inc()
             log.error("could not release claims on exit", error=str(exc))
             return
         log.info("router stopped", claims_released=released, calls_closed=closed)
-
-
-def _channel_of(event: ev.AnyEvent | ev.OtherEvent) -> str | None:
-    if isinstance(event, ev.Dial):
-        return event.peer.id
-    if isinstance(event, ev.PlaybackStarted | ev.PlaybackFinished):
-        target = event.playback.target_uri
-        return target.split(":", 1)[1] if target.startswith("channel:") else None
-    channel = getattr(event, "channel", None)
-    return channel.id if isinstance(channel, ev.Channel) else None
 
 
 async def _first_of(*awaitables: Any, timeout_s: float | None = None) -> None:

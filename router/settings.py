@@ -62,6 +62,10 @@ class Settings:
     # offset), for drills and tests: "as if it were National Day". Records
     # keep real time. Empty: the real clock.
     plan_clock: str = ""
+    # Billing: an ended call waits this long before it is rated (late records
+    # of the call land first), and the rating loop pauses this long between passes.
+    rating_delay_s: float = 2.0
+    rating_interval_s: float = 1.0
 
     @property
     def pinned_plan_time(self) -> datetime | None:
@@ -204,6 +208,9 @@ def validate(settings: Settings) -> None:
         problems.append("router_lease_s must be at least 3 heartbeats and at most 3600 seconds")
     if not 60 <= settings.max_call_s <= 86_400:
         problems.append("max_call_s must be 60 to 86400 seconds")
+    for name in ("rating_delay_s", "rating_interval_s"):
+        if not 0 <= getattr(settings, name) <= 86_400:
+            problems.append(f"{name} must be 0 to 86400 seconds")
     if settings.plan_clock:
         try:
             pinned = datetime.fromisoformat(settings.plan_clock)

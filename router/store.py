@@ -29,21 +29,15 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from router import claims, metrics, records, rotation
+from router import claims, metrics, rotation
 from router.billing import balance
-from router.directory import Hotline, Snapshot, assemble, find_hotline
+from router.directory import Lookup, PhoneState, Snapshot, find_hotline
+from router.records import sql as records
+from router.records.kinds import AnyRecord, ClaimReleased
 from router.spool import Spool
 
 log = structlog.get_logger("router.store")
 T = TypeVar("T")
-
-# Writes that may wait in the spool: all idempotent (see router/spool.py).
-SPOOLABLE: dict[str, Callable[..., Awaitable[Any]]] = {
-    write.__name__: write for write in (
-        records.call_started, records.call_bridged, records.caller_answered,
-        records.call_overflow, records.call_ended, records.leg_started, records.leg_ended,
-        claims.release,
-        records.plan_decided, records.plan_routed, records.menu_keys)}
 
 
 class Unavailable(Exception):
@@ -86,7 +80,13 @@ class Store:
 
     # --- what a call asks ---------------------------------------------------
 
-    async def find_hotline(self, number: str, new_call: bool = False) -> Hotline | None:
+    async def find_hotline(self, number: str, new_call: bool = False) -> Lookup | None:
+        """The hotline dialled as ``number`` with its phones' busy state, or None.
+
+        While degraded: from the last snapshot, with only this router's share of
+        the phones and its own claims as their busy state.
+        Raises Unavailable when the database is away and no snapshot was loaded.
+        """
         if self.healthy:
             with contextlib.suppress(Unavailable):
                 return await self._run("lookup", find_hotline(self.db, number,
@@ -94,14 +94,12 @@ class Store:
         snapshot = self._snapshot()
         if snapshot is None:
             raise Unavailable("no configuration loaded and the database is away")
-        config = snapshot.hotlines.get(number)
-        if config is None:
+        hotline = snapshot.hotlines.get(number)
+        if hotline is None:
             return None
         busy = Counter(self.held.values())
-        state = {p.phone_id: {"active_calls": busy[p.phone_id], "last_call_ended_at": None,
-                              "calls_today": 0, "talk_ms_today": 0}
-                 for p in config.phones if self._mine(p.phone_id)}
-        return assemble(config, state)
+        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
+                                for p in hotline.phones if self._mine(p.phone_id)})
 
     async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
         """Take a call slot on the phone for this leg; False when it is busy."""
@@ -119,7 +117,7 @@ class Store:
                 return taken
         if not self._mine(phone_id) or Counter(self.held.values())[phone_id] >= capacity:
             if attempted:  # the claim may have committed before the database went away
-                await self.write("release", leg_id, None)  # idempotent: nothing if it did not
+                await self.write(ClaimReleased(leg_id, None))  # idempotent: nothing if not
             return False
         self.held[leg_id] = phone_id
         self.local[leg_id] = LocalClaim(phone_id, call_id)
@@ -129,21 +127,34 @@ class Store:
         self.held.pop(leg_id, None)
         if self.local.pop(leg_id, None) is not None:
             return  # taken while degraded and not yet written back: nothing to undo
-        await self.write("release", leg_id, talk_ms)
+        await self.write(ClaimReleased(leg_id, talk_ms))
 
-    async def write(self, write: str, *args: Any) -> None:
-        """A record write: to the database, or to the spool while it is away."""
+    def hold(self, leg_id: UUID, phone_id: int) -> None:
+        """Count a claim in the database as this router's (a call it adopted)."""
+        self.held[leg_id] = phone_id
+
+    def held_legs(self) -> list[UUID]:
+        """The legs whose claims this router holds now."""
+        return list(self.held)
+
+    async def write(self, record: AnyRecord) -> None:
+        """A record: to the database, or to the spool while it is away.
+
+        A record the database refuses while it is up (a bug, or a row deleted
+        under it) is kept aside in the spool's rejected file, as a replay does.
+        """
+        kind = type(record).__name__
         if self.healthy and not self.spool.pending:
             try:
-                await self._run(write, SPOOLABLE[write](self.db, *args))
+                await self._run(kind, records.write(self.db, record))
                 return
             except Unavailable:
                 pass
-            except Exception as exc:  # a refused write is a bug: retrying will not help
-                metrics.DATABASE_ERRORS.labels(operation=write).inc()
-                log.error("record write refused", write=write, error=str(exc))
+            except Exception as exc:  # refused: retrying will not help
+                metrics.DATABASE_ERRORS.labels(operation=kind).inc()
+                self.spool.set_aside(record, exc)
                 return
-        self.spool.append(write, *args)
+        self.spool.append(record)
         metrics.RECORDS_SPOOLED.set(self.spool.pending)
 
     async def next_call_number(self, hotline_id: int) -> int:
@@ -154,16 +165,45 @@ class Store:
         self._rotation[hotline_id] += 1
         return self._rotation[hotline_id] - 1
 
-    async def refuses_calls(self, hotline: Hotline) -> bool:
+    async def refuses_calls(self, lookup: Lookup) -> bool:
         """Whether billing refuses the hotline's calls; while degraded, keep routing."""
-        if hotline.refuses_calls is not None:  # read with the hotline
-            return hotline.refuses_calls
+        if lookup.refuses_calls is not None:  # read with the hotline
+            return lookup.refuses_calls
         if not self.healthy:
             return False
         try:
-            return await self._run("balance", balance.refuses_calls(self.db, hotline.id))
+            return await self._run("balance", balance.refuses_calls(self.db, lookup.hotline.id))
         except Unavailable:
             return False
+
+    # --- what reconciliation asks ---------------------------------------------
+
+    async def open_calls(self, router_id: str) -> list[records.OpenCall]:
+        """Open records of ``router_id``."""
+        return await records.open_calls(self.db, router_id)
+
+    async def take_over(self, previous: str) -> list[records.OpenCall]:
+        """The open records and claims of router ``previous``, now this router's."""
+        return await records.take_over(self.db, previous, self.router_id)
+
+    async def legs_of_open_call(self, call_id: UUID) -> list[records.OpenLeg]:
+        return await records.legs_of_open_call(self.db, call_id)
+
+    async def open_channels(self) -> set[str]:
+        """Channels of every open record, whichever router holds it."""
+        return await records.open_channels(self.db)
+
+    async def release_stale(self, older_than_s: float, mine: bool = True) -> int:
+        """Free the claims of this router that no live call holds (``mine``), and
+        anyone's claim older than ``older_than_s``; how many."""
+        return await claims.release_stale(self.db, self.router_id if mine else "",
+                                          self.held_legs() if mine else [], older_than_s)
+
+    async def close_out(self) -> tuple[int, int]:
+        """On exit: release every claim of this router and close its open records
+        as interrupted; (claims released, records closed)."""
+        released = await claims.release_all(self.db, self.router_id)
+        return released, await records.close_interrupted(self.db, self.router_id)
 
     # --- staying healthy ------------------------------------------------------
 

@@ -28,7 +28,10 @@ from tests.lab.router import RouterProcess
 # Property tests share two cores with the lab's Asterisk and sipp: a slow example
 # is the machine, not a fault, so Hypothesis's per-example deadline is off.
 settings.register_profile("lab", deadline=None)
-settings.load_profile("lab")
+# `make mutation` (HYPOTHESIS_PROFILE=mutation): no saved examples, as on a fresh CI
+# checkout, and the same examples on every run, so a score does not depend on luck.
+settings.register_profile("mutation", deadline=None, database=None, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lab"))
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", database.name("test"))
 

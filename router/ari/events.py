@@ -182,6 +182,18 @@ def decode(raw: bytes | str) -> AnyEvent | OtherEvent:
         return _other.decode(raw)
 
 
+def channel_of(event: AnyEvent | OtherEvent) -> str | None:
+    """The id of the channel an event is about (a Dial's: the dialled channel;
+    a playback's: the channel it plays to), or None."""
+    if isinstance(event, Dial):
+        return event.peer.id
+    if isinstance(event, PlaybackStarted | PlaybackFinished):
+        target = event.playback.target_uri
+        return target.split(":", 1)[1] if target.startswith("channel:") else None
+    channel = getattr(event, "channel", None)
+    return channel.id if isinstance(channel, Channel) else None
+
+
 def parse_timestamp(value: str) -> datetime:
     """ARI timestamps look like 2026-11-28T16:00:00.123+0000."""
     if value:

@@ -1,6 +1,6 @@
 """The rating loop every router runs beside its calls.
 
-Each pass rates the calls that ended at least ``RATING_DELAY_S`` ago and, now
+Each pass rates the calls that ended at least ``rating_delay_s`` ago and, now
 and then, settles the minimum spend of months that have ended. Several
 routers may run it at once (see router/billing/rater.py for why that is safe).
 """
@@ -8,9 +8,7 @@ routers may run it at once (see router/billing/rater.py for why that is safe).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,23 +22,9 @@ log = structlog.get_logger("router.billing")
 
 @dataclass(frozen=True)
 class RatingSettings:
-    delay_s: float = 2.0       # RATING_DELAY_S: an ended call waits this long to be rated
-    interval_s: float = 1.0    # RATING_INTERVAL_S: pause between passes
+    delay_s: float = 2.0       # an ended call waits this long to be rated (rating_delay_s)
+    interval_s: float = 1.0    # pause between passes (rating_interval_s)
     settle_every_s: float = 60.0  # how often to look for months to settle and balances to show
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RatingSettings:
-        environ = os.environ if environ is None else environ
-        values = {}
-        for name, env in (("delay_s", "RATING_DELAY_S"), ("interval_s", "RATING_INTERVAL_S")):
-            if env in environ:
-                try:
-                    values[name] = float(environ[env])
-                except ValueError:
-                    raise ValueError(f"{env} must be a number of seconds") from None
-                if not 0 <= values[name] <= 86_400:
-                    raise ValueError(f"{env} must be 0 to 86400 seconds")
-        return cls(**values)
 
 
 async def run(db: Any, settings: RatingSettings) -> None:

@@ -72,9 +72,10 @@ async def explain(args: argparse.Namespace) -> int:
     """What the plan would decide for this caller at this time (nothing is dialled)."""
     at = args.at or datetime.now(UTC)
     async with pool(args) as db:
-        hotline = await find_hotline(db, args.hotline)
-    if hotline is None:
+        lookup = await find_hotline(db, args.hotline)
+    if lookup is None:
         raise admin.AdminError(f"no hotline {args.hotline}")
+    hotline = lookup.hotline
     caller = callers.normalise(args.caller)
     where = region.lookup(caller)
     decision = plan.decide(hotline.plan, hotline.number, caller, where, at)

@@ -66,17 +66,18 @@ def hotline_number(n: int) -> str:
 async def decide(db: Any, number: str, router_id: str, rng: random.Random,
                  snapshot: Snapshot | None = None) -> bool:
     """One call's routing decision, then its release; False when no phone was free."""
-    hotline = await find_hotline(db, number, snapshot, new_call=True)
-    if hotline is None:
+    lookup = await find_hotline(db, number, snapshot, new_call=True)
+    if lookup is None:
         raise LookupError(number)
+    hotline = lookup.hotline
     strategy = strategies.get(hotline.strategy)
     strategy.validate(hotline.strategy_options)
-    call_number = hotline.call_number or 0
-    if getattr(strategy, "uses_call_number", False) and hotline.call_number is None:
+    call_number = lookup.call_number or 0
+    if getattr(strategy, "uses_call_number", False) and lookup.call_number is None:
         call_number = await rotation.next_call_number(db, hotline.id)
     context = strategies.Context(rng=rng, call_number=call_number,
-                                 bound_count=len(hotline.phones))
-    plan = strategy.plan(hotline.idle_candidates(context.now), context,
+                                 bound_count=len(lookup.phones))
+    plan = strategy.plan(lookup.idle_candidates(context.now), context,
                          hotline.strategy_options)
     call_id = uuid4()
     for wave in plan:

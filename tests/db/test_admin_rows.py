@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+import strategies
 from router import admin
 
 
@@ -85,8 +86,39 @@ async def test_bad_strategy_options_are_refused_naming_the_option(
 async def test_good_options_and_plugin_rules_are_accepted(db: Any) -> None:
     await db.execute("INSERT INTO hotlines (number, strategy, strategy_options) "
                      "VALUES ('4001230002', 'ring_progressively', $1)", {"interval_s": 3})
+    strategies.get("ring_progressively").validate({"interval_s": 3})  # the router agrees
     await db.execute("INSERT INTO hotlines (number, strategy, strategy_options) "
                      "VALUES ('4001230003', 'my_plugin_rule', $1)", {"anything": True})
+
+
+def python_problem(strategy: str, options: dict[str, Any]) -> str | None:
+    try:
+        strategies.get(strategy).validate(options)
+    except strategies.OptionError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"interval_s": 1}, {"interval_s": 5}, {"interval_s": 60}, {"interval_s": 1.5},
+    {"interval_s": 0.999}, {"interval_s": 60.5}, {"interval_s": 0}, {"interval_s": 61},
+    {"interval_s": -5}, {"interval_s": "5"}, {"interval_s": True}, {"interval_s": None},
+    {"interval": 5}, {"interval_s": 5, "speed": 1},
+])
+async def test_the_database_and_the_router_judge_ring_progressively_alike(
+        db: Any, options: dict[str, Any]) -> None:
+    in_sql = await db.fetchval("SELECT strategy_options_problem('ring_progressively', $1)",
+                               options)
+    assert in_sql == python_problem("ring_progressively", options)
+
+
+@pytest.mark.parametrize("strategy", ["fewest_calls", "least_talk_time", "longest_idle", "random",
+                                      "round_robin", "sequential", "simultaneous", "weighted"])
+@pytest.mark.parametrize("options", [{}, {"interval_s": 5}, {"weight": 1}])
+async def test_the_database_and_the_router_judge_rules_without_options_alike(
+        db: Any, strategy: str, options: dict[str, Any]) -> None:
+    in_sql = await db.fetchval("SELECT strategy_options_problem($1, $2)", strategy, options)
+    assert in_sql == python_problem(strategy, options)
 
 
 async def test_forward_overflow_needs_a_number_to_forward_to(db: Any) -> None:

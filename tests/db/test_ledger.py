@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
-from router.billing import config
+from router.billing import config, terms
 from tests.billing_helpers import add_call, new_hotline
 from tests.db.test_cli import cli
 
@@ -112,6 +114,37 @@ async def test_price_list_rows_that_cannot_work_are_refused(db: Any, hotline: in
 async def test_time_zones_by_name_are_taken(db: Any, hotline: int, zone: str) -> None:
     await db.execute("INSERT INTO hotline_billing (hotline_id, time_zone) VALUES ($1, $2)",
                      hotline, zone)
+    assert (await terms.load(db, hotline)).time_zone == zone
+
+
+async def test_the_rater_reads_every_billing_setting_and_the_price_list(
+        db: Any, hotline: int, hotline_number: str) -> None:
+    fresh = await terms.load(db, hotline)  # no settings row: the DDL's defaults
+    assert (fresh.time_zone, fresh.low_balance_fen, fresh.at_zero_balance) == (
+        "Asia/Shanghai", 0, "keep-routing")
+    await config.set_settings(db, hotline_number, time_zone="Asia/Urumqi",
+                              low_balance_fen=5_000, at_zero_balance="refuse")
+    await config.set_tariff(db, hotline_number, 2, unit_s=6, valid_from="2026-07-01")
+    await config.add_package(db, hotline_number, "2026-01-01", "2026-07-01",
+                             included_minutes=500, overage_per_unit_fen=10,
+                             monthly_minimum_fen=10_000)
+    loaded = await terms.load(db, hotline)
+    assert loaded == await terms.find(db, hotline_number)
+    assert (loaded.hotline_id, loaded.number, loaded.time_zone, loaded.low_balance_fen,
+            loaded.at_zero_balance) == (hotline, hotline_number, "Asia/Urumqi", 5_000, "refuse")
+    july = datetime(2026, 7, 1, tzinfo=ZoneInfo("Asia/Urumqi"))
+    assert [(t.valid_from, t.unit_s, t.price_per_unit_fen) for t in loaded.terms.tariffs] == [
+        (datetime(2000, 1, 1, tzinfo=UTC), 60, 12), (july, 6, 2)]
+    (package,) = loaded.terms.packages
+    assert (package.valid_from, package.valid_until, package.included_minutes,
+            package.overage_per_unit_fen, package.monthly_minimum_fen) == (
+        datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Urumqi")), july, 500, 10, 10_000)
+
+
+async def test_billing_of_an_unknown_number_is_none(db: Any) -> None:
+    assert await terms.find(db, "8009876501") is None  # no test adds it
+    with pytest.raises(LookupError, match="no hotline with id -1"):
+        await terms.load(db, -1)
 
 
 async def test_packages_of_a_hotline_cannot_overlap(db: Any, hotline: int) -> None:

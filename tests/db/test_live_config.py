@@ -60,7 +60,7 @@ async def test_busy_state_comes_fresh_from_the_database(db: Any, watcher: Config
     (phone,) = snapshot.hotlines["4002000003"].phones
     hotline = await find_hotline(db, "4002000003", snapshot)
     assert hotline is not None
-    assert [p.active_calls for p in hotline.phones] == [0]
+    assert [hotline.states[p.phone_id].active_calls for p in hotline.phones] == [0]
     await db.execute("UPDATE phone_state SET active_calls = 1 WHERE phone_id = $1",
                      phone.phone_id)
     try:

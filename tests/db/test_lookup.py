@@ -12,14 +12,18 @@ from router import db as router_db
 from router import rotation
 from router.billing import balance, config
 from router.directory import find_hotline, load_snapshot
-from tests.conftest import DAEMON_LOGIN
+from tests.conftest import DAEMON_LOGIN, TEST_DB
 from tests.lab import database
 
 
 @pytest.fixture(scope="module")
 async def lookup_url() -> str:
-    """A database of its own: another test's global blacklist would change the answers."""
-    return await database.fresh(database.name("test_lookup"))
+    """A database of its own: another test's global blacklist would change the answers.
+
+    Named after this run's test database, so it carries the lab offset (or the name
+    TEST_DATABASE_NAME gives) and two runs on one machine never share it.
+    """
+    return await database.fresh(f"{TEST_DB}_lookup")
 
 
 @pytest.fixture

@@ -157,10 +157,8 @@ async def test_rule_refusals_and_what_a_rule_holds_on_to(
 
 
 async def test_new_outcomes_and_plan_results_are_accepted(db: Any) -> None:
-    for outcome in ("refused", "closed", "mobile-on-800", "answered", "refused-no-balance"):
-        assert outcome in await db.fetchval(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conname = 'call_outcome_is_known'")
+    known = {row["outcome"] for row in await db.fetch("SELECT outcome FROM call_outcomes")}
+    assert {"refused", "closed", "mobile-on-800", "answered", "refused-no-balance"} <= known
     assert await refusal(
         db, """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at,
                                   plan_result)
@@ -201,6 +199,6 @@ async def test_a_plan_edit_reaches_the_snapshot_and_reads_as_the_tables(
     from_snapshot = await find_hotline(db, number, snapshot)
     assert from_snapshot == await find_hotline(db, number)
     assert from_snapshot is not None
-    members = from_snapshot.plan.groups[group].members
+    members = from_snapshot.hotline.plan.groups[group].members
     assert members is not None
     assert [m.phone_id for m in members] == [phone]

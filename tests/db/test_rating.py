@@ -234,16 +234,10 @@ async def test_a_low_balance_is_logged_once_and_shown_as_a_metric(
     assert registry.get_sample_value("hotline_router_balance_low", labels) == 1
 
 
-def test_rating_settings_come_from_the_environment() -> None:
-    assert loop.RatingSettings.from_env({}) == loop.RatingSettings()
-    assert loop.RatingSettings.from_env({"RATING_DELAY_S": "30"}).delay_s == 30
-    with pytest.raises(ValueError, match="RATING_DELAY_S must be a number"):
-        loop.RatingSettings.from_env({"RATING_DELAY_S": "soon"})
-
-
 async def test_the_outcome_list_keeps_what_another_migration_added(tmp_path: Path,
                                                                    monkeypatch: Any) -> None:
-    """0003 extends call_outcome_is_known as it finds it, whatever 0002 did to it."""
+    """0003 extends call_outcome_is_known as it finds it, whatever 0002 did to it, and
+    0009 carries every value it allows by then into the call_outcomes table."""
     for migration in migrate.available():
         if migration.version != 2:
             (tmp_path / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
@@ -261,7 +255,11 @@ async def test_the_outcome_list_keeps_what_another_migration_added(tmp_path: Pat
                     VALUES (gen_random_uuid(), '4000000000', '1', 'c', 'r', now(), now(), $1)"""
         for outcome in ("blacklisted", "refused-no-balance", "answered"):
             await connection.execute(insert, outcome)
-        with pytest.raises(asyncpg.exceptions.CheckViolationError, match="call_outcome_is_known"):
+        with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError,
+                           match="call_outcome_is_known"):
             await connection.execute(insert, "lost")
+        assert await connection.fetchval(
+            "SELECT meaning FROM call_outcomes WHERE outcome = 'blacklisted'") == (
+            "added by an earlier migration")
     finally:
         await connection.close()

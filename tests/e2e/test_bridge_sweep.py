@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
@@ -14,19 +12,6 @@ from router.ari import AriClient
 from tests.lab.asterisk import AsteriskLab
 
 pytestmark = pytest.mark.lab
-
-
-@dataclass
-class _Router:
-    """What the sweep reads of a router: its ARI client and its live calls."""
-
-    ari: AriClient
-    calls: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _LiveCall:
-    id: uuid.UUID
 
 
 @pytest.fixture
@@ -42,9 +27,8 @@ async def test_only_old_empty_bridges_of_no_live_call_are_destroyed(
     for bridge_id in (debris, str(live), foreign):
         await ari.create_bridge(bridge_id)
     monkeypatch.setattr(reconcile, "EMPTY_BRIDGE_GRACE_S", 0.0)
-    router = _Router(ari, {"caller-channel": _LiveCall(live)})
     try:
-        swept = await reconcile.sweep_bridges(router)  # type: ignore[arg-type]
+        swept = await reconcile.sweep_bridges(ari, {str(live)})
         left = {b["id"] for b in await ari.list_bridges()}
         assert debris not in left
         assert {str(live), foreign} <= left  # a live call's bridge; not one of ours
@@ -58,7 +42,7 @@ async def test_a_fresh_empty_bridge_is_left_alone(ari: AriClient) -> None:
     being_filled = str(uuid.uuid4())
     await ari.create_bridge(being_filled)
     try:
-        await reconcile.sweep_bridges(_Router(ari))  # type: ignore[arg-type]
+        await reconcile.sweep_bridges(ari, set())
         assert being_filled in {b["id"] for b in await ari.list_bridges()}
     finally:
         await ari.destroy_bridge(being_filled)

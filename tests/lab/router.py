@@ -73,6 +73,8 @@ class RouterProcess:
             return Metrics.parse(response.read().decode())
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the router; raises LabError if a call of it ever changed state in a
+        way its transition table forbids (router/call/states.py): that is a bug."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -80,6 +82,11 @@ class RouterProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        illegal = [line for line in self.log_tail(chars=10**9).splitlines()
+                   if "illegal call state transition" in line]
+        if illegal:
+            raise LabError(f"{len(illegal)} illegal call state transition(s), first: "
+                           f"{illegal[0][:500]}")
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from router.callers import normalise
+from router.callers import CallerNumber, normalise
 
 
 @pytest.mark.parametrize(("raw", "number", "kind"), [
@@ -33,18 +33,61 @@ from router.callers import normalise
     ("Restricted", "", "unknown"),
     ("abc123", "", "unknown"),
     ("+86abc", "", "unknown"),
+    ("+86", "", "unknown"),                            # a country code and nothing after
+    ("0086", "", "unknown"),
+    ("+abc", "", "unknown"),                           # a plus, then no digits
+    ("+1-415-abc", "", "unknown"),
     ("1" * 100, "", "unknown"),
+    ("1" * 65, "", "unknown"),                         # longer than any real caller id
+    ("1" * 64, "1" * 64, "other"),                     # the longest taken as digits
+    (" 13800138000\t", "13800138000", "mobile"),
+    ("2161234567", "2161234567", "other"),             # no 0 and no country code
+    ("0086 2161234567", "02161234567", "landline"),
+    ("02988886666", "02988886666", "landline"),        # Xi'an: 029 is a 2-digit code
+    ("0298888666", "0298888666", "other"),             # 029 takes 8 digits, not 7
+    ("01062345678", "01062345678", "landline"),        # Beijing 010
+    ("0101234567", "0101234567", "other"),
+    ("0311 8888 6666", "031188886666", "landline"),    # 3-digit code, 8 digits
+    ("03111234567", "03111234567", "landline"),        # 3-digit code, 7 digits
+    ("0311123456", "0311123456", "other"),             # 3-digit code, 6 digits: too short
+    ("13012345678", "13012345678", "mobile"),          # 13x … 19x are mobile segments
+    ("19912345678", "19912345678", "mobile"),
+    ("11012345678", "11012345678", "other"),           # 11x is not
+    ("1381234567", "1381234567", "other"),             # 10 digits
+    ("138123456789", "138123456789", "other"),         # 12 digits
 ])
 def test_forms_of_a_caller_id(raw: str, number: str, kind: str) -> None:
     caller = normalise(raw)
     assert (caller.number, caller.kind) == (number, kind)
+    assert caller.raw == raw.strip()[:64]  # as delivered, for the call record
+
+
+@pytest.mark.parametrize("separator", [" ", "-", "(", ")", ".", "\u3000", "\t"])
+def test_every_separator_carriers_use_is_dropped(separator: str) -> None:
+    # \u3000 is the ideographic (full-width) space of Chinese text
+    caller = normalise(f"021{separator}6123{separator}4567")
+    assert (caller.number, caller.kind) == ("02161234567", "landline")
+
+
+@pytest.mark.parametrize("word", ["anonymous", "unknown", "restricted", "private",
+                                  "unavailable", "withheld", "null", "none", "Private",
+                                  "UNAVAILABLE", " ", ""])
+def test_withheld_caller_ids(word: str) -> None:
+    assert normalise(word) == CallerNumber(word.strip(), "", "unknown")
+
+
+def test_no_caller_id_at_all_is_unknown() -> None:
+    assert normalise(None) == CallerNumber("", "", "unknown")
 
 
 def test_area_code_of_a_landline_and_none_for_a_mobile() -> None:
     assert normalise("02161234567").area_code == "021"
     assert normalise("075512345678").area_code == "0755"
     assert normalise("01062345678").area_code == "010"
+    assert normalise("02988886666").area_code == "029"
+    assert normalise("031188886666").area_code == "0311"
     assert normalise("13800138000").area_code == ""
+    assert normalise("95588").area_code == ""
 
 
 mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
@@ -77,9 +120,14 @@ def test_every_written_form_of_a_landline_gives_the_same_number(
 
 
 @given(st.text(max_size=80))
+@example("+")
+@example("0086")
+@example("86")
+@example("\u3000")
+@example("1" * 65)
 def test_any_text_is_a_caller_never_a_crash(raw: str) -> None:
     caller = normalise(raw)
     assert caller.kind in ("mobile", "landline", "other", "unknown")
     assert caller.number == "" or caller.number.isdigit()
-    if caller.kind == "unknown":
-        assert caller.number == ""
+    # a number exactly when the kind is known: no "other" caller without digits
+    assert (caller.kind == "unknown") == (caller.number == "")

@@ -16,15 +16,23 @@ from router import numbers
     ("400-8001-234", "4008001234"),
     ("(400) 800.1234", "4008001234"),
     ("+86 400 800 1234", "4008001234"),
+    ("0086 400 800 1234", "4008001234"),
+    ("0086-8001234567", "8001234567"),
     (" 8001234567 ", "8001234567"),
+    ("\t400.800.1234\n", "4008001234"),
 ])
 def test_display_forms_parse_back(text: str, digits: str) -> None:
     assert numbers.parse(text).digits == digits
 
 
 @pytest.mark.parametrize(("text", "reason"), [
-    ("", "empty"),
+    ("", "^empty number$"),
+    ("  -  ", "^empty number$"),
     ("400800123", "has 9 digits"),
+    ("1234008001234", "has 13 digits"),          # only +86 or 0086 may stand before it
+    ("8640080012345", "has 13 digits"),
+    ("+86400800123", "characters other than digits"),  # +86 and 9 digits: not stripped
+    ("4008001234+86", "characters other than digits"),
     ("40080012345", "has 11 digits"),
     ("9008001234", "does not start with 400 or 800"),
     ("400-800-12x4", "characters other than digits"),
@@ -43,6 +51,18 @@ def test_bad_numbers_say_why(text: str, reason: str) -> None:
 ])
 def test_carrier_from_the_first_four_digits(number: str, carrier: str | None) -> None:
     assert numbers.parse(number).carrier == carrier
+
+
+def test_a_good_number_is_valid() -> None:
+    assert numbers.is_valid("400-800-1234")
+    assert numbers.is_valid("8001234567")
+
+
+@pytest.mark.parametrize(("text", "kind", "body"), [
+    ("4008001234", "400", "8001234"), ("8001234567", "800", "1234567")])
+def test_kind_and_body(text: str, kind: str, body: str) -> None:
+    number = numbers.parse(text)
+    assert (number.kind, number.body, str(number)) == (kind, body, text)
 
 
 def test_display_forms() -> None:

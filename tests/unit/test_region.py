@@ -50,6 +50,14 @@ def test_withheld_foreign_and_garbage_callers_are_unknown(caller: str) -> None:
     ("07712345678", "广西", True),            # 广西壮族自治区
     ("07712345678", "崇左", True),            # one area code, two cities
     ("07712345678", "南宁", True),
+    ("07712345678", "Chongzuo", True),        # English names of two cities: a slash
+    ("07712345678", "nanning", True),
+    ("07712345678", "Nanning/Chongzuo", False),
+    ("07712345678", "Guangxi", True),
+    ("07712345678", "0771", True),
+    ("07712345678", "00771", True),
+    ("07712345678", "", False),
+    ("07712345678", "  ", False),
     ("13800138000", "Beijing", True),
     ("13800138000", "上海", False),
 ])
@@ -58,11 +66,49 @@ def test_rules_match_a_province_a_city_or_an_area_code(caller: str, wanted: str,
     assert region.lookup(normalise(caller)).matches(wanted) is matches
 
 
+@pytest.mark.parametrize(("caller", "found"), [
+    # segments with no number type in libphonenumber, or known only as "China"
+    ("14000000000", region.UNKNOWN),
+    ("17400000000", region.UNKNOWN),
+    ("03001234567", region.Region(area_code="0300")),  # no such area, its code as dialled
+])
+def test_numbers_the_geocoder_cannot_place(caller: str, found: region.Region) -> None:
+    assert region.lookup(normalise(caller)) == found
+
+
+def test_a_municipality_is_its_own_province_and_city() -> None:
+    found = region.lookup(normalise("01062345678"))
+    assert found == region.Region("北京市", "北京市", "Beijing", "Beijing", "010")
+
+
+@pytest.mark.parametrize(("description", "province", "city"), [
+    ("广东省广州市", "广东省", "广州市"),
+    ("广东省", "广东省", ""),                 # a province, no city
+    ("上海市", "上海市", "上海市"),           # a municipality names itself
+    ("新疆维吾尔自治区乌鲁木齐市", "新疆维吾尔自治区", "乌鲁木齐市"),
+    ("香港特别行政区", "香港特别行政区", ""),
+    ("中国", "", ""),                         # the whole country: nowhere in particular
+    ("", "", ""),
+    ("上海\n市", "", ""),                    # words the pattern cannot read: no place
+])
+def test_the_geocoders_words_split_into_province_and_city(description: str, province: str,
+                                                         city: str) -> None:
+    assert region._split_zh(description) == (province, city)
+
+
 def test_short_names_drop_the_administrative_suffix() -> None:
     assert region.short("江苏省") == "江苏"
     assert region.short("广西壮族自治区") == "广西"
     assert region.short("上海市") == "上海"
     assert region.short("市") == "市"
+    assert region.short("内蒙古自治区") == "内蒙古"
+    assert region.short("宁夏回族自治区") == "宁夏"
+    assert region.short("新疆维吾尔自治区") == "新疆"
+    assert region.short("香港特别行政区") == "香港"
+    assert region.short("延边朝鲜族自治州") == "延边朝鲜族"
+    assert region.short("大兴安岭地区") == "大兴安岭"
+    assert region.short("锡林郭勒盟") == "锡林郭勒"
+    assert region.short("Shanghai") == "Shanghai"
 
 
 def test_warm_up_knows_the_area_code_of_hundreds_of_cities() -> None:

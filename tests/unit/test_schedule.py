@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+import chinese_calendar
 import pytest
 import structlog
 
-from router.schedule import CHINA, ChineseCalendar, Schedule, Window, day_key, is_open
+from router.schedule import (
+    CHINA,
+    AdminCalendar,
+    ChineseCalendar,
+    DayType,
+    Schedule,
+    Window,
+    day_key,
+    is_open,
+)
 
 WEEKDAYS = frozenset({"mon", "tue", "wed", "thu", "fri"})
 OFFICE = Schedule(id=1, name="office", windows=(
@@ -81,3 +91,105 @@ def test_a_year_without_holiday_data_falls_back_to_weekdays_and_warns_once() -> 
     assert warnings[0]["year"] == 2099
     schedule = Schedule(id=5, name="z", windows=OFFICE.windows)
     assert day_key(schedule, dt.date(2099, 10, 1), calendar) == "thu"
+
+
+def test_open_at_the_exact_opening_instant_and_closed_at_the_closing_one() -> None:
+    assert is_open(OFFICE, at("2026-11-27 09:00"), "Asia/Shanghai") == (
+        True, "fri 09:00 in 09:00-12:00")
+    assert not is_open(OFFICE, at("2026-11-27 08:59:59.999"), "Asia/Shanghai")[0]
+    assert is_open(OFFICE, at("2026-11-27 11:59:59.999"), "Asia/Shanghai")[0]
+    assert is_open(OFFICE, at("2026-11-27 12:00"), "Asia/Shanghai") == (
+        False, "fri 12:00 outside hours")
+    assert is_open(OFFICE, at("2026-11-27 13:00"), "Asia/Shanghai") == (
+        True, "fri 13:00 in 13:00-18:00")
+
+
+def test_a_window_to_midnight_is_shown_as_24_00() -> None:
+    assert is_open(OFFICE, at("2026-10-01 23:59:59.999"), "Asia/Shanghai") == (
+        True, "holiday 23:59 in 00:00-24:00")
+    late = Schedule(id=6, name="late", windows=(
+        Window(frozenset({"fri"}), dt.time(20), dt.time(23, 30)),))
+    assert is_open(late, at("2026-11-27 23:00"), "Asia/Shanghai") == (
+        True, "fri 23:00 in 20:00-23:30")
+
+
+def test_an_override_ends_at_its_expiry_instant() -> None:
+    until = at("2026-11-27 12:00")
+    closed = Schedule(id=3, name="x", windows=OFFICE.windows, override="closed",
+                      override_until=until)
+    just_before = until - dt.timedelta(milliseconds=1)
+    assert is_open(closed, just_before, "Asia/Shanghai") == (False, "override closed")
+    # from the expiry on, the hours decide: 12:00 is the lunch break, 13:00 open
+    assert is_open(closed, until, "Asia/Shanghai") == (False, "fri 12:00 outside hours")
+    assert is_open(closed, at("2026-11-27 13:00"), "Asia/Shanghai")[0]
+    opened = Schedule(id=4, name="y", windows=OFFICE.windows, override="open",
+                      override_until=until)
+    assert is_open(opened, at("2026-11-27 12:30"), "Asia/Shanghai") == (
+        False, "fri 12:30 outside hours")
+    assert is_open(opened, just_before - dt.timedelta(hours=5), "Asia/Shanghai") == (
+        True, "override open")
+
+
+def test_no_override_leaves_the_hours_in_charge() -> None:
+    plain = Schedule(id=7, name="p", windows=OFFICE.windows, override=None,
+                     override_until=at("2026-12-31 00:00"))
+    assert is_open(plain, at("2026-11-27 10:00"), "Asia/Shanghai")[0]
+
+
+class Fallback:
+    """A calendar with one fixed answer, to see when AdminCalendar asks it."""
+
+    def __init__(self, kind: DayType) -> None:
+        self.kind = kind
+        self.asked: list[dt.date] = []
+
+    def day_type(self, day: dt.date) -> DayType:
+        self.asked.append(day)
+        return self.kind
+
+
+def test_days_admins_enter_come_before_the_fallback() -> None:
+    fallback = Fallback("makeup-workday")
+    admin = AdminCalendar({dt.date(2026, 11, 27): "holiday", dt.date(2026, 11, 28): "normal"},
+                          fallback)
+    assert admin.day_type(dt.date(2026, 11, 27)) == "holiday"
+    assert admin.day_type(dt.date(2026, 11, 28)) == "normal"
+    assert fallback.asked == []
+    assert admin.day_type(dt.date(2026, 11, 29)) == "makeup-workday"
+    assert fallback.asked == [dt.date(2026, 11, 29)]
+
+
+def test_an_admin_calendar_falls_back_to_chinas_holidays() -> None:
+    admin = AdminCalendar({dt.date(2026, 10, 2): "normal"})
+    assert admin.day_type(dt.date(2026, 10, 1)) == "holiday"          # chinese-calendar
+    assert admin.day_type(dt.date(2026, 10, 10)) == "makeup-workday"  # chinese-calendar
+    assert admin.day_type(dt.date(2026, 10, 2)) == "normal"           # the admin's word
+    assert admin.day_type(dt.date(2026, 11, 27)) == "normal"
+
+
+def test_is_open_reads_holidays_from_the_calendar_it_is_given() -> None:
+    friday_10 = at("2026-11-27 10:00")
+    day_off = AdminCalendar({friday_10.date(): "holiday"})
+    holiday_hours = Schedule(id=8, name="h", windows=(
+        Window(frozenset({"holiday"}), dt.time(10), dt.time(11)),))
+    assert is_open(holiday_hours, friday_10, "Asia/Shanghai", day_off) == (
+        True, "holiday 10:00 in 10:00-11:00")
+    assert is_open(holiday_hours, friday_10, "Asia/Shanghai") == (
+        False, "fri 10:00 outside hours")
+    # a make-up workday an admin enters takes the schedule's chosen weekday
+    saturday = at("2026-11-28 10:00")
+    workday = AdminCalendar({saturday.date(): "makeup-workday"})
+    friday_hours = Schedule(id=9, name="f", makeup_workday_as="fri", windows=(
+        Window(frozenset({"fri"}), dt.time(9), dt.time(18)),))
+    assert is_open(friday_hours, saturday, "Asia/Shanghai", workday) == (
+        True, "fri 10:00 in 09:00-18:00")
+    assert day_key(friday_hours, saturday.date(), workday) == "fri"
+
+
+def test_the_warning_about_missing_holiday_data_names_year_and_version() -> None:
+    calendar = ChineseCalendar()
+    with structlog.testing.capture_logs() as logs:
+        calendar.day_type(dt.date(2098, 1, 1))
+    assert logs == [{"event": "no holiday data for this year: schedules use plain weekdays",
+                     "log_level": "warning", "year": 2098,
+                     "chinese_calendar": chinese_calendar.__version__}]

@@ -137,3 +137,19 @@ def test_plan_clock_pins_schedules_and_must_carry_an_offset() -> None:
     for bad in ("2026-10-01T10:00:00", "National Day"):
         with pytest.raises(settings.SettingsError, match="plan_clock must be an ISO 8601 time"):
             settings.from_env({"PLAN_CLOCK": bad})
+
+
+def test_rating_settings_are_settings() -> None:
+    """The rating loop's delay and interval come from the file, env or defaults like
+    every other setting, and config check names a bad one."""
+    assert (settings.from_env({}).rating_delay_s, settings.from_env({}).rating_interval_s) == (
+        2.0, 1.0)
+    assert settings.from_env({"RATING_DELAY_S": "30"}).rating_delay_s == 30.0
+    with pytest.raises(settings.SettingsError, match="rating_interval_s must be 0 to 86400"):
+        settings.from_env({"RATING_INTERVAL_S": "-1"})
+    bad = subprocess.run([sys.executable, "-m", "router", "config", "check"],
+                         capture_output=True, text=True, timeout=30,
+                         env={"PATH": os.environ["PATH"], "RATING_DELAY_S": "abc"})
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("hotline-router: bad settings: rating_delay_s "
+                                  "($RATING_DELAY_S) must be a number of seconds, not 'abc'")

@@ -142,3 +142,118 @@ def test_ring_progressively_interval_must_be_1_to_60_seconds(value: object) -> N
 def test_unknown_strategy_lists_the_installed_ones() -> None:
     with pytest.raises(strategies.UnknownStrategy, match="installed: fewest_calls, "):
         strategies.get("nope")
+
+
+# --- option validation: accepts the good, refuses the bad, at the bounds ---------
+
+@pytest.mark.parametrize("options", [
+    {}, {"interval_s": 1}, {"interval_s": 1.0}, {"interval_s": 5}, {"interval_s": 2.5},
+    {"interval_s": 59.999}, {"interval_s": 60}, {"interval_s": 60.0},
+])
+def test_ring_progressively_accepts_1_to_60_seconds(options: dict[str, object]) -> None:
+    strategies.get("ring_progressively").validate(options)  # no OptionError
+
+
+@pytest.mark.parametrize("value", [0.999, 60.001, -1, 1e9, float("nan"), [5], {"s": 5}])
+def test_ring_progressively_refuses_just_outside_the_bounds(value: object) -> None:
+    with pytest.raises(strategies.OptionError) as refused:
+        strategies.get("ring_progressively").validate({"interval_s": value})
+    assert str(refused.value) == ("strategy ring_progressively option 'interval_s' must be a "
+                                  "number of seconds from 1 to 60")
+
+
+def test_ring_progressively_names_its_one_option() -> None:
+    with pytest.raises(strategies.OptionError) as refused:
+        strategies.get("ring_progressively").validate({"interval": 5})
+    assert str(refused.value) == ("strategy ring_progressively has no option 'interval' "
+                                  "(allowed: interval_s)")
+
+
+@pytest.mark.parametrize("name", sorted(set(BUILT_IN) - {"ring_progressively"}))
+def test_rules_without_options_accept_none_and_say_so(name: str) -> None:
+    strategies.get(name).validate({})  # no OptionError
+    with pytest.raises(strategies.OptionError) as refused:
+        strategies.get(name).validate({"interval_s": 5, "b": 1})
+    assert str(refused.value) == f"strategy {name} has no option 'b' (allowed: none)"
+
+
+def test_an_unknown_option_names_every_allowed_one() -> None:
+    from strategies.base import reject_unknown
+    reject_unknown("x", {"a": 1, "b": 2}, ("a", "b"))
+    with pytest.raises(strategies.OptionError) as refused:
+        reject_unknown("x", {"z": 1, "c": 1, "a": 1}, ("a", "b"))
+    assert str(refused.value) == "strategy x has no option 'c' (allowed: a, b)"
+
+
+def test_ring_progressively_default_interval_is_5_seconds() -> None:
+    result = plan("ring_progressively", phones(3))
+    assert [w.delay_s for w in result] == [None, 5.0, 5.0]
+    result = plan("ring_progressively", list(reversed(phones(2))), interval_s=60)
+    assert [(order([w]), w.delay_s) for w in result] == [([1], None), ([2], 60.0)]
+
+
+def test_no_strategy_installed_says_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(strategies, "installed", dict)
+    with pytest.raises(strategies.UnknownStrategy) as refused:
+        strategies.get("sequential")
+    assert str(refused.value) == "no strategy named 'sequential' is installed (installed: none)"
+
+
+# --- round robin without the bound count ----------------------------------------
+
+def test_round_robin_counts_the_phones_it_sees_when_the_bound_count_is_unknown() -> None:
+    # bound_count 0 (not fetched): the rotation runs over indexes 0 … 3
+    firsts = [order(plan("round_robin", phones(4), Context(call_number=k)))[0]
+              for k in range(5)]
+    assert firsts == [1, 2, 3, 4, 1]
+    # a busy last phone (index 3) still counts once the bound count says so
+    idle = phones(3)
+    assert order(plan("round_robin", idle, Context(call_number=3, bound_count=4))) == [1, 2, 3]
+    assert order(plan("round_robin", idle, Context(call_number=3))) == [1, 2, 3]
+
+
+# --- weighted: where each share begins and ends ---------------------------------
+
+class Drawn(random.Random):
+    """A random source whose uniform() gives these points, in turn."""
+
+    def __init__(self, *points: float) -> None:
+        super().__init__(0)
+        self.points = list(points)
+        self.asked: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.asked.append((a, b))
+        return self.points.pop(0)
+
+
+def test_weighted_shares_are_consecutive_stretches_of_the_total() -> None:
+    candidates = phones(3, weight=[5, 3, 2])  # stretches (0, 5], (5, 8], (8, 10]
+    for point, first in [(0.0, 1), (5.0, 1), (5.5, 2), (6.0, 2), (8.0, 2), (8.01, 3),
+                         (10.0, 3)]:
+        rng = Drawn(point, 0.0, 0.0)
+        assert order(plan("weighted", candidates, Context(rng=rng)))[0] == first, point
+        assert rng.asked[0] == (0, 10)
+
+
+def test_weighted_draws_the_rest_without_replacement() -> None:
+    rng = Drawn(9.0, 0.5, 0.0)
+    assert order(plan("weighted", phones(3, weight=[5, 3, 2]), Context(rng=rng))) == [3, 1, 2]
+    assert rng.asked == [(0, 10), (0, 8), (0, 3)]
+
+
+def test_weighted_zero_shares_are_never_drawn_and_ring_last_in_admin_order() -> None:
+    rng = Drawn(0.0)
+    candidates = phones(4, weight=[0, 1, 0, 0])
+    assert order(plan("weighted", candidates, Context(rng=rng))) == [2, 1, 3, 4]
+    assert rng.asked == [(0, 1)]
+
+
+@pytest.mark.parametrize("weights", [[1, 1], [1, 1, 1, 1]])
+def test_weighted_equal_shares_spread_evenly(weights: list[int]) -> None:
+    rng = random.Random(5)
+    candidates = phones(len(weights), weight=weights)
+    firsts = Counter(order(plan("weighted", candidates, Context(rng=rng)))[0]
+                     for _ in range(4000))
+    expected = 4000 / len(weights)
+    assert all(abs(firsts[p.phone_id] - expected) < 0.1 * expected for p in candidates)

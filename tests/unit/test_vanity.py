@@ -34,6 +34,9 @@ def found(number: str) -> list[tuple[str, str, str, int]]:
     ("4003792123", [("ABC", "tail", "123", 4)], 4),
     ("4001239740", [("ABC", "middle", "123", 5)], 5),
     ("4003792846", [], None),
+    # one tier: the longer match first, then by place
+    ("4002556667", [("AABB", "middle", "5566", 4), ("AAA", "middle", "666", 4)], 4),
+    ("4001515012", [("ABAB", "middle", "1515", 4), ("ABC", "tail", "012", 4)], 4),
 ])
 def test_grading_examples(number: str, expected: list[tuple[str, str, str, int]],
                           grade: int | None) -> None:
@@ -50,6 +53,19 @@ def test_equal_letters_are_equal_digits_and_different_letters_different() -> Non
     assert vanity.fits("ABCD", "7890")
     assert not vanity.fits("ABCD", "8901")
     assert not vanity.fits("ABC", "135")
+
+
+def test_a_pattern_fits_only_digits_of_its_own_length() -> None:
+    assert not vanity.fits("AAA", "1111")
+    assert not vanity.fits("AAAA", "111")
+    assert not vanity.fits("ABC", "1234")
+    assert not vanity.fits("ABCD", "123")
+
+
+def test_a_match_as_a_dict() -> None:
+    (match,) = vanity.find(numbers.parse("4008112233"))
+    assert match.as_dict() == {"pattern": "AABBCC", "place": "tail", "tier": 2, "start": 4,
+                               "digits": "112233"}
 
 
 def test_a_tail_pattern_ranks_above_the_same_pattern_in_the_middle() -> None:

@@ -1,0 +1,61 @@
+"""Reading a call's events: each goes to the part of the call it concerns.
+
+Timers go to the legs (ring timeouts) and the hunt (waves, its end), the
+caller's playbacks and keys to its media, the caller's hangup to the call,
+and each leg's channel events through :func:`legs.read_event` (pure) to the
+change it makes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from router.ari import events as ev
+from router.call import adoption
+from router.call.events import CallEvent, HuntTimeout, Reconcile, RingTimeout, WaveDue
+from router.call.legs import Answered, Ended, EnteredStasis, PhoneLeft, read_event
+
+if TYPE_CHECKING:
+    from router.call.story import Call
+
+CALLER_GONE = (ev.ChannelHangupRequest, ev.ChannelDestroyed, ev.StasisEnd)
+
+
+async def apply(call: Call, event: CallEvent) -> None:
+    """Apply one event to ``call``."""
+    if isinstance(event, RingTimeout):
+        await call.legs.ring_timeout(event.leg_id)
+        return
+    if isinstance(event, WaveDue | HuntTimeout):
+        if call.hunt is not None:
+            call.hunt.on_timer(event)
+        return
+    if isinstance(event, ev.PlaybackFinished):
+        call.media.playback_finished(event.playback.id)
+        return
+    if isinstance(event, ev.ChannelDtmfReceived):
+        if event.channel.id == call.caller.id:
+            call.media.key_pressed(event.digit)
+        return
+    if isinstance(event, Reconcile):
+        await adoption.catch_up(call, event)
+        return
+    channel = event.peer if isinstance(event, ev.Dial) else getattr(event, "channel", None)
+    if not isinstance(channel, ev.Channel):
+        return
+    if channel.id == call.caller.id:
+        if isinstance(event, CALLER_GONE):
+            call.caller_hung_up(event.at)
+        return
+    leg = call.legs.get(channel.id)
+    if leg is None:
+        return
+    change = read_event(leg, event, bridged=leg is call.legs.winner)
+    if isinstance(change, EnteredStasis):
+        leg.in_stasis = True
+    elif isinstance(change, Answered):
+        call.legs.answered(leg, change.at)
+    elif isinstance(change, Ended):
+        await call.legs.end(leg, change.result, change.at, change.cause)
+    elif isinstance(change, PhoneLeft):
+        call.phone_hung_up(change.at)

@@ -1,0 +1,190 @@
+"""What a call leaves behind: the closed vocabularies and one typed record per write.
+
+Each record is a msgspec struct tagged with its kind, so the spool stores it
+as one JSON object and reads it back as the same type (router/spool.py), and
+mypy checks every field where a call makes one. Field order is the order the
+records were written in before they were typed (the spool of an older router
+still replays, see :func:`from_legacy`).
+
+The vocabularies (:class:`Outcome`, :class:`LegResult`, …) are also rows of
+reference tables in the database (migration 0009); ``records.sql.check_vocabulary``
+refuses to start a router whose enums and tables disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class Outcome(StrEnum):
+    """How a call ended (``calls.outcome``; reference table ``call_outcomes``)."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"              # no idle phone, or every phone rung was busy
+    NO_ANSWER = "no-answer"    # phones rang, none answered in time
+    FAILED = "failed"          # phones unreachable, or an error on our side
+    ABANDONED = "abandoned"    # the caller hung up before a phone answered
+    UNKNOWN_NUMBER = "unknown-number"
+    NOT_IN_SERVICE = "not-in-service"
+    REFUSED_NO_BALANCE = "refused-no-balance"  # prepaid balance used up (billing)
+    REFUSED = "refused"        # the plan refused the caller (blacklist, a refuse rule)
+    CLOSED = "closed"          # outside business hours, or closed by override
+    MOBILE_ON_800 = "mobile-on-800"  # 800 numbers take landline callers only
+    INTERRUPTED = "interrupted"  # its router stopped before it ended (closed on exit)
+
+
+class LegResult(StrEnum):
+    """How one ring attempt ended (``call_legs.result``; table ``leg_results``)."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELLED = "cancelled"    # hung up by us: another phone answered, or the call ended
+
+
+class LegPurpose(StrEnum):
+    """What a leg rings (``call_legs.purpose``)."""
+
+    PHONE = "phone"                        # a bound phone, claimed first
+    OVERFLOW_FORWARD = "overflow-forward"  # the hotline's forward number, no claim
+
+
+class OverflowTaken(StrEnum):
+    """What a call did when no phone took it (``calls.overflow``)."""
+
+    BUSY = "busy"
+    QUEUE = "queue"
+    FORWARD = "forward"
+
+
+class Record(msgspec.Struct, frozen=True, tag_field="kind"):
+    """One write of a call's records; the subclasses are all of them."""
+
+
+class CallStarted(Record, frozen=True, tag="call_started"):
+    call_id: UUID
+    hotline_id: int | None
+    dialled: str
+    caller: str
+    caller_channel: str
+    router_id: str
+    started_at: datetime
+
+
+class PlanDecided(Record, frozen=True, tag="plan_decided"):
+    """What the hotline's plan decided, and why (see calls.plan_result)."""
+
+    call_id: UUID
+    result: str
+    reason: str
+    rule_id: int | None
+    group: str | None
+    caller_region: str
+
+
+class PlanRouted(Record, frozen=True, tag="plan_routed"):
+    """Where a voice menu led: the plan's final word."""
+
+    call_id: UUID
+    result: str
+    reason: str
+    group: str | None
+
+
+class MenuKeys(Record, frozen=True, tag="menu_keys"):
+    call_id: UUID
+    keys: str  # in order, comma-separated
+
+
+class CallerAnswered(Record, frozen=True, tag="caller_answered"):
+    """The router answered the caller itself (a greeting or a voice menu)."""
+
+    call_id: UUID
+    answered_at: datetime
+
+
+class LegStarted(Record, frozen=True, tag="leg_started"):
+    leg_id: UUID
+    call_id: UUID
+    phone_id: int | None
+    dial_string: str
+    wave: int
+    dial_started_at: datetime
+    purpose: LegPurpose = LegPurpose.PHONE
+
+
+class LegEnded(Record, frozen=True, tag="leg_ended"):
+    leg_id: UUID
+    ended_at: datetime
+    result: LegResult
+    hangup_cause: int | None  # Q.850, when Asterisk gave one
+
+
+class CallBridged(Record, frozen=True, tag="call_bridged"):
+    """A phone answered and was bridged with the caller."""
+
+    call_id: UUID
+    leg_id: UUID
+    answered_at: datetime         # the phone's answer (Asterisk's time)
+    phone_id: int | None
+    dial_string: str
+    caller_answered_at: datetime  # when the caller was answered (billing starts here)
+
+
+class CallOverflow(Record, frozen=True, tag="call_overflow"):
+    call_id: UUID
+    overflow: OverflowTaken
+
+
+class CallEnded(Record, frozen=True, tag="call_ended"):
+    call_id: UUID
+    ended_at: datetime
+    outcome: Outcome
+    reconciled: bool = False  # its end happened while no router watched
+
+
+class ClaimReleased(Record, frozen=True, tag="release"):
+    """A leg gave its phone's call slot back; ``talk_ms`` when it talked."""
+
+    leg_id: UUID
+    talk_ms: int | None
+
+
+AnyRecord = (CallStarted | PlanDecided | PlanRouted | MenuKeys | CallerAnswered | LegStarted
+             | LegEnded | CallBridged | CallOverflow | CallEnded | ClaimReleased)
+
+KINDS: dict[str, type[Record]] = {
+    kind.__struct_config__.tag: kind
+    for kind in AnyRecord.__args__
+}
+
+
+def from_legacy(write: str, args: list[Any]) -> AnyRecord:
+    """A spool line of the untyped format (``{"write": name, "args": [...]}``).
+
+    Its arguments were the record's fields in order, with UUIDs as
+    ``{"uuid": …}`` and times as ``{"time": …}``.
+
+    Raises KeyError for an unknown write name, msgspec.ValidationError for
+    arguments that do not fit the record.
+    """
+    kind = KINDS[write]
+    names = kind.__struct_fields__
+    values = {name: _unwrap(value) for name, value in zip(names, args, strict=False)}
+    record: AnyRecord = msgspec.convert(values, kind, strict=False)  # type: ignore[assignment]
+    return record
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        if "uuid" in value:
+            return value["uuid"]
+        if "time" in value:
+            return value["time"]
+    return value

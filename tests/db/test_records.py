@@ -1,0 +1,60 @@
+"""Call records as the database keeps them: the shared vocabularies, and a
+record the database refuses while it is up."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from router import db as router_db
+from router.records import LegResult, Outcome, check_vocabulary
+from router.records.kinds import LegStarted
+from router.spool import Spool
+from router.store import Store
+from tests.lab.database import fresh
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+async def test_the_routers_outcomes_and_leg_results_are_the_databases(db: Any) -> None:
+    assert await check_vocabulary(db) == []
+    outcomes = {row["outcome"] for row in await db.fetch("SELECT outcome FROM call_outcomes")}
+    results = {row["result"] for row in await db.fetch("SELECT result FROM leg_results")}
+    assert outcomes == {o.value for o in Outcome}
+    assert results == {r.value for r in LegResult}
+
+
+async def test_an_outcome_the_database_lacks_is_named_with_what_to_do(
+        database_url: str) -> None:
+    url = await fresh(database_url.rsplit("/", 1)[1] + "_vocabulary")
+    connection = await router_db.connect(url)
+    try:
+        await connection.execute("DELETE FROM call_outcomes WHERE outcome = 'interrupted'")
+        assert await check_vocabulary(connection) == [
+            "outcome 'interrupted' is not in table call_outcomes: run hotline-router migrate"]
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="call_outcome_is_known"):
+            await connection.execute(
+                "INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at, "
+                "ended_at, outcome) VALUES ($1, '4000000000', '1', 'c', 'r', now(), now(), "
+                "'interrupted')", uuid4())
+    finally:
+        await connection.close()
+
+
+async def test_a_record_refused_while_the_database_is_up_is_kept_aside(
+        db: Any, tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "router-refused")
+    store = Store(db, "router-refused", spool, snapshot=lambda: None,
+                  fresh_snapshot=lambda: None)
+    orphan = LegStarted(uuid4(), uuid4(), None, "PJSIP/x", 1, T0)  # no such call
+    await store.write(orphan)
+    assert store.healthy  # a refusal is not an outage
+    assert spool.pending == 0
+    kept = [json.loads(line) for line in spool.rejected.read_text().splitlines()]
+    assert [(k["kind"], k["leg_id"]) for k in kept] == [("leg_started", str(orphan.leg_id))]

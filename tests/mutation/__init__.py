@@ -1,0 +1,1 @@
+"""Mutation testing of the pure modules: `make mutation` (docs/development.md)."""

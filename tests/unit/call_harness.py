@@ -1,0 +1,232 @@
+"""Run real calls of the call core against a scripted Asterisk and an in-memory store.
+
+:class:`CallLab` is the router as a call sees it (router/call/services.py):
+the :class:`~tests.unit.scripted_ari.ScriptedAri`, a :class:`MemoryStore`, the
+call registry, and the same event dispatch the router uses. The store keeps
+busy state and records in memory with the database's rules (a claim only below
+capacity; a record closed once); while ``down`` it is the real Store's outage
+mode (cached configuration, this router's share of phones, the spool).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from router.ari import events as ev
+from router.call import Call, CallRegistry, start_call
+from router.directory import BoundPhone, Hotline, Lookup, Overflow, PhoneState, Snapshot
+from router.plan import Plan
+from router.records import kinds
+from router.records.kinds import AnyRecord, LegResult
+from router.spool import Spool
+from router.store import Store
+from tests.unit.scripted_ari import Phone, ScriptedAri
+
+NUMBER = "4001234567"
+
+
+def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str = NUMBER,
+            strategy: str = "sequential", options: Mapping[str, Any] | None = None,
+            ring_timeout_s: int = 15, total_timeout_s: int = 60,
+            max_attempts: int | None = None, overflow: Overflow = Overflow.BUSY,
+            overflow_max_wait_s: int = 60, forward_to: str | None = None,
+            capacity: int = 1, wrap_up_s: int = 0, plan: Plan | None = None,
+            enabled: bool = True) -> Hotline:
+    """A hotline whose phones 1, 2, … have these dial strings, in this order."""
+    phones = tuple(BoundPhone(phone_id=n, dial_string=dial, position=n, capacity=capacity,
+                              weight=1, wrap_up_s=wrap_up_s)
+                   for n, dial in enumerate(dial_strings, start=1))
+    return Hotline(id=1, number=number, enabled=enabled, strategy=strategy,
+                   strategy_options=dict(options or {}), ring_timeout_s=ring_timeout_s,
+                   total_timeout_s=total_timeout_s, max_attempts=max_attempts,
+                   overflow=overflow, overflow_max_wait_s=overflow_max_wait_s,
+                   overflow_forward_to=forward_to, phones=phones, plan=plan or Plan())
+
+
+@dataclass
+class CallRow:
+    """A ``calls`` row as the records make it (the database's rules, in memory)."""
+
+    outcome: str | None = None
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    caller_answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    answered_phone_id: int | None = None
+    overflow: str | None = None
+    plan_result: str | None = None
+    menu_keys: str | None = None
+    reconciled: bool = False
+    legs: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def billable_ms(self) -> int:
+        start = self.caller_answered_at or self.answered_at
+        if start is None or self.ended_at is None or self.answered_at is None:
+            return 0
+        return int((self.ended_at - start).total_seconds() * 1000)
+
+    def results(self) -> list[str | None]:
+        """Each leg's result, in the order they were started."""
+        return [leg["result"] for leg in self.legs.values()]
+
+
+class MemoryStore(Store):
+    """The call path's store, in memory; see the module docstring."""
+
+    def __init__(self, folder: Path, hotlines: Sequence[Hotline],
+                 router_id: str = "router-test") -> None:
+        self.hotlines = {h.number: h for h in hotlines}
+        super().__init__(None, router_id, Spool(folder, router_id),
+                         snapshot=lambda: Snapshot(self.hotlines),
+                         fresh_snapshot=lambda: Snapshot(self.hotlines))
+        self.states: dict[int, PhoneState] = {
+            p.phone_id: PhoneState() for h in hotlines for p in h.phones}
+        self.capacity = {p.phone_id: p.capacity for h in hotlines for p in h.phones}
+        self.claims: dict[UUID, int] = {}  # the "database's" claims: leg -> phone
+        self.written: list[AnyRecord] = []
+        self.most_calls: dict[int, int] = {}  # the most live calls each phone ever had
+        self.call_numbers = itertools.count()
+        self.down = False
+
+    def go_down(self) -> None:
+        self.down = True
+        self.healthy = False
+
+    # --- the store a call sees ----------------------------------------------------------
+
+    async def find_hotline(self, number: str, new_call: bool = False) -> Lookup | None:
+        if self.down:
+            return await super().find_hotline(number, new_call)
+        found = self.hotlines.get(number)
+        if found is None:
+            return None
+        return Lookup(found, {p.phone_id: self.states[p.phone_id] for p in found.phones},
+                      refuses_calls=False)
+
+    async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
+        if self.down:
+            return await super().claim(phone_id, capacity, leg_id, call_id)
+        state = self.states[phone_id]
+        if state.active_calls >= self.capacity[phone_id]:
+            return False
+        self._count(phone_id, +1)
+        self.claims[leg_id] = phone_id
+        self.held[leg_id] = phone_id
+        return True
+
+    async def release(self, leg_id: UUID, talk_ms: int | None) -> None:
+        await super().release(leg_id, talk_ms)  # down: spooled (or a local claim dropped)
+
+    async def write(self, record: AnyRecord) -> None:
+        if self.down:
+            await super().write(record)
+            return
+        self.written.append(record)
+        if isinstance(record, kinds.ClaimReleased) and record.leg_id in self.claims:
+            self._count(self.claims.pop(record.leg_id), -1)
+
+    async def next_call_number(self, hotline_id: int) -> int:
+        return next(self.call_numbers)
+
+    def _count(self, phone_id: int, change: int) -> None:
+        state = self.states[phone_id]
+        active = state.active_calls + change
+        self.states[phone_id] = PhoneState(active_calls=active)
+        self.most_calls[phone_id] = max(self.most_calls.get(phone_id, 0), active)
+
+    # --- what the test reads ------------------------------------------------------------
+
+    def spooled(self) -> list[AnyRecord]:
+        """The records waiting in the spool, in order."""
+        return [record for record, _, _ in self.spool._entries(self.spool.path)]
+
+    def rows(self, records: Sequence[AnyRecord] | None = None) -> dict[UUID, CallRow]:
+        """``calls`` rows (with their legs) as these records make them."""
+        rows: dict[UUID, CallRow] = {}
+        legs: dict[UUID, dict[str, Any]] = {}
+        for r in self.written if records is None else records:
+            if isinstance(r, kinds.CallStarted):
+                rows.setdefault(r.call_id, CallRow(started_at=r.started_at))
+            elif isinstance(r, kinds.LegStarted):
+                legs[r.leg_id] = rows[r.call_id].legs[r.leg_id] = {
+                    "phone_id": r.phone_id, "result": None, "answered_at": None,
+                    "ended_at": None, "purpose": r.purpose.value, "wave": r.wave}
+            elif isinstance(r, kinds.LegEnded):
+                if legs[r.leg_id]["ended_at"] is None:
+                    legs[r.leg_id].update(result=r.result.value, ended_at=r.ended_at)
+            elif isinstance(r, kinds.CallBridged):
+                row = rows[r.call_id]
+                legs[r.leg_id]["answered_at"] = r.answered_at
+                row.answered_at, row.answered_phone_id = r.answered_at, r.phone_id
+                row.caller_answered_at = row.caller_answered_at or r.caller_answered_at
+            elif isinstance(r, kinds.CallerAnswered):
+                row = rows[r.call_id]
+                row.caller_answered_at = row.caller_answered_at or r.answered_at
+            elif isinstance(r, kinds.CallOverflow):
+                rows[r.call_id].overflow = r.overflow.value
+            elif isinstance(r, kinds.PlanDecided | kinds.PlanRouted):
+                rows[r.call_id].plan_result = r.result
+            elif isinstance(r, kinds.MenuKeys):
+                rows[r.call_id].menu_keys = r.keys
+            elif isinstance(r, kinds.CallEnded):
+                row = rows[r.call_id]
+                if row.ended_at is None:
+                    row.ended_at, row.outcome, row.reconciled = r.ended_at, r.outcome.value, \
+                        r.reconciled
+        return rows
+
+
+class CallLab:
+    """The router around the calls of one test (it is their ``Services``)."""
+
+    def __init__(self, folder: Path, hotlines: Sequence[Hotline],
+                 phones: Mapping[str, Phone] | None = None, sound_s: float = 2.0,
+                 max_call_s: float = 3600.0) -> None:
+        self.registry = CallRegistry()
+        self.ari: Any = ScriptedAri(self.dispatch, phones, sound_s)
+        self.store = MemoryStore(folder, hotlines)
+        self.app = "hotline-router-test"
+        self.router_id = "router-test"
+        self.max_call_s = max_call_s
+        self.unowned: list[ev.AnyEvent] = []  # events no call owned (late ones)
+        self._callers = itertools.count(1)
+
+    def now(self) -> datetime:
+        return self.ari.now()  # type: ignore[no-any-return]
+
+    def plan_now(self) -> datetime:
+        return self.now()
+
+    def dispatch(self, event: ev.AnyEvent) -> None:
+        """As the router does: to the call that owns the event's channel."""
+        channel_id = ev.channel_of(event)
+        call = self.registry.find(channel_id) if channel_id else None
+        if call is None:
+            self.unowned.append(event)
+        else:
+            call.deliver(event)
+
+    def place_call(self, caller: str = "13800138000", number: str = NUMBER) -> Call:
+        """A caller dials ``number``: its StasisStart reaches the router now."""
+        channel = self.ari.add_caller(f"1764468000.{next(self._callers)}", caller, number)
+        return start_call(self, channel, number, self.now())
+
+    async def all_ended(self) -> None:
+        await self.registry.all_ended()
+
+    def row(self, call: Call) -> CallRow:
+        return self.store.rows()[call.id]
+
+    def claims_held(self) -> int:
+        """Claims the "database" still holds, plus local ones of an outage."""
+        return len(self.store.claims) + len(self.store.local)
+
+    def ended_results(self, call: Call) -> list[LegResult | None]:
+        return [leg.result for leg in call.legs]

@@ -1,0 +1,134 @@
+"""The store while the database is away, and its recovery, against a stand-in
+pool that refuses connections until told otherwise (no PostgreSQL needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from router import metrics
+from router.directory import Snapshot
+from router.records import CallStarted, ClaimReleased
+from router.spool import Spool
+from router.store import Store, unreachable
+from tests.unit.call_harness import NUMBER, hotline
+
+T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+class Pool:
+    """Refuses every statement while ``down``; records them once up."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def _run(self, sql: str, args: tuple[Any, ...]) -> Any:
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        self.statements.append((" ".join(sql.split()), args))
+        return 1
+
+    async def execute(self, sql: str, *args: Any) -> Any:
+        return await self._run(sql, args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._run(sql, args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        await self._run(sql, args)
+        return []
+
+    def ran(self, fragment: str) -> list[tuple[Any, ...]]:
+        return [args for sql, args in self.statements if fragment in sql]
+
+
+def store(tmp_path: Path, pool: Pool, routers: list[str] | None = None) -> Store:
+    line = hotline([f"PJSIP/{n}" for n in range(1, 7)], capacity=2)
+    made = Store(pool, "router-b", Spool(tmp_path, "router-b"),
+                 snapshot=lambda: Snapshot({NUMBER: line}), fresh_snapshot=lambda: None)
+    made.routers_alive = routers or ["router-a", "router-b"]
+    return made
+
+
+async def test_while_away_a_router_rings_only_its_share_up_to_capacity(tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool)
+    found = await away.find_hotline(NUMBER)
+    assert not away.healthy
+    assert metrics.DATABASE_DEGRADED._value.get() == 1
+    assert found is not None
+    # Two routers alive, sorted a, b: router-b takes the odd phone ids.
+    assert [p.phone_id for p in found.phones] == [1, 3, 5]
+    call = uuid4()
+    assert await away.claim(1, 2, uuid4(), call)
+    assert await away.claim(1, 2, uuid4(), call)
+    assert not await away.claim(1, 2, uuid4(), call)  # capacity 2
+    assert not await away.claim(2, 2, uuid4(), call)  # router-a's phone
+
+
+async def test_records_wait_in_the_spool_and_replay_in_order_when_it_is_back(
+        tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool)
+    calls = [uuid4() for _ in range(3)]
+    for n, call_id in enumerate(calls):
+        await away.write(CallStarted(call_id, 1, NUMBER, f"1380000000{n}", f"c{n}", "router-b",
+                                     T0))
+    assert away.spool.pending == 3
+    assert pool.statements == []
+
+    pool.down = False
+    await away.watch_once()
+    assert away.healthy
+    assert away.spool.pending == 0
+    assert [args[0] for args in pool.ran("INSERT INTO calls")] == calls
+
+
+async def test_claims_taken_while_away_are_written_back_unless_released(
+        tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+    kept, dropped, call = uuid4(), uuid4(), uuid4()
+    assert await away.claim(3, 1, kept, call)
+    assert await away.claim(4, 1, dropped, call)
+    await away.release(dropped, None)  # taken and given back while away: nothing to undo
+    assert away.spool.pending == 0
+
+    pool.down = False
+    await away.watch_once()
+    written_back: list[UUID] = [args[0] for args in pool.ran("INSERT INTO phone_claims")]
+    assert written_back == [kept]
+    assert away.local == {}
+    assert away.held == {kept: 3}
+
+
+async def test_a_claim_that_may_have_landed_before_the_outage_is_released_later(
+        tmp_path: Path) -> None:
+    """The claim statement was sent, then the database went away: it may have
+    committed. Phone 2 is not this router's share, so it is not taken locally,
+    and an idempotent release waits in the spool."""
+    pool = Pool()
+    away = store(tmp_path, pool)
+    away.healthy = True  # the outage starts with this claim
+    leg = uuid4()
+    assert not await away.claim(2, 1, leg, uuid4())
+    spooled = [record for record, _, _ in away.spool._entries(away.spool.path)]
+    assert spooled == [ClaimReleased(leg, None)]
+
+
+@pytest.mark.parametrize(("error", "away"), [
+    (ConnectionRefusedError(111, "refused"), True),
+    (TimeoutError(), True),
+    (asyncpg.exceptions.ConnectionDoesNotExistError("gone"), True),
+    (asyncpg.exceptions.AdminShutdownError("shutting down"), True),
+    (asyncpg.exceptions.UniqueViolationError("duplicate"), False),
+    (asyncpg.exceptions.DataError("bad value"), False),
+])
+def test_what_counts_as_the_database_being_away(error: BaseException, away: bool) -> None:
+    assert unreachable(error) is away
