@@ -25,7 +25,10 @@ from router.cli import (
     plans,
     rules,
     schedules,
+    stats,
     strategies,
+    tokens,
+    web,
 )
 
 # Each topic is a module with ``register(sub)`` adding its subcommands; a new
@@ -33,7 +36,7 @@ from router.cli import (
 # get list/show/update/enable/disable/delete from router/cli/crud.py by
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, hotlines, phones, bindings, strategies, calls, billing, numbers,
-          groups, caller_lists, schedules, calendar, menus, rules, plans)
+          groups, caller_lists, schedules, calendar, menus, rules, plans, stats, web, tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:
