@@ -6,8 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # podman + runc run the lab container, debootstrap makes its base image when no
 # registry is reachable, sip-tester gives sipp (the lab's callers and phones),
-# docker-compose (v1, Python) checks docker/compose.yaml against the compose schema.
-APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv docker-compose
+# docker-compose (v1, Python) checks docker/compose.yaml against the compose schema;
+# chromium is the headless browser the web console's tests drive (never a downloaded
+# build), fonts-wqy-microhei gives it Chinese glyphs for the screenshots.
+APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv docker-compose \
+                chromium fonts-wqy-microhei
 
 .PHONY: help setup system-deps demo test lint lab lab-down bench mutation clean
 
@@ -21,7 +24,8 @@ help:
 
 system-deps:
 	@missing=""; \
-	for cmd in podman runc debootstrap sipp docker-compose; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	for cmd in podman runc debootstrap sipp docker-compose chromium; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	fc-list 2>/dev/null | grep -qi microhei || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \

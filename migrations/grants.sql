@@ -43,3 +43,39 @@ GRANT INSERT ON phone_state TO hotline_router_admin;  -- a new phone's state row
 GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
 GRANT DELETE ON rating_queue TO hotline_router_admin; -- `billing rate` and `rerate` by hand
 GRANT INSERT, UPDATE, DELETE ON number_pool TO hotline_router_admin;  -- `numbers import`
+
+-- The web console and API (0011). The web process logs in as a member of
+-- hotline_router_web, which by itself may only look tokens up; for each
+-- request it switches (SET LOCAL ROLE) to the token's scope:
+--   operator -> hotline_router_admin (everything the admin CLI may do);
+--   customer -> hotline_router_customer (its own hotlines: row-level security).
+-- NOINHERIT: the login gets neither scope's rights without switching.
+-- Create its login as: CREATE ROLE web LOGIN PASSWORD '…' IN ROLE hotline_router_web;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_customer') THEN
+        CREATE ROLE hotline_router_customer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_router_web') THEN
+        CREATE ROLE hotline_router_web NOLOGIN NOINHERIT;
+    END IF;
+END $$;
+GRANT hotline_router_admin, hotline_router_customer TO hotline_router_web;
+GRANT USAGE ON SCHEMA public TO hotline_router_web, hotline_router_customer;
+GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO hotline_router_web;
+GRANT SELECT (id, name) ON customers TO hotline_router_web;
+GRANT INSERT, UPDATE, DELETE ON customers, api_tokens TO hotline_router_admin;  -- `customer`, `token`
+-- A customer reads its hotlines, their phones, calls, plans and bills...
+GRANT SELECT ON hotlines, bound_phones, phones, phone_state, calls, call_legs, plan_settings,
+    phone_groups, group_members, caller_lists, schedules, schedule_windows, voice_menus,
+    menu_keys, plan_rules, hotline_billing, tariffs, packages, ledger, customers, calendar_days
+    TO hotline_router_customer;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_customer;
+-- ...and makes the everyday edits: answering rule, phone order/weight/on-off, plans, hours.
+-- Not the number, its owner, its phones' dial strings, tariffs or money.
+GRANT UPDATE (name, strategy, strategy_options, ring_timeout_s, total_timeout_s, max_attempts,
+              overflow, overflow_max_wait_s, overflow_forward_to) ON hotlines
+    TO hotline_router_customer;
+GRANT UPDATE (position, weight, enabled) ON bound_phones TO hotline_router_customer;
+GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
+    schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_customer;

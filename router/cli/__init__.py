@@ -30,7 +30,10 @@ from router.cli import (
     plans,
     rules,
     schedules,
+    stats,
     strategies,
+    tokens,
+    web,
 )
 from router.cli.examples import EXAMPLES
 
@@ -39,7 +42,8 @@ from router.cli.examples import EXAMPLES
 # get list/show/update/enable/disable/delete from router/cli/crud.py by
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, completion, hotlines, phones, bindings, strategies, calls, billing,
-          numbers, groups, caller_lists, schedules, calendar, menus, rules, plans)
+          numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, web,
+          tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +74,9 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Ite
     # argparse keeps subparsers in a private attribute; walking it is what
     # completion and help tools do too.
     found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not found or parser.get_default("handler") is not None:
+        yield path, parser  # a command, perhaps with optional subcommands (calls, calls show)
     if not found:
-        yield path, parser
         return
     seen: set[int] = set()
     for name, child in found[0].choices.items():

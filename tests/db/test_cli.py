@@ -36,11 +36,13 @@ async def test_hotline_and_phone_add_then_calls_as_json(db: Any, database_url: s
     listed = cli(database_url, "calls", "--since", "2031-01-01T00:00:00+00:00", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert rows == [{
+    expected = {
         "id": str(call_id), "hotline": "4006660001", "caller": "13800000000",
         "started_at": "2031-01-02T03:04:05.100Z", "answered_at": "2031-01-02T03:04:06.200Z",
         "ended_at": "2031-01-02T03:05:06.250Z", "outcome": "answered", "answered_by": None,
-        "billable_ms": 60050}]
+        "billable_ms": 60050, "started_at_local": "2031-01-02T11:04:05.100+08:00",
+        "time_zone": "Asia/Shanghai"}
+    assert [{name: row[name] for name in expected} for row in rows] == [expected]
 
 
 def test_refusals_exit_2_with_the_reason(database_url: str) -> None:

@@ -1,0 +1,26 @@
+"""`web`: the web console and JSON API, a process of its own (see docs/web.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from router import logs
+
+
+async def run_web(args: argparse.Namespace) -> int:
+    from router.web import app
+
+    config = app.load_settings(args.database_url, args.listen)
+    logs.configure(os.environ.get("LOG_FORMAT", "auto"), os.environ.get("LOG_LEVEL", "info"))
+    await app.serve(config)
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "web", help="serve the web console and the JSON API (loopback by default)")
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="address to listen on (env WEB_LISTEN, default 127.0.0.1:8096)")
+    parser.set_defaults(handler=run_web)
