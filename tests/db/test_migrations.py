@@ -84,7 +84,8 @@ async def test_0010_cleans_caller_ids_recorded_before_it_and_keeps_them_raw(
     before = tmp_path / "before"
     before.mkdir()
     for path in migrate.migrations_dir().glob("*.sql"):
-        if path.name == migrate.GRANTS or int(path.name[:4]) < 10:
+        # grants.sql names later migrations' tables: the earlier schema goes without it
+        if path.name != migrate.GRANTS and int(path.name[:4]) < 10:
             shutil.copy(path, before / path.name)
     connection = await router_db.connect(empty_database_url)
     try:
