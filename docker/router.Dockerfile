@@ -1,10 +1,19 @@
 # hotline-router: the routing daemon, as a slim image that runs as a non-root user.
 #
 #   docker build -f docker/router.Dockerfile -t hotline-router .     (from the repository root)
+#   podman build --format docker -f docker/router.Dockerfile -t hotline-router .
 #   docker run --network host -e DATABASE_URL=… -e ARI_URL=… -e ARI_PASSWORD=… hotline-router
 #
+# podman builds OCI images unless told --format docker, and the OCI format has
+# no HEALTHCHECK: without it the check below is silently dropped.
+#
+# Behind a TLS-inspecting proxy, give pip the proxy's CA certificate as a
+# build secret (Docker and podman alike):
+#   docker build --secret id=pip_cert,src=/etc/ssl/certs/proxy-ca.crt -f … .
+# A package mirror: --build-arg PIP_INDEX_URL=https://mirror.example/simple
+#
 # Settings come from environment variables or a TOML file (HOTLINE_ROUTER_CONFIG);
-# see README.md, "Configuration". Debian stable's Python 3.11 runs it.
+# see docs/operations.md. Debian stable's Python 3.11 runs it.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -12,13 +21,16 @@ RUN apt-get update \
       python3 python3-venv ca-certificates \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/hotline-router
-# Builds behind a package mirror or a TLS-inspecting proxy may pass these
-# (--build-arg PIP_INDEX_URL=… / PIP_CERT=…); they reach only this build stage.
+# A package mirror (--build-arg PIP_INDEX_URL=…) reaches only this build stage.
+# PIP_CERT names a file *inside* the build: with Docker that is only the
+# pip_cert secret (above); podman may also mount one (--volume) and name it.
 ARG PIP_INDEX_URL
 ARG PIP_CERT
 # Dependencies first, in their own layer: a code change does not download them again.
 COPY pyproject.toml /src/
-RUN /opt/hotline-router/bin/python -c "import tomllib, subprocess, sys; \
+RUN --mount=type=secret,id=pip_cert \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
+    /opt/hotline-router/bin/python -c "import tomllib, subprocess, sys; \
 deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; \
 subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--no-cache-dir', \
                        '--disable-pip-version-check', *deps])"
@@ -26,7 +38,9 @@ COPY README.md /src/
 COPY router /src/router
 COPY strategies /src/strategies
 COPY migrations /src/migrations
-RUN /opt/hotline-router/bin/pip install --no-cache-dir --disable-pip-version-check \
+RUN --mount=type=secret,id=pip_cert \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
+    /opt/hotline-router/bin/pip install --no-cache-dir --disable-pip-version-check \
       --no-deps /src \
  && /opt/hotline-router/bin/pip uninstall -y pip setuptools >/dev/null
 

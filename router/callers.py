@@ -11,6 +11,7 @@ Hotline numbers (400/800) are router/numbers.py's business, not this module's.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -90,3 +91,50 @@ def _national(digits: str, international: bool) -> str | None:
     if international and not digits.startswith("0") and _LANDLINE.fullmatch("0" + digits):
         return "0" + digits
     return None
+
+
+# What a caller id may never carry into a record, a log line or a terminal:
+# anything Python does not call printable. That is control characters (C0,
+# DEL, C1: CR LF forge rows, ESC drives the terminal), format characters (bidi
+# overrides reorder what is shown), line separators, unassigned and private
+# code points. Blanks (a full-width space in a label) are harmless and stay.
+CALLER_MAX_CHARS = 80  # longer than any real caller id; the raw value is kept whole
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every character that is not printable escaped.
+
+    ``'1380<ESC>[2J'`` -> ``'1380\x1b[2J'`` (a visible backslash escape): what a
+    terminal, a log line or a table may show without being steered by it.
+    """
+    return "".join(ch if ch.isprintable() or unicodedata.category(ch) == "Zs"
+                   else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    r"""Python's own escape of ``ch``: \xNN, \uNNNN or \UNNNNNNNN."""
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def sanitise(raw: str | None) -> str:
+    """A caller id as delivered (e.g. Asterisk's CALLERID(num)), safe to store and show.
+
+    Control and format characters are escaped (:func:`printable`) and the
+    result is cut to :data:`CALLER_MAX_CHARS` ("…" marks a cut). A clean caller
+    id comes back unchanged, so lists and regions match it as before. Never
+    raises.
+    """
+    text = printable(raw or "")
+    if len(text) > CALLER_MAX_CHARS:
+        text = text[:CALLER_MAX_CHARS - 1] + "…"
+    return text
+
+
+def needs_sanitising(raw: str | None) -> bool:
+    """True when :func:`sanitise` changes ``raw`` (then the raw value is worth keeping)."""
+    return (raw or "") != sanitise(raw)

@@ -6,6 +6,7 @@ Binds to 127.0.0.1 unless told otherwise; it says nothing secret.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -13,6 +14,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.metrics import REGISTRY
 from router.settings import parse_listen
+
+
+class ListenError(RuntimeError):
+    """The health and metrics listener cannot bind; the message names the setting."""
 
 
 async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> web.AppRunner:
@@ -41,5 +46,13 @@ async def start(listen: str, ready: Callable[[], Awaitable[dict[str, bool]]]) ->
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = parse_listen(listen)
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise ListenError(
+            f"http_listen {listen}: cannot listen there ({reason}); stop what holds that "
+            "port or set http_listen (HTTP_LISTEN or --http-listen) to a free HOST:PORT"
+        ) from None
     return runner

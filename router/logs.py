@@ -11,7 +11,8 @@ import structlog
 def configure(fmt: str = "auto", level: str = "info") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if use_json
+        # ensure_ascii off: 上海 stays 上海 in a log line, so grep finds it.
+        structlog.processors.JSONRenderer(ensure_ascii=False) if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     structlog.configure(
         processors=[

@@ -1,10 +1,37 @@
-"""Prometheus metrics of one router process, served at /metrics."""
+"""Prometheus metrics of one router process, served at /metrics.
+
+Besides the router's own: the process (CPU, memory, open files, start time)
+and the Python runtime, as prometheus_client collects them, and the build
+(``hotline_router_build_info``). Counters carry no ``*_created`` series: a
+scrape needs none and they double the series count.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from router import __version__
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)   # process_cpu_seconds_total, process_resident_memory_bytes …
+PlatformCollector(registry=REGISTRY)  # python_info
+BUILD = Info("hotline_router_build", "The router's version and the Python it runs on",
+             registry=REGISTRY)
+BUILD.info({"version": __version__, "python": platform.python_version()})
+ARI_CONNECTED = Gauge("hotline_router_ari_connected",
+                      "1 while the ARI event websocket is connected", registry=REGISTRY)
 
 CALLS = Counter("hotline_router_calls", "Calls handled, by hotline and outcome",
                 ["hotline", "outcome"], registry=REGISTRY)

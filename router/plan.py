@@ -48,7 +48,7 @@ class Sounds:
 class Member:
     phone_id: int
     position: int
-    weight: int
+    weight: int  # the group's own, else the binding's (plan_store reads it so)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,11 @@ _ONE_OR_ALL = "($1::bigint IS NULL OR {column} = $1)"
 _SETTINGS = f"SELECT * FROM plan_settings WHERE {_ONE_OR_ALL.format(column='hotline_id')}"
 _GROUPS = f"""
 SELECT g.id, g.hotline_id, g.name, g.strategy, g.strategy_options, g.enabled,
-       m.phone_id, m.position, m.weight
+       m.phone_id, m.position,
+       -- a member without its own weight follows its binding's (0010)
+       coalesce(m.weight, b.weight) AS weight
 FROM phone_groups g LEFT JOIN group_members m ON m.group_id = g.id
+LEFT JOIN bound_phones b ON b.hotline_id = m.hotline_id AND b.phone_id = m.phone_id
 WHERE {_ONE_OR_ALL.format(column='g.hotline_id')}
 ORDER BY g.id, m.position, m.phone_id
 """

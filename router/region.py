@@ -193,3 +193,46 @@ def warm_up() -> int:
     with _lock:
         lookup(CallerNumber("13800138000", "13800138000", "mobile"))
         return len(_area_codes())
+
+
+@cache
+def places() -> frozenset[str]:
+    """Every name :meth:`Region.matches` can match, as it compares them: provinces and
+    cities in Chinese with and without suffix, English names case-folded."""
+    names: set[str] = set()
+    for zh, en in _china().descriptions:
+        province, city = _split_zh(zh)
+        for name in (province, *city.split("、")):
+            names |= {name, short(name)}
+        city_en, _, province_en = en.partition(", ")
+        names |= {c.casefold() for c in city_en.split("/")} | {province_en.casefold()}
+    names -= {"", "中国", "china"}
+    return frozenset(names)
+
+
+def is_place(wanted: str) -> bool:
+    """Could a caller ever be in ``wanted`` (a province, city or area code)?"""
+    wanted = wanted.strip()
+    if not wanted:
+        return False
+    if wanted.isdigit():  # an area code, with or without its 0
+        return f"0{int(wanted)}" in set(_area_codes().values())
+    known = places()
+    return wanted.casefold() in known or short(wanted) in known
+
+
+def similar_places(wanted: str, limit: int = 3) -> list[str]:
+    """Names close to ``wanted`` (a typo's likely meaning), best first."""
+    import difflib
+
+    return difflib.get_close_matches(wanted.strip().casefold(), places(), n=limit, cutoff=0.7)
+
+
+def check_place(wanted: str) -> None:
+    """Raise ValueError, naming close matches, when no caller can ever be in ``wanted``."""
+    if is_place(wanted):
+        return
+    close = similar_places(wanted)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ValueError(f"no region is called {wanted!r} in the region data; {hint}give a "
+                     "province, city or area code, e.g. 上海, Shanghai, 江苏, 常州, 021")

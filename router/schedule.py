@@ -118,3 +118,15 @@ def is_open(schedule: Schedule, at: dt.datetime, time_zone: str,
 
 def _end(closes: dt.time) -> str:
     return "24:00" if closes == dt.time.max else f"{closes:%H:%M}"
+
+
+def package_days(year: int) -> list[tuple[dt.date, DayType, str]]:
+    """The public holidays and make-up workdays chinese-calendar knows for ``year``
+    (empty past its data), in date order: (day, kind, English name). The package
+    lists only the weekend days worked as make-up workdays (调休上班)."""
+    found: list[tuple[dt.date, DayType, str]] = [
+        (day, "holiday", name) for day, name in chinese_calendar.holidays.items()
+        if day.year == year]
+    found += [(day, "makeup-workday", name) for day, name in chinese_calendar.workdays.items()
+              if day.year == year]
+    return sorted(found)

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/hotline_router"
 # Where `--config` defaults from, so a container or unit file can point at its file.
@@ -66,6 +67,9 @@ class Settings:
     # of the call land first), and the rating loop pauses this long between passes.
     rating_delay_s: float = 2.0
     rating_interval_s: float = 1.0
+    # Times shown to people that belong to no one hotline (tables, logs read by
+    # people): a tz database name. A hotline's own times use its zone.
+    display_time_zone: str = "Asia/Shanghai"
 
     @property
     def pinned_plan_time(self) -> datetime | None:
@@ -81,11 +85,20 @@ class Settings:
     def __repr__(self) -> str:
         return f"Settings({self.masked()})"
 
+    def typed(self) -> dict[str, str | float]:
+        """Every setting with its own type (numbers as numbers), secrets replaced by ***."""
+        shown: dict[str, str | float] = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown.update(self.masked_secrets())
+        return shown
+
+    def masked_secrets(self) -> dict[str, str]:
+        return {"ari_password": "***" if self.ari_password else "",
+                "database_url": mask_url(self.database_url)}
+
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets replaced by ***."""
         shown = {f.name: str(getattr(self, f.name)) for f in fields(self)}
-        shown["ari_password"] = "***" if self.ari_password else ""
-        shown["database_url"] = mask_url(self.database_url)
+        shown.update(self.masked_secrets())
         return shown
 
 
@@ -219,8 +232,19 @@ def validate(settings: Settings) -> None:
         if pinned is None or pinned.tzinfo is None:
             problems.append("plan_clock must be an ISO 8601 time with an offset, "
                             "e.g. 2026-10-01T10:00:00+08:00")
+    if not _known_zone(settings.display_time_zone):
+        problems.append("display_time_zone must be a tz database name, e.g. Asia/Shanghai")
     if problems:
         raise SettingsError("; ".join(problems))
+
+
+def _known_zone(name: str) -> bool:
+    """A tz database name (Asia/Shanghai, UTC); not an abbreviation or offset."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return "/" in name or name == "UTC"
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

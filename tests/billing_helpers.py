@@ -22,7 +22,7 @@ async def new_hotline(db: Any, number: str, price_fen: int = 12, unit_s: int = 6
 
 async def add_call(db: Any, hotline_id: int, number: str, started_at: datetime,
                    talk_ms: int | None, ring_ms: int = 2000,
-                   greeting_ms: int | None = None) -> uuid.UUID:
+                   greeting_ms: int | None = None, caller: str = "13800138000") -> uuid.UUID:
     """An ended call: the phone answered after ``ring_ms`` and talked ``talk_ms``
     (None: nobody answered); a greeting answered the caller after ``greeting_ms``."""
     call_id = uuid.uuid4()
@@ -33,9 +33,9 @@ async def add_call(db: Any, hotline_id: int, number: str, started_at: datetime,
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at, answered_at, caller_answered_at, ended_at, outcome)
-           VALUES ($1, $2, $3, '13800138000', $4, 'test', $5, $6, $7, $8, $9)""",
+           VALUES ($1, $2, $3, $10, $4, 'test', $5, $6, $7, $8, $9)""",
         call_id, hotline_id, number, f"test-{call_id}", started_at, answered, greeted, ended,
-        "answered" if answered else "no-answer")
+        "answered" if answered else "no-answer", caller)
     return call_id
 
 

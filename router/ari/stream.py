@@ -33,6 +33,7 @@ class EventStream:
                      .replace("https://", "wss://", 1) + "/ari/events")
         self._params = {"app": ",".join(apps), "subscribeAll": "false"}
         self._headers = {"Authorization": basic_auth(user, password)}
+        self._user = user
         self._on_event = on_event
         self._on_connected = on_connected
         self._backoff_initial = backoff_initial_s
@@ -56,16 +57,26 @@ class EventStream:
                         delay = self._backoff_initial
                         self.connections += 1
                         self.connected.set()
+                        metrics.ARI_CONNECTED.set(1)
                         if self._on_connected is not None:
                             asyncio.get_running_loop().create_task(self._on_connected())
                         await self._read(ws)
                     log.warning("ari websocket closed", url=self._url)
+                except aiohttp.WSServerHandshakeError as exc:
+                    if exc.status == 401:  # retried: the password may be fixed in ari.conf
+                        log.error("ari login refused: check ari_user and ari_password "
+                                  "(ARI_USER, ARI_PASSWORD) against Asterisk's ari.conf",
+                                  url=self._url, ari_user=self._user, status=exc.status)
+                    else:
+                        log.warning("ari connect failed", url=self._url, status=exc.status,
+                                    error=exc.message)
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("ari connect failed", url=self._url,
                                 error=str(exc) or type(exc).__name__)
                 if self.connected.is_set():
                     self.lost_at = datetime.now(UTC)
                 self.connected.clear()
+                metrics.ARI_CONNECTED.set(0)
                 self.reconnects += 1
                 metrics.ARI_RECONNECTS.inc()
                 await asyncio.sleep(delay * (0.5 + random.random()))

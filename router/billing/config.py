@@ -6,14 +6,15 @@ the admin as the sentence its constraint is named after.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from router import admin
 from router.admin import AdminError
-from router.billing import ledger, terms
+from router.billing import ledger, rater, rerate, terms
 
 
 def explain(exc: Exception) -> str:
@@ -48,22 +49,51 @@ async def instant(db: Any, text: str | None, time_zone: str) -> datetime | None:
     return result
 
 
+@dataclass(frozen=True)
+class Changed:
+    """A change of terms: the row as stored, and the months it re-derived."""
+
+    row: Any
+    rerated: list[rerate.Rerated]
+
+
 async def set_tariff(db: Any, number: str, price_per_unit_fen: int, unit_s: int = 60,
-                     valid_from: str | None = None, note: str = "") -> Any:
-    """Add the tariff that applies from ``valid_from`` (default: now), or fix the one there."""
+                     valid_from: str | None = None, note: str = "") -> Changed:
+    """Add the tariff that applies from ``valid_from`` (default: now), or fix the one there.
+
+    Calls already charged from then on are re-derived in the same transaction
+    (as adjustments), so the result never depends on the order of commands.
+    """
     found = await hotline(db, number)
     start = await instant(db, valid_from, found.time_zone)
     try:
-        return await db.fetchrow(
-            """INSERT INTO tariffs (hotline_id, valid_from, unit_s, price_per_unit_fen, note)
-               VALUES ($1, coalesce($2, now()), $3, $4, $5)
-               ON CONFLICT (hotline_id, valid_from) DO UPDATE
-                   SET unit_s = EXCLUDED.unit_s, price_per_unit_fen = EXCLUDED.price_per_unit_fen,
-                       note = EXCLUDED.note
-               RETURNING valid_from, unit_s, price_per_unit_fen, note""",
-            found.hotline_id, start, unit_s, price_per_unit_fen, note)
+        async with db.acquire() as connection, connection.transaction():
+            await rater.lock_hotline(connection, found.hotline_id)
+            row = await connection.fetchrow(
+                """INSERT INTO tariffs (hotline_id, valid_from, unit_s, price_per_unit_fen, note)
+                   VALUES ($1, coalesce($2, now()), $3, $4, $5)
+                   ON CONFLICT (hotline_id, valid_from) DO UPDATE
+                       SET unit_s = EXCLUDED.unit_s,
+                           price_per_unit_fen = EXCLUDED.price_per_unit_fen,
+                           note = EXCLUDED.note
+                   RETURNING valid_from, unit_s, price_per_unit_fen, note""",
+                found.hotline_id, start, unit_s, price_per_unit_fen, note)
+            done = await _rerate_from(connection, found.hotline_id, row["valid_from"], None,
+                                      "tariff changed")
+            return Changed(row, done)
     except asyncpg.exceptions.PostgresError as exc:
         raise AdminError(explain(exc)) from None
+
+
+async def _rerate_from(connection: Any, hotline_id: int, start: datetime,
+                       end: datetime | None, why: str) -> list[rerate.Rerated]:
+    """Re-derive every month with calls charged in [start, end): they may rate otherwise now."""
+    done = []
+    for month in await rerate.months_charged_since(connection, hotline_id, start, end):
+        result = await rerate.rerate_locked(connection, hotline_id, month, f"{why}: rerate {month}")
+        if result.calls or result.minimum:
+            done.append(result)
+    return done
 
 
 async def tariffs(db: Any, number: str) -> list[Any]:
@@ -75,14 +105,16 @@ async def tariffs(db: Any, number: str) -> list[Any]:
 
 async def add_package(db: Any, number: str, valid_from: str, valid_until: str,
                       included_minutes: int = 0, overage_per_unit_fen: int | None = None,
-                      monthly_minimum_fen: int = 0, prepaid_fen: int = 0,
-                      name: str = "") -> Any:
-    """Add a package; its prepaid amount, if any, is topped up in the same transaction."""
+                       monthly_minimum_fen: int = 0, prepaid_fen: int = 0,
+                      name: str = "") -> Changed:
+    """Add a package; its prepaid amount, if any, is topped up in the same transaction,
+    and calls of its period charged before it existed are re-derived (see set_tariff)."""
     found = await hotline(db, number)
     start = await instant(db, valid_from, found.time_zone)
     until = await instant(db, valid_until, found.time_zone)
     try:
         async with db.acquire() as connection, connection.transaction():
+            await rater.lock_hotline(connection, found.hotline_id)
             row = await connection.fetchrow(
                 """INSERT INTO packages (hotline_id, name, valid_from, valid_until,
                                          included_minutes, overage_per_unit_fen,
@@ -95,7 +127,9 @@ async def add_package(db: Any, number: str, valid_from: str, valid_until: str,
             if prepaid_fen:
                 await ledger.top_up(connection, found.hotline_id, prepaid_fen,
                                     f"prepaid with package {row['id']} {name}".rstrip())
-            return row
+            done = await _rerate_from(connection, found.hotline_id, row["valid_from"],
+                                      row["valid_until"], f"package {row['id']} added")
+            return Changed(row, done)
     except asyncpg.exceptions.PostgresError as exc:
         raise AdminError(explain(exc)) from None
 
@@ -134,6 +168,29 @@ async def top_up(db: Any, number: str, amount_fen: int, note: str = "") -> int:
     try:
         async with db.acquire() as connection, connection.transaction():
             await ledger.top_up(connection, found.hotline_id, amount_fen, note)
+            return await ledger.balance(connection, found.hotline_id)
+    except asyncpg.exceptions.PostgresError as exc:
+        raise AdminError(explain(exc)) from None
+
+
+async def adjust(db: Any, number: str, amount_fen: int, note: str,
+                 month: date | None = None) -> int:
+    """A balance adjustment (negative: a charge, positive: a credit); returns the balance.
+
+    ``month`` (its first day) puts it on that month's statement. The ledger
+    refuses an adjustment that does not say what it adjusts.
+    """
+    if not note.strip():
+        raise AdminError("an adjustment needs --note saying why (it stays in the ledger)")
+    if amount_fen == 0:
+        raise AdminError("an adjustment of 0 fen changes nothing")
+    found = await hotline(db, number)
+    try:
+        async with db.acquire() as connection, connection.transaction():
+            await connection.execute(
+                """INSERT INTO ledger (hotline_id, kind, adjusts, amount_fen, month, note)
+                   VALUES ($1, 'adjustment', 'balance', $2, $3, $4)""",
+                found.hotline_id, amount_fen, month, note)
             return await ledger.balance(connection, found.hotline_id)
     except asyncpg.exceptions.PostgresError as exc:
         raise AdminError(explain(exc)) from None

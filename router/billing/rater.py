@@ -13,9 +13,10 @@ can rate side by side and included minutes are shared out in one order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
@@ -132,6 +133,31 @@ async def waiting(db: Any, hotline_id: int) -> int:
         """SELECT count(*) FROM rating_queue q JOIN calls c ON c.id = q.call_id
            WHERE c.hotline_id = $1""", hotline_id)
     return count
+
+
+@dataclass(frozen=True)
+class WaitingForTariff:
+    """Answered calls the router cannot rate: they started before any tariff."""
+
+    calls: int
+    earliest: datetime | None  # UTC
+
+    def earliest_local_day(self, time_zone: str) -> str:
+        """The day the first of them started, in the billing zone: a tariff's --from."""
+        assert self.earliest is not None
+        return self.earliest.astimezone(ZoneInfo(time_zone)).date().isoformat()
+
+
+async def waiting_for_tariff(db: Any, hotline_id: int) -> WaitingForTariff:
+    """Queued calls of the hotline with no tariff for their start (they wait for one)."""
+    row = await db.fetchrow(
+        """SELECT count(*) AS calls, min(c.started_at) AS earliest
+           FROM rating_queue q JOIN calls c ON c.id = q.call_id
+           WHERE c.hotline_id = $1
+             AND NOT EXISTS (SELECT 1 FROM tariffs t WHERE t.hotline_id = c.hotline_id
+                                                       AND t.valid_from <= c.started_at)""",
+        hotline_id)
+    return WaitingForTariff(int(row["calls"]), row["earliest"])
 
 
 # Months that started inside a package with a minimum spend, have ended (and

@@ -63,34 +63,57 @@ async def rerate(db: Any, month: Month, number: str | None = None) -> list[Rerat
 
 
 async def rerate_hotline(db: Any, hotline_id: int, month: Month) -> Rerated:
-    note = f"rerate {month}"
     async with db.acquire() as connection, connection.transaction():
         await lock_hotline(connection, hotline_id)
-        billing = await terms.load(connection, hotline_id)
-        result = Rerated(billing.number, month)
-        charged = await ledger.charged_calls(connection, hotline_id, month.first_day)
-        rows = await connection.fetch(
-            """SELECT id, started_at, answered_at, caller_answered_at, ended_at
-               FROM calls WHERE id = ANY($1::uuid[])""", list(charged))
-        calls = [CallTimes(call_id=r["id"], started_at=r["started_at"], ended_at=r["ended_at"],
-                           answered_at=r["answered_at"],
-                           caller_answered_at=r["caller_answered_at"]) for r in rows]
-        result.started_at = {c.call_id: c.started_at for c in calls}
-        result.calls = corrections(charged, rate_month(calls, billing.terms))
-        for change in result.calls:
-            await ledger.correct_call(connection, hotline_id, month.first_day, change, note)
+        return await rerate_locked(connection, hotline_id, month)
 
-        settled = await ledger.minimum_spend(connection, hotline_id, month.first_day)
-        if settled is not None:
-            month_start = await connection.fetchval(
-                "SELECT $1::timestamp AT TIME ZONE $2",
-                datetime(month.year, month.month, 1), billing.time_zone)
-            package = billing.terms.package_at(month_start)
-            minimum = package.monthly_minimum_fen if package else 0
-            charged_now = sum(c.charged_fen for c in apply(charged, result.calls).values())
-            owed = minimum_spend_top_up(minimum, charged_now)
-            if owed != settled:
-                await ledger.correct_minimum_spend(connection, hotline_id, month.first_day,
-                                                   owed - settled, note)
-                result.minimum = MinimumChange(settled, owed)
+
+async def months_charged_since(connection: Any, hotline_id: int, start: datetime | None,
+                               end: datetime | None = None) -> list[Month]:
+    """Months with calls already charged that started in [start, end) (None: open)."""
+    rows = await connection.fetch(
+        """SELECT DISTINCT l.month FROM ledger l JOIN calls c ON c.id = l.call_id
+           WHERE l.hotline_id = $1 AND l.kind = 'call-charge'
+             AND c.started_at >= coalesce($2, '-infinity'::timestamptz)
+             AND c.started_at < coalesce($3, 'infinity'::timestamptz)
+           ORDER BY l.month""", hotline_id, start, end)
+    return [Month.of(row["month"]) for row in rows]
+
+
+async def rerate_locked(connection: Any, hotline_id: int, month: Month,
+                        note: str = "") -> Rerated:
+    """:func:`rerate_hotline` inside the caller's transaction, its rating lock held.
+
+    A change of terms (a tariff, a package) re-derives the months it touches
+    in the same transaction, so what a hotline is charged never depends on
+    the order its terms were entered in (router/billing/config.py).
+    """
+    note = note or f"rerate {month}"
+    billing = await terms.load(connection, hotline_id)
+    result = Rerated(billing.number, month)
+    charged = await ledger.charged_calls(connection, hotline_id, month.first_day)
+    rows = await connection.fetch(
+        """SELECT id, started_at, answered_at, caller_answered_at, ended_at
+           FROM calls WHERE id = ANY($1::uuid[])""", list(charged))
+    calls = [CallTimes(call_id=r["id"], started_at=r["started_at"], ended_at=r["ended_at"],
+                       answered_at=r["answered_at"],
+                       caller_answered_at=r["caller_answered_at"]) for r in rows]
+    result.started_at = {c.call_id: c.started_at for c in calls}
+    result.calls = corrections(charged, rate_month(calls, billing.terms))
+    for change in result.calls:
+        await ledger.correct_call(connection, hotline_id, month.first_day, change, note)
+
+    settled = await ledger.minimum_spend(connection, hotline_id, month.first_day)
+    if settled is not None:
+        month_start = await connection.fetchval(
+            "SELECT $1::timestamp AT TIME ZONE $2",
+            datetime(month.year, month.month, 1), billing.time_zone)
+        package = billing.terms.package_at(month_start)
+        minimum = package.monthly_minimum_fen if package else 0
+        charged_now = sum(c.charged_fen for c in apply(charged, result.calls).values())
+        owed = minimum_spend_top_up(minimum, charged_now)
+        if owed != settled:
+            await ledger.correct_minimum_spend(connection, hotline_id, month.first_day,
+                                               owed - settled, note)
+            result.minimum = MinimumChange(settled, owed)
     return result

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from router.billing import ledger, terms
 from router.billing.months import Month
-from router.billing.rating import Rating
+from router.billing.rating import Rating, minimum_spend_top_up
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ class Statement:
     others: tuple[OtherLine, ...]
     included_minutes: int = 0     # the month's allowance of the packages in force
     unrated_calls: int = 0        # answered calls of the month not charged yet
+    # The month's minimum spend (fen) under the package in force at its start,
+    # and, while the month is not settled, the top-up it would take if it
+    # ended now (None once settled, or without a minimum).
+    monthly_minimum_fen: int = 0
+    minimum_preview_fen: int | None = None
 
     @property
     def included_used_s(self) -> int:
@@ -98,7 +103,7 @@ MINIMUM = "minimum-spend top-up"
 
 def build(number: str, month: Month, time_zone: str, period: tuple[datetime, datetime],
           entries: Sequence[Entry], calls: Mapping[UUID, CallInfo], included_minutes: int = 0,
-          unrated_calls: int = 0) -> Statement:
+          unrated_calls: int = 0, monthly_minimum_fen: int = 0) -> Statement:
     """A statement from the month's ledger entries; lines ordered by call start."""
     newest: dict[UUID, Rating] = {}
     charged: dict[UUID, int] = {}
@@ -119,8 +124,13 @@ def build(number: str, month: Month, time_zone: str, period: tuple[datetime, dat
                    key=lambda line: (line.call.started_at, line.call.call_id))
     if minimum is not None:
         others.insert(0, OtherLine(MINIMUM, minimum))
+    preview = None
+    if minimum is None and monthly_minimum_fen > 0:
+        preview = minimum_spend_top_up(monthly_minimum_fen,
+                                       sum(line.charge_fen for line in lines))
     return Statement(number, month, time_zone, period[0], period[1], tuple(lines),
-                     tuple(others), included_minutes, unrated_calls)
+                     tuple(others), included_minutes, unrated_calls, monthly_minimum_fen,
+                     preview)
 
 
 async def load(db: Any, number: str, month: Month) -> Statement:
@@ -156,7 +166,19 @@ async def load(db: Any, number: str, month: Month) -> Statement:
                              WHERE l.call_id = c.id AND l.kind = 'call-charge')""",
         billing.hotline_id, start, end)
     return build(number, month, billing.time_zone, (start, end), entries, calls, included,
-                 unrated)
+                 unrated, at_start.monthly_minimum_fen if at_start is not None else 0)
+
+
+async def billed_hotlines(db: Any, month: Month) -> list[str]:
+    """Every hotline a clerk sends a statement for ``month``: charged that month, or
+    with a tariff or package (a customer with no calls still gets a ¥0.00 statement)."""
+    rows = await db.fetch(
+        """SELECT h.number FROM hotlines h
+           WHERE EXISTS (SELECT 1 FROM ledger l WHERE l.hotline_id = h.id AND l.month = $1)
+              OR EXISTS (SELECT 1 FROM tariffs t WHERE t.hotline_id = h.id)
+              OR EXISTS (SELECT 1 FROM packages p WHERE p.hotline_id = h.id)
+           ORDER BY h.number""", month.first_day)
+    return [row["number"] for row in rows]
 
 
 def _local(utc: datetime, local_naive: datetime) -> datetime:

@@ -85,8 +85,9 @@ class Call:
     def __init__(self, services: Services, caller: ev.Channel, dialled: str,
                  started_at: datetime, clock: Callable[[], datetime] | None = None,
                  rng: random.Random | None = None, call_id: UUID | None = None,
-                 adopted: bool = False) -> None:
+                 adopted: bool = False, caller_raw: str | None = None) -> None:
         self.id = call_id or uuid4()
+        self.caller_raw = caller_raw  # the caller id as delivered, when it had to be cleaned
         self.services = services
         self.caller = caller
         self.dialled = dialled
@@ -158,7 +159,8 @@ class Call:
         hotline = lookup.hotline if lookup else None
         self.recorder.add(CallStarted(self.id, hotline.id if hotline else None, self.dialled,
                                       self.caller.caller.number, self.caller.id,
-                                      self.services.router_id, self.started_at))
+                                      self.services.router_id, self.started_at,
+                                      self.caller_raw))
         if lookup is None or hotline is None:
             self.log.warning("unknown hotline number")
             return await self.announce(Outcome.UNKNOWN_NUMBER)
@@ -358,7 +360,11 @@ class Call:
 def start_call(services: Services, channel: ev.Channel, dialled: str,
                at: datetime) -> Call:
     """Take a new inbound call (its StasisStart came at ``at``) and start its life."""
-    call = Call(services, channel, dialled, started_at=at)
+    # Intake: no control character of a caller id reaches a record, a log or a terminal.
+    raw = channel.caller.number
+    channel.caller.number = callers.sanitise(raw)
+    call = Call(services, channel, dialled, started_at=at,
+                caller_raw=raw if callers.needs_sanitising(raw) else None)
     # Owned from now: a hangup read in the same burst as the StasisStart queues
     # for the call instead of finding no owner before its task first runs.
     services.registry.own(channel.id, call)

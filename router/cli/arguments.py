@@ -20,6 +20,16 @@ def time_with_offset(text: str) -> datetime:
     return when
 
 
+def iso_time(text: str) -> datetime:
+    """An ISO time, with or without an offset (without: the command says whose zone)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time, e.g. 2026-10-01T10:00 (local) or "
+            "2026-10-01T10:00:00+08:00") from None
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

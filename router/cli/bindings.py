@@ -9,6 +9,7 @@ from typing import Any
 from router import admin, crud
 from router.cli import crud as crud_cli
 from router.cli.common import as_dict, pool
+from router.cli.output import warn
 from router.cli.phones import PHONE
 
 HOTLINE = crud.Key("hotline_id", "NUMBER", "hotline", help="the 400/800 number",
@@ -20,7 +21,8 @@ BINDINGS = crud.TableSpec(
     table="bound_phones",
     keys=(HOTLINE, BOUND_PHONE),
     fields=(crud.Field("position", "--position", int, "order for sequential hunting", "N"),
-            crud.Field("weight", "--weight", int, "share of calls for the weighted rule", "N")),
+            crud.Field("weight", "--weight", int, "share of calls for the weighted rule "
+                       "(groups follow it unless they set their own)", "N")),
     select="""SELECT b.hotline_id, h.number AS hotline, b.position, b.weight, b.phone_id,
                      p.dial_string, p.label, b.enabled, p.enabled AS phone_enabled
               FROM bound_phones b JOIN hotlines h ON h.id = b.hotline_id
@@ -44,6 +46,21 @@ async def add(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _own_group_weights(args: argparse.Namespace) -> None:
+    """After a binding's weight changed: say which groups keep their own weight for it."""
+    async with pool(args) as db:
+        where = await crud.resolve(db, BINDINGS, [args.hotline_id, args.phone_id])
+        rows = await db.fetch(
+            """SELECT g.name, m.weight FROM group_members m
+               JOIN phone_groups g ON g.id = m.group_id
+               WHERE m.hotline_id = $1 AND m.phone_id = $2 AND m.weight IS NOT NULL
+               ORDER BY g.name""", where["hotline_id"], where["phone_id"])
+    for row in rows:
+        warn(f"group {row['name']} keeps its own weight {row['weight']} for phone "
+             f"{args.phone_id}; 'group add-member {args.hotline_id} {row['name']} "
+             f"{args.phone_id} --weight binding' makes it follow the binding")
+
+
 def register(sub: Any) -> None:
     topic = sub.add_parser("binding", help="phones bound to hotlines").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -53,3 +70,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--position", type=int, help="order for sequential hunting (default: last)")
     parser.set_defaults(handler=add)
     crud_cli.register(topic, BINDINGS)
+    generic_update = topic.choices["update"].get_default("handler")
+
+    async def update(args: argparse.Namespace) -> int:
+        code: int = await generic_update(args)
+        if getattr(args, "set_weight", None) is not None:
+            await _own_group_weights(args)
+        return code
+
+    topic.choices["update"].set_defaults(handler=update)

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from router import db, settings
+from router.cli import errors, output
 
 
 def database_url(args: argparse.Namespace) -> str:
@@ -20,8 +21,10 @@ def database_url(args: argparse.Namespace) -> str:
 
 @asynccontextmanager
 async def pool(args: argparse.Namespace) -> AsyncIterator[Any]:
-    """A small pool for one CLI command."""
-    connections = await db.connect_pool(database_url(args), min_size=1, max_size=2)
+    """A small pool for one CLI command; a connection failure is one line naming the setting."""
+    url = database_url(args)
+    async with errors.database(url):
+        connections = await db.connect_pool(url, min_size=1, max_size=2)
     try:
         yield connections
     finally:
@@ -48,29 +51,17 @@ def as_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: plain(value) for name, value in dict(row).items()}
 
 
-def _cell(value: Any) -> str:
-    value = plain(value)
-    if value is None:
-        return "-"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+def display_zone() -> str:
+    """The operator's zone for times not tied to one hotline (setting display_time_zone)."""
+    return settings.from_env().display_time_zone
 
 
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """Rows as aligned columns under a header."""
-    cells = [[_cell(row[c]) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for line in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    """Rows as aligned columns under a header; times in the row's ``time_zone`` column
+    (a hotline's), else the operator's display zone."""
+    output.print_table(rows, columns, output.zone_of_row(display_zone()))
 
 
 def print_record(row: Mapping[str, Any]) -> None:
-    """One row as 'name  value' lines."""
-    fields = dict(row)
-    width = max(len(name) for name in fields)
-    for name, value in fields.items():
-        print(f"{name:<{width}}  {_cell(value)}")
+    """One row as 'name  value' lines; times in its ``time_zone``, else the display zone."""
+    output.print_record(row, str(row.get("time_zone") or display_zone()))

@@ -7,17 +7,19 @@ import json
 from typing import Any
 
 from router import settings
+from router.cli import output
 
 
 async def check(args: argparse.Namespace) -> int:
-    loaded = settings.load(args.config, database_url=args.database_url)
-    shown = loaded.settings.masked()
+    loaded = settings.load(args.config, database_url=getattr(args, "database_url", None))
     if args.json:
-        print(json.dumps(shown, ensure_ascii=False))
+        print(json.dumps({"settings": loaded.settings.typed(), "sources": loaded.sources,
+                          "valid": True}, ensure_ascii=False))
         return 0
-    width = max(len(name) for name in shown)
-    for name, value in shown.items():
-        print(f"{name:<{width}}  {value or '(empty)':<50}  {loaded.sources[name]}")
+    shown = loaded.settings.masked()
+    output.print_table([{"name": name, "value": value or "(empty)",
+                         "source": loaded.sources[name]} for name, value in shown.items()],
+                       ("name", "value", "source"), headers=("setting", "value", "from"))
     print("settings are valid")
     return 0
 
@@ -33,5 +35,6 @@ def register(sub: Any) -> None:
     parser = topic.add_parser(
         "check", help="validate the settings (file, env) and print them, secrets masked")
     add_config_argument(parser)
-    parser.add_argument("--json", action="store_true", help="one JSON object")
+    parser.add_argument("--json", action="store_true",
+                        help='one JSON object: {"settings": {…typed…}, "sources": {…}}')
     parser.set_defaults(handler=check)

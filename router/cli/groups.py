@@ -14,11 +14,26 @@ from router.cli.common import as_dict, pool
 from router.cli.plan_names import hotline_id, named_id, phone_id
 
 NAME = crud.Key("name", "GROUP", "group", help="the group's name, e.g. sales")
+# `--weight binding`: the member's share follows its binding's weight again.
+FOLLOW_BINDING = -1
+
+
+def member_weight(text: str) -> int:
+    """A weight 0-100 (the database judges the range), or 'binding'."""
+    if text.strip().lower() == "binding":
+        return FOLLOW_BINDING
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a weight: a whole number 0-100, or 'binding'") from None
 
 
 async def members(db: Any, group: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     rows = await db.fetch(
-        """SELECT m.position, m.weight, p.id AS phone_id, p.dial_string, p.label,
+        """SELECT m.position, coalesce(m.weight, b.weight) AS weight,
+                  CASE WHEN m.weight IS NULL THEN 'binding' ELSE 'group' END AS weight_from,
+                  p.id AS phone_id, p.dial_string, p.label,
                   b.enabled AS binding_enabled, p.enabled AS phone_enabled
            FROM group_members m JOIN phones p ON p.id = m.phone_id
            JOIN bound_phones b ON b.hotline_id = m.hotline_id AND b.phone_id = m.phone_id
@@ -72,11 +87,13 @@ async def _add_member(db: Any, group: int, phone_text: str, position: int | None
             """INSERT INTO group_members (group_id, phone_id, position, weight)
                VALUES ($1, $2,
                        coalesce($3, (SELECT coalesce(max(position), 0) + 1 FROM group_members
-                                     WHERE group_id = $1)), coalesce($4, 1))
+                                     WHERE group_id = $1)), $4)
                ON CONFLICT (group_id, phone_id) DO UPDATE
                SET position = coalesce($3, group_members.position),
-                   weight = coalesce($4, group_members.weight)""",
-            group, phone, position, weight)
+                   weight = CASE WHEN $5 THEN NULL
+                                 ELSE coalesce($4, group_members.weight) END""",
+            group, phone, position, weight if weight != FOLLOW_BINDING else None,
+            weight == FOLLOW_BINDING)
 
 
 async def add_member(args: argparse.Namespace) -> int:
@@ -117,7 +134,9 @@ def register(sub: Any) -> None:
     for name, metavar in (("hotline", "NUMBER"), ("group", "GROUP"), ("phone", "PHONE")):
         parser.add_argument(name, metavar=metavar)
     parser.add_argument("--position", type=int, help="order in the group (default: last)")
-    parser.add_argument("--weight", type=int, help="share for the weighted rule")
+    parser.add_argument("--weight", type=member_weight, metavar="N|binding",
+                        help="the group's own share for the weighted rule; default and "
+                             "'binding': the binding's weight (binding update --weight)")
     parser.set_defaults(handler=add_member)
 
     parser = crud_cli.subcommand(topic, "remove-member", "take a phone out of a group")

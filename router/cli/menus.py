@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from router import admin, crud
+from router.cli import asterisk
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, pool
 from router.cli.plan_names import hotline_id, named_id
+from router.plan_store import sound_list
 
 NAME = crud.Key("name", "MENU", "voice menu", help="the menu's name, e.g. main")
 
@@ -51,7 +53,16 @@ MENUS = crud.TableSpec(
 )
 
 
+async def _check_sounds(args: argparse.Namespace) -> None:
+    """The prompt and invalid-key sounds must be sounds Asterisk has."""
+    for flag, what in (("set_prompt", "--prompt"), ("set_invalid_sound", "--invalid-sound")):
+        value = getattr(args, flag, None)
+        if value:
+            await asterisk.check_sounds(sound_list(value), what)
+
+
 async def add(args: argparse.Namespace) -> int:
+    await _check_sounds(args)
     async with pool(args) as db:
         hotline = await hotline_id(db, args.hotline)
         values = {"hotline_id": hotline, "name": args.menu, **crud_cli.changes_from(args, MENUS)}
@@ -133,3 +144,11 @@ def register(sub: Any) -> None:
     parser.add_argument("key", metavar="KEY")
     parser.set_defaults(handler=remove_key)
     crud_cli.register(topic, MENUS)
+    generic_update = topic.choices["update"].get_default("handler")
+
+    async def update(args: argparse.Namespace) -> int:
+        await _check_sounds(args)
+        code: int = await generic_update(args)
+        return code
+
+    topic.choices["update"].set_defaults(handler=update)

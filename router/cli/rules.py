@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from router import admin, crud
+from router import admin, crud, region
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, pool
@@ -47,6 +47,11 @@ async def _values(db: Any, hotline: int, args: argparse.Namespace) -> dict[str, 
     for flag, column in (("list", "caller_list"), ("region", "caller_region")):
         if getattr(args, flag) is not None:
             values[column] = _none(getattr(args, flag))
+    if values.get("caller_region"):
+        try:
+            region.check_place(values["caller_region"])
+        except ValueError as exc:
+            raise admin.AdminError(f"--region: {exc}") from None
     if args.schedule is not None:
         schedule = _none(args.schedule)
         values["schedule_id"] = schedule and await named_id(db, "schedules", hotline, schedule)

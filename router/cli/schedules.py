@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from router import admin, crud
-from router.cli import arguments
+from router.cli import arguments, output
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
-from router.cli.common import as_dict, pool
+from router.cli.common import as_dict, plain, pool
 from router.cli.plan_names import hotline_id, named_id
+from router.plan import DEFAULT_TIME_ZONE
 from router.schedule import WEEKDAYS
 
 NAME = crud.Key("name", "SCHEDULE", "schedule", help="the schedule's name, e.g. office")
@@ -55,8 +57,10 @@ SCHEDULES = crud.TableSpec(
     select="""SELECT s.id, s.hotline_id, h.number AS hotline, s.name, s.observe_holidays,
                      s.makeup_workday_as, s.override, s.override_until,
                      (SELECT count(*) FROM schedule_windows w WHERE w.schedule_id = s.id)
-                     AS windows
-              FROM schedules s JOIN hotlines h ON h.id = s.hotline_id""",
+                     AS windows,
+                     coalesce(ps.time_zone, 'Asia/Shanghai') AS time_zone
+              FROM schedules s JOIN hotlines h ON h.id = s.hotline_id
+              LEFT JOIN plan_settings ps ON ps.hotline_id = s.hotline_id""",
     order_by="hotline, name",
     list_columns=("hotline", "name", "observe_holidays", "makeup_workday_as", "override",
                   "override_until", "windows"),
@@ -104,14 +108,32 @@ async def clear_hours(args: argparse.Namespace) -> int:
 
 async def override(args: argparse.Namespace) -> int:
     state = None if args.state == "clear" else args.state
+    if state is None and args.until is not None:
+        raise admin.AdminError("clear takes no --until")
     async with pool(args) as db:
         schedule = await _schedule(db, args)
+        zone = await db.fetchval(
+            "SELECT coalesce((SELECT time_zone FROM plan_settings WHERE hotline_id = $1), $2)",
+            await hotline_id(db, args.hotline), DEFAULT_TIME_ZONE)
+        until = args.until
+        if until is not None:
+            until = until if until.tzinfo else until.replace(tzinfo=output.zone(zone))
+            now = datetime.now(UTC)
+            if until <= now:
+                raise admin.AdminError(
+                    f"--until {output.local(until, zone)} is already past (now "
+                    f"{output.local(now, zone)} in {zone}): give a later time, or leave "
+                    "--until out for 'until cleared'")
         with admin.refusals():
             await db.execute("UPDATE schedules SET override = $2, override_until = $3 "
-                             "WHERE id = $1", schedule, state, args.until)
-    until = args.until.isoformat() if args.until else None
-    print(json.dumps({"override": state, "until": until}) if args.json
-          else f"{args.schedule}: " + (f"{state} now" + (f" until {until}" if until else "")
+                             "WHERE id = $1", schedule, state, until)
+    if args.json:
+        print(json.dumps({"override": state,
+                          "until": plain(until.astimezone(UTC)) if until else None}))
+        return 0
+    shown = output.local(until, zone) if until else None
+    output.say(f"{args.schedule}: " + (f"{state} now" + (f" until {shown}" if shown else
+                                                          " until cleared")
                                        if state else "follows its hours again"))
     return 0
 
@@ -144,7 +166,8 @@ def register(sub: Any) -> None:
     parser = crud_cli.subcommand(topic, "override", "closed now / open now / clear")
     _named(parser)
     parser.add_argument("state", choices=("open", "closed", "clear"))
-    parser.add_argument("--until", metavar="TIME", type=arguments.time_with_offset,
-                        help="ISO time with offset (default: until cleared)")
+    parser.add_argument("--until", metavar="TIME", type=arguments.iso_time,
+                        help="ISO time; without an offset, the hotline's local time "
+                             "(default: until cleared); must be in the future")
     parser.set_defaults(handler=override)
     crud_cli.register(topic, SCHEDULES)

@@ -71,10 +71,11 @@ class CallStarted(Record, frozen=True, tag="call_started"):
     call_id: UUID
     hotline_id: int | None
     dialled: str
-    caller: str
+    caller: str  # cleaned on intake (router/callers.py sanitise)
     caller_channel: str
     router_id: str
     started_at: datetime
+    caller_raw: str | None = None  # as delivered, when it had to be cleaned
 
 
 class PlanDecided(Record, frozen=True, tag="plan_decided"):

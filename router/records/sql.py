@@ -39,10 +39,10 @@ from router.records.kinds import (
 async def _call_started(db: Any, r: CallStarted) -> None:
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
-                              started_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
+                              started_at, caller_raw)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING""",
         r.call_id, r.hotline_id, r.dialled, r.caller, r.caller_channel, r.router_id,
-        r.started_at)
+        r.started_at, r.caller_raw)
 
 
 async def _call_bridged(db: Any, r: CallBridged) -> None:

@@ -193,14 +193,15 @@ def test_admin_commands_set_the_price_list_and_the_balance(database_url: str) ->
         (["billing", "settings", number, "--low-balance-fen", "5000",
           "--at-zero-balance", "refuse"], "low balance below ¥50.00, at zero balance: refuse"),
         (["billing", "tariff", "set", number, "--price-fen", "12", "--from", "2026-11-01"],
-         "from 2026-10-31T16:00:00.000Z: 12 fen per 60 s"),   # midnight in Shanghai
+         "from 2026-11-01 00:00:00+08:00: 12 fen per 60 s"),   # midnight, in Shanghai
         (["billing", "package", "add", number, "--from", "2026-11-01", "--until", "2027-11-01",
           "--included-minutes", "100", "--minimum-fen", "10000", "--prepaid-fen", "300000"],
          "100 min a month included"),
         (["billing", "topup", number, "--fen", "2500", "--note", "cheque 12"],
          "topped up ¥25.00; balance ¥3,025.00"),
         (["billing", "balance", number], "balance ¥3,025.00 (ok; low below ¥50.00"),
-        (["billing", "tariff", "list", number], "2026-10-31T16:00:00.000Z    60 s      12 fen"),
+        (["billing", "tariff", "list", "--hotline", number],
+         "2026-11-01 00:00:00+08:00   60 s      12 fen"),
     ]
     for args, expected in steps:
         done = cli(database_url, *args)

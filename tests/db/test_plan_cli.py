@@ -83,7 +83,7 @@ def test_an_admin_builds_a_plan_and_dry_runs_it(admin_url: str) -> None:
 
     shown = json.loads(ok(admin_url, "schedule", "override", number, "office", "open",
                           "--until", "2099-01-01T09:00:00+08:00", "--json"))
-    assert shown == {"override": "open", "until": "2099-01-01T09:00:00+08:00"}
+    assert shown == {"override": "open", "until": "2099-01-01T01:00:00.000Z"}  # JSON: UTC
     assert explain("02161234567", saturday)["menu"] == "main"
     rules = [json.loads(line) for line in
              ok(admin_url, "rule", "list", number, "--json").splitlines()]
@@ -145,7 +145,8 @@ def test_holidays_admins_enter_override_the_package(admin_url: str) -> None:
         assert (group_at(new_year), group_at(saturday)) == ("duty", None)
         listed = [json.loads(line) for line in
                   ok(admin_url, "calendar", "list", "--json").splitlines()]
-        assert {"day": "2027-01-01", "kind": "holiday", "name": "元旦"} in listed
+        assert {"day": "2027-01-01", "kind": "holiday", "name": "元旦", "source": "admin",
+                "weekday": "fri"} in listed
         assert refused(admin_url, "calendar", "update", "2027-01-01", "--name", "x" * 41) == (
             "calendar day name must be at most 40 characters")
         assert refused(admin_url, "calendar", "add", "2027-01-01", "--kind", "holiday") == (

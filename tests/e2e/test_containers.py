@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -72,6 +73,34 @@ async def test_the_containerised_router_routes_a_real_call(
     container_router.stop()  # SIGTERM: drains (nothing live) and exits cleanly
     assert container_router.exit_code() == 0
     assert '"router stopped"' in container_router.log_tail()
+
+
+def test_the_router_image_keeps_its_healthcheck(router_image: str) -> None:
+    """podman builds OCI images by default, which have no HEALTHCHECK: the lab (and the
+    docs) build with --format docker, so the check the Dockerfile declares is there."""
+    inspected = engine.detect().run("image", "inspect", router_image)
+    (image,) = json.loads(inspected.stdout)
+    check = (image.get("Healthcheck") or image.get("HealthCheck")  # podman
+             or image.get("Config", {}).get("Healthcheck") or {})  # docker
+    assert "/healthz" in " ".join(check.get("Test", [])), image.get("Config")
+    assert check.get("Interval") in (10_000_000_000, "10s")
+
+
+def test_the_systemd_units_install_comment_works_on_a_fresh_machine(tmp_path: Path) -> None:
+    """The file-making steps of the unit's install comment, run in order against an
+    empty root: every folder they write into is made first."""
+    unit = (engine.REPO / "docker" / "hotline-router.service").read_text()
+    steps = [line.removeprefix("#").strip() for line in unit.splitlines()
+             if line.startswith("#   ")]
+    runnable = [step for step in steps if step.split()[0] in ("install", "printf", "mkdir")]
+    assert runnable, steps
+    script = "set -e\n" + "\n".join(runnable).replace(" /etc/", f" {tmp_path}/etc/") \
+        .replace("> /etc/", f"> {tmp_path}/etc/").replace("-o root ", "").replace("-g root ", "")
+    done = subprocess.run(["bash", "-c", script.replace("\\\n", " ")], capture_output=True,
+                          text=True, cwd=engine.REPO, timeout=30)
+    assert done.returncode == 0, (script, done.stderr)
+    assert (tmp_path / "etc/hotline-router/router.toml").is_file()
+    assert (tmp_path / "etc/hotline-router/env").stat().st_mode & 0o777 == 0o600
 
 
 def compose_config(file: Path, **env: str) -> subprocess.CompletedProcess[str]:

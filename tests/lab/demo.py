@@ -19,6 +19,7 @@ from typing import Any
 from router import admin, logs
 from router import db as router_db
 from router.billing import config
+from router.cli import output
 from tests.lab import asterisk, database, sipp
 from tests.lab.router import RouterProcess
 
@@ -95,17 +96,19 @@ def print_table(rows: list[Any], labels: dict[str, str]) -> None:
     def label(dial_string: str | None) -> str:
         return labels.get(dial_string or "", "-")
 
-    print(f"{'call':>4}  {'caller':<12} {'answered by':<11} {'outcome':<10} {'seconds':>7}  "
-          f"{'minutes':>7}  {'charge':>7}  ring attempts")
+    shown = []
     for n, row in enumerate(rows, start=1):
         attempts = row["attempts"] or ""
         for dial_string, name in labels.items():
             attempts = attempts.replace(dial_string, name)
-        seconds = row["billable_ms"] / 1000
-        minutes = -(-row["billable_ms"] // 60_000)  # a part minute counts as a whole one
-        charge = f"¥{row['charge_fen'] / 100:.2f}"
-        print(f"{n:>4}  {row['caller']:<12} {label(row['answered_dial_string']):<11} "
-              f"{row['outcome']:<10} {seconds:>7.3f}  {minutes:>7}  {charge:>7}  {attempts}")
+        shown.append({
+            "call": n, "caller": row["caller"], "answered by": label(row["answered_dial_string"]),
+            "outcome": row["outcome"], "seconds": f"{row['billable_ms'] / 1000:.3f}",
+            # a part minute counts as a whole one
+            "minutes": -(-row["billable_ms"] // 60_000),
+            "charge": f"¥{row['charge_fen'] / 100:.2f}", "ring attempts": attempts})
+    output.print_table(shown, list(shown[0]) if shown else ["call"],
+                       right=("call", "seconds", "minutes", "charge"))
     answered = [r for r in rows if r["outcome"] == "answered"]
     print(f"\n{len(rows)} calls, {len(answered)} answered, "
           f"{sum(r['billable_ms'] for r in rows) / 1000:.3f} billable seconds, "

@@ -114,10 +114,10 @@ def ensure_asterisk_image(engine: Engine, log: Callable[[str], None] = print) ->
 def ensure_router_image(engine: Engine, log: Callable[[str], None] = print) -> str:
     """Build the router image unless this source's build is cached."""
     options: list[str] = []
-    if engine.name == "podman" and HOST_CA_BUNDLE.exists():
-        # pip in the build trusts what this host trusts (some networks inspect TLS).
-        options = ["--volume", f"{HOST_CA_BUNDLE}:/run/host-ca-bundle.crt:ro",
-                   "--build-arg", "PIP_CERT=/run/host-ca-bundle.crt"]
+    if HOST_CA_BUNDLE.exists():
+        # pip in the build trusts what this host trusts (some networks inspect TLS),
+        # through the build secret the Dockerfile documents for Docker and podman alike.
+        options = ["--secret", f"id=pip_cert,src={HOST_CA_BUNDLE}"]
     tag = ensure_image(engine, router_image_tag(), ROUTER_DOCKERFILE, REPO, log, options)
     _keep_newest(engine, tag.rpartition(":")[0], ROUTER_IMAGES_KEPT)
     return tag
@@ -141,6 +141,8 @@ def ensure_image(engine: Engine, tag: str, dockerfile: Path, context: Path,
     started = time.monotonic()
     build = ["build", "--network", "host", "-t", tag, "-f", str(dockerfile), *options]
     if engine.name == "podman":
+        # podman's default OCI format drops HEALTHCHECK; the docker format keeps it.
+        build[1:1] = ["--format", "docker"]
         for base in base_images(dockerfile):
             _ensure_podman_base_image(engine, log, base)
         build.insert(1, "--pull=never")

@@ -97,12 +97,19 @@ def _result_from_row(caller: str, row: dict[str, str] | None, errors: str) -> Ca
 async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold_ms: int = 2000,
                cancel_after_ms: int | None = None,
                dtmf_pcaps: tuple[tuple[int, str], ...] = (),
-               timeout_s: float = 180.0) -> CallResult:
-    """Place one real SIP call through the lab and wait until it is over."""
+               timeout_s: float = 180.0, scenario_file: Path | None = None) -> CallResult:
+    """Place one real SIP call through the lab and wait until it is over.
+
+    ``scenario_file``: a caller scenario as received (e.g. a field case) instead of
+    the one made from ``caller``, ``hold_ms`` …; it must log RESULT lines the same way.
+    """
     port, media_port = free_port_pair()
     workdir = Path(tempfile.mkdtemp(prefix="call-", dir=_WORKDIR))
     scenario = workdir / "caller.xml"
-    scenario.write_text(scenarios.caller(caller, hold_ms, cancel_after_ms, dtmf_pcaps))
+    if scenario_file is not None:
+        shutil.copyfile(scenario_file, scenario)
+    else:
+        scenario.write_text(scenarios.caller(caller, hold_ms, cancel_after_ms, dtmf_pcaps))
     log_file, error_file = workdir / "calls.log", workdir / "errors.log"
     proc = await asyncio.create_subprocess_exec(
         sipp_binary(), sip_address, "-sf", str(scenario), "-s", dialled,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from router.callers import CallerNumber, normalise
+from router.callers import (
+    CALLER_MAX_CHARS,
+    CallerNumber,
+    needs_sanitising,
+    normalise,
+    printable,
+    sanitise,
+)
 
 
 @pytest.mark.parametrize(("raw", "number", "kind"), [
@@ -131,3 +140,58 @@ def test_any_text_is_a_caller_never_a_crash(raw: str) -> None:
     assert caller.number == "" or caller.number.isdigit()
     # a number exactly when the kind is known: no "other" caller without digits
     assert (caller.kind == "unknown") == (caller.number == "")
+
+
+# --- cleaning caller ids on intake ------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("13800138000", "13800138000"),                       # a clean id is left alone
+    ("+86 138-0013-8000", "+86 138-0013-8000"),
+    ("=2+5", "=2+5"),                                     # printable: the CSV writer's job
+    ("上海总机", "上海总机"),
+    ("上海\u3000总机", "上海\u3000总机"),                   # a full-width space is harmless
+    ("13800000001\r\n2026-11-29T21.59.00.000Z  4000000116",
+     "13800000001\\x0d\\x0a2026-11-29T21.59.00.000Z  4000000116"),
+    ("1380000\x1b[2J\x1b[31mRED", "1380000\\x1b[2J\\x1b[31mRED"),
+    ("138\u202e0001", "138\\u202e0001"),                  # a bidi override reorders the screen
+    ("138\x00\x7f\x9b", "138\\x00\\x7f\\x9b"),              # NUL, DEL, C1 CSI
+    ("a\u2028b", "a\\u2028b"),                              # a line separator
+    ("", ""),
+    (None, ""),
+])
+def test_sanitise_escapes_what_could_steer_a_terminal(raw: str | None, clean: str) -> None:
+    assert sanitise(raw) == clean
+    assert needs_sanitising(raw) == ((raw or "") != clean)
+
+
+@given(st.text(max_size=200))
+def test_a_sanitised_caller_id_is_one_printable_line_of_bounded_length(raw: str) -> None:
+    clean = sanitise(raw)
+    assert all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in clean)
+    assert not {"\r", "\n", "\x1b", "\u202e"} & set(clean)
+    assert len(clean) <= CALLER_MAX_CHARS
+    assert sanitise(clean) == clean or len(printable(raw)) > CALLER_MAX_CHARS
+    if all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in raw) and \
+            len(raw) <= CALLER_MAX_CHARS:
+        assert clean == raw
+
+
+@pytest.mark.parametrize(("ch", "escaped"), [
+    ("\x00", "\\x00"), ("\xff", "\\xff"), ("\u0100", "\\u0100"), ("\uffff", "\\uffff"),
+    ("\U00010000", "\\U00010000"), ("\U00018d09", "\\U00018d09")])
+def test_escapes_are_pythons_own_at_each_width(ch: str, escaped: str) -> None:
+    from router.callers import _escape
+
+    assert _escape(ch) == escaped
+    assert escaped.encode().decode("unicode_escape") == ch
+
+
+def test_a_caller_id_is_cut_at_its_limit_and_says_so() -> None:
+    assert sanitise("1" * CALLER_MAX_CHARS) == "1" * CALLER_MAX_CHARS
+    cut = sanitise("1" * (CALLER_MAX_CHARS + 1))
+    assert cut == "1" * (CALLER_MAX_CHARS - 1) + "…"
+    assert len(cut) == CALLER_MAX_CHARS == 80
+    assert sanitise("\x1b" * 30) == "\\x1b" * 19 + "\\x1…"  # escapes count, cut mid-escape
+    assert needs_sanitising("1" * (CALLER_MAX_CHARS + 1))
+    assert not needs_sanitising(None)
+    assert printable("") == ""

@@ -121,3 +121,48 @@ def test_any_number_looks_up_without_error(number: str) -> None:
     found = region.lookup(normalise(number))
     assert found.known == bool(found.province or found.area_code)
     assert found.area_code == "" or found.area_code.startswith("0")
+
+
+# --- names an admin types for a region rule ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [
+    "上海", "上海市", "Shanghai", "shanghai", " SHANGHAI ", "江苏", "江苏省", "Jiangsu", "常州",
+    "常州市", "Changzhou", "广西", "广西壮族自治区", "南宁", "崇左", "021", "21", "0519", "519",
+    "010"])
+def test_a_place_a_caller_can_be_in_is_known(name: str) -> None:
+    assert region.is_place(name)
+    region.check_place(name)  # no error
+
+
+@pytest.mark.parametrize("name", ["Shangai", "上海滩", "Atlantis", "0999", "999", "", "  ",
+                                  "中国", "China", "0"])
+def test_a_place_no_caller_can_be_in_is_refused_with_close_names(name: str) -> None:
+    assert not region.is_place(name)
+    with pytest.raises(ValueError, match=f"no region is called {name!r} in the region data"):
+        region.check_place(name)
+
+
+def test_a_typo_is_answered_with_the_names_it_resembles() -> None:
+    assert region.similar_places("Shangai")[0] == "shanghai"
+    assert region.similar_places("Shangai", limit=1) == ["shanghai"]
+    assert region.similar_places("  Changzou ") [0] == "changzhou"
+    assert region.similar_places("Atlantis") == []
+    assert region.similar_places("Atlanta") == []  # altay is only 67 % alike: no guess
+    assert len(region.similar_places("Shang")) == 3  # shanghai, shangrao, shangqiu, shangluo …
+    with pytest.raises(ValueError, match=r"did you mean shanghai or .*\? give a province"):
+        region.check_place("Shangai")
+    with pytest.raises(ValueError, match="no region is called 'Atlantis'") as refused:
+        region.check_place("Atlantis")
+    assert str(refused.value).startswith(
+        "no region is called 'Atlantis' in the region data; give a province")
+    assert str(refused.value).endswith("e.g. 上海, Shanghai, 江苏, 常州, 021")
+
+
+def test_the_known_places_are_what_rules_match() -> None:
+    places = region.places()
+    assert {"上海", "上海市", "shanghai", "江苏", "江苏省", "jiangsu", "南宁", "崇左",
+            "南宁市"} <= places
+    assert not {"", "中国", "china"} & places
+    assert all(name == name.casefold() for name in places if name.isascii())
+    assert len(places) > 500

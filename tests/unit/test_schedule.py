@@ -17,6 +17,7 @@ from router.schedule import (
     Window,
     day_key,
     is_open,
+    package_days,
 )
 
 WEEKDAYS = frozenset({"mon", "tue", "wed", "thu", "fri"})
@@ -193,3 +194,19 @@ def test_the_warning_about_missing_holiday_data_names_year_and_version() -> None
     assert logs == [{"event": "no holiday data for this year: schedules use plain weekdays",
                      "log_level": "warning", "year": 2098,
                      "chinese_calendar": chinese_calendar.__version__}]
+
+
+def test_the_packages_days_of_a_year_are_listed_in_order() -> None:
+    days = package_days(2026)
+    assert days == sorted(days)
+    assert (dt.date(2026, 10, 1), "holiday", "National Day") in days
+    assert (dt.date(2026, 9, 20), "makeup-workday", "National Day") in days  # a Sunday worked
+    assert (dt.date(2026, 2, 14), "makeup-workday", "Spring Festival") in days  # a Saturday
+    assert (dt.date(2026, 1, 1), "holiday", "New Year's Day") in days
+    assert all(kind != "makeup-workday" or day.weekday() >= 5 for day, kind, _ in days)
+    assert {day.year for day, _, _ in days} == {2026}
+    assert {kind for _, kind, _ in days} == {"holiday", "makeup-workday"}
+    assert all(isinstance(name, str) and name for _, _, name in days)
+    assert not [d for d in days if d[0] == dt.date(2026, 10, 8)]  # back to work
+    assert package_days(2099) == []
+    assert len(package_days(2025)) > 20

@@ -111,9 +111,17 @@ def test_config_check_prints_masked_settings_and_refuses_bad_ones(tmp_path: Path
     assert shown.returncode == 0, shown.stderr
     assert "s3cret" not in shown.stdout
     assert "pw123" not in shown.stdout
-    effective = json.loads(shown.stdout)
+    checked = json.loads(shown.stdout)
+    effective, sources = checked["settings"], checked["sources"]
     assert (effective["ari_app"], effective["ari_password"], effective["database_url"]) == (
         "hotline-router-a", "***", "postgresql://router:***@db/hr")
+    # numbers are numbers, and each setting says where it came from
+    assert effective["drain_timeout_s"] == 300.0
+    assert all(isinstance(effective[name], float) for name in (
+        "drain_timeout_s", "heartbeat_s", "router_lease_s", "max_call_s", "db_timeout_s"))
+    assert (sources["ari_app"], sources["ari_password"], sources["drain_timeout_s"]) == (
+        f"file {file}", "env ARI_PASSWORD", "default")
+    assert set(sources) == set(effective)
 
     table = subprocess.run([sys.executable, "-m", "router", "config", "check", "--config",
                             str(file)], capture_output=True, text=True, env=env, timeout=30)

@@ -128,3 +128,50 @@ def test_a_call_line_shows_the_newest_rating_and_the_net_charge() -> None:
     assert (line.rating, line.charge_fen) == (fixed, 20)
     assert statement.minimum_spend_fen == 980
     assert statement.total_fen == 1000
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
+    calls, entries = {}, []
+    for n, caller in enumerate(("=2+5", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "13800138000")):
+        call_id = uuid.UUID(int=n + 1)
+        calls[call_id] = CallInfo(call_id, T0, T0.astimezone(SHANGHAI), caller, "answered")
+        entries.append(Entry(n + 1, "call-charge", None, -24, call_id,
+                             Rating(61_000, 60, 2, 0, 12)))
+    entries.append(Entry(99, "adjustment", "balance", 500, note="=HYPERLINK(\"x\")"))
+    rows = list(csv.DictReader(io.StringIO(render.to_csv(
+        build("4008001234", MONTH, "Asia/Shanghai", PERIOD, entries, calls)))))
+    callers = [r["caller"] for r in rows if r["line"] == "call"]
+    assert callers == ["'=2+5", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)", "13800138000"]
+    assert [r["note"] for r in rows if r["line"] == "adjustment"] == ["'=HYPERLINK(\"x\")"]
+    assert [r["charge_fen"] for r in rows if r["line"] == "adjustment"] == ["-500"]  # a number
+    assert {r["hotline"] for r in rows} == {"4008001234"}
+
+
+def test_before_a_month_is_settled_its_minimum_spend_is_previewed_outside_the_total() -> None:
+    call_id = uuid.uuid4()
+    info = CallInfo(call_id, T0, T0.astimezone(SHANGHAI), "13800138000", "answered")
+    charge = [Entry(1, "call-charge", None, -72, call_id, Rating(301_000, 60, 6, 0, 12))]
+    open_month = build("4008001234", MONTH, "Asia/Shanghai", PERIOD, charge, {call_id: info},
+                       monthly_minimum_fen=1000)
+    assert (open_month.total_fen, open_month.minimum_preview_fen) == (72, 928)
+    table = render.table(open_month)
+    assert "if the month ended now it would add ¥9.28" in table
+    assert "total: ¥0.72" in table
+    assert json.loads(render.render(open_month, "json"))["minimum_spend_preview_fen"] == 928
+    settled = build("4008001234", MONTH, "Asia/Shanghai", PERIOD,
+                    [*charge, Entry(2, "minimum-spend", None, -928)], {call_id: info},
+                    monthly_minimum_fen=1000)
+    assert (settled.total_fen, settled.minimum_preview_fen) == (1000, None)
+    assert "if the month ended now" not in render.table(settled)
+
+
+def test_the_table_has_an_outcome_column() -> None:
+    call_id = uuid.uuid4()
+    info = CallInfo(call_id, T0, T0.astimezone(SHANGHAI), "13800138000", "answered")
+    table = render.table(build("4008001234", MONTH, "Asia/Shanghai", PERIOD, [
+        Entry(1, "call-charge", None, -24, call_id, Rating(61_000, 60, 2, 0, 12))],
+        {call_id: info}))
+    header = next(line for line in table.splitlines() if line.startswith("started ("))
+    row = next(line for line in table.splitlines() if "13800138000" in line)
+    assert header.split()[3] == "outcome"
+    assert row.index("answered") == header.index("outcome")
