@@ -99,3 +99,109 @@ BEGIN
 END $$;
 CREATE TRIGGER rating_queue_keeps_uncharged_calls BEFORE DELETE ON rating_queue
     FOR EACH ROW EXECUTE FUNCTION rating_queue_keeps_uncharged_calls();
+
+-- Dial strings into the dialplan. `Local/<extension>@<context>` runs that
+-- context of Asterisk's dialplan as a phone or an overflow target; into the
+-- router's own contexts (dialplan/extensions.conf) it would make a hotline
+-- call itself or skip the router. An operator lists the contexts of its own
+-- dialplan that bound phones and overflow may dial into; nothing else is
+-- accepted.
+CREATE TABLE local_contexts (
+    context  text PRIMARY KEY,
+    note     text NOT NULL DEFAULT '',
+    added_at timestamptz(3) NOT NULL DEFAULT now(),
+    CONSTRAINT local_context_must_be_letters_digits_dash_or_underscore
+        CHECK (context ~ '^[A-Za-z0-9_-]{1,79}$'),
+    CONSTRAINT local_context_cannot_be_one_of_the_routers_own_contexts
+        CHECK (context NOT IN ('from-callers', 'hotline', 'router-reoffer', 'router-down',
+                               'from-phones'))
+);
+COMMENT ON TABLE local_contexts IS
+    'Dialplan contexts a Local/<extension>@<context> phone or overflow target may dial into.';
+
+-- NULL when ``dial`` is acceptable, else what is wrong and how to fix it, as
+-- one sentence. Only Local/ dial strings are judged here (the shape of every
+-- dial string is the tables' own CHECK).
+CREATE FUNCTION local_dial_string_problem(dial text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    target text;
+BEGIN
+    IF dial IS NULL OR dial NOT LIKE 'Local/%' THEN
+        RETURN NULL;
+    END IF;
+    -- One @ and no / in the extension: Asterisk versions disagree on which
+    -- slash ends the extension, so an ambiguous string is not accepted.
+    IF dial !~ '^Local/[^@/]+@[A-Za-z0-9_-]+(/[a-z]+)?$' THEN
+        RETURN format('dial string %s must be Local/<extension>@<context> '
+                      '(optionally /n): no other @ or /', dial);
+    END IF;
+    target := substring(dial FROM '@([A-Za-z0-9_-]+)');
+    IF target IN ('from-callers', 'hotline', 'router-reoffer', 'router-down', 'from-phones') THEN
+        RETURN format('dial string %s goes into the router''s own context %s, so a hotline '
+                      'could call itself: dial a context of your own dialplan', dial, target);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM local_contexts WHERE context = target) THEN
+        RETURN format('dial string %s goes into context %s, which is not listed: '
+                      'hotline-router local-context add %s', dial, target, target);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- TG_ARGV[0]: the column that holds the dial string.
+CREATE FUNCTION dial_string_is_allowed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    problem text := local_dial_string_problem(to_jsonb(NEW) ->> TG_ARGV[0]);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = problem;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER phone_local_dial_string_is_listed BEFORE INSERT OR UPDATE OF dial_string
+    ON phones FOR EACH ROW EXECUTE FUNCTION dial_string_is_allowed('dial_string');
+CREATE TRIGGER overflow_local_dial_string_is_listed BEFORE INSERT OR UPDATE OF overflow_forward_to
+    ON hotlines FOR EACH ROW EXECUTE FUNCTION dial_string_is_allowed('overflow_forward_to');
+
+-- A context stays listed while a phone or an overflow target dials into it.
+CREATE FUNCTION local_context_in_use() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    user_of text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.context = OLD.context THEN
+        RETURN NEW;
+    END IF;
+    SELECT d INTO user_of FROM (
+        SELECT dial_string AS d FROM phones WHERE dial_string LIKE 'Local/%'
+        UNION ALL
+        SELECT overflow_forward_to FROM hotlines WHERE overflow_forward_to LIKE 'Local/%') used
+    WHERE substring(d FROM '@([A-Za-z0-9_-]+)') = OLD.context
+    LIMIT 1;
+    IF user_of IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation',
+            MESSAGE = format('context %s is still dialled (%s): change those dial strings first',
+                             OLD.context, user_of);
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER local_context_in_use BEFORE UPDATE OR DELETE ON local_contexts
+    FOR EACH ROW EXECUTE FUNCTION local_context_in_use();
+
+-- Dial strings already there keep working: their contexts are listed, except
+-- the router's own, which are only reported (fix them by hand).
+INSERT INTO local_contexts (context, note)
+SELECT DISTINCT substring(d FROM '^Local/[^@/]+@([A-Za-z0-9_-]+)'), 'listed by migration 0012'
+FROM (SELECT dial_string AS d FROM phones UNION ALL SELECT overflow_forward_to FROM hotlines) used
+WHERE substring(d FROM '^Local/[^@/]+@([A-Za-z0-9_-]+)') NOT IN
+      ('from-callers', 'hotline', 'router-reoffer', 'router-down', 'from-phones')
+ON CONFLICT DO NOTHING;
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    FOR bad IN SELECT d FROM (SELECT dial_string AS d FROM phones
+                              UNION ALL SELECT overflow_forward_to FROM hotlines) used
+               WHERE local_dial_string_problem(d) IS NOT NULL LOOP
+        RAISE WARNING '%', local_dial_string_problem(bad);
+    END LOOP;
+END $$;

@@ -48,6 +48,7 @@ GRANT INSERT ON phone_state TO hotline_router_admin;  -- a new phone's state row
 GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
 GRANT DELETE ON rating_queue TO hotline_router_admin; -- `billing rate` and `rerate` by hand
 GRANT INSERT, UPDATE, DELETE ON number_pool TO hotline_router_admin;  -- `numbers import`
+GRANT INSERT, UPDATE, DELETE ON local_contexts TO hotline_router_admin;  -- `local-context` (0012)
 
 -- The web console and API (0011). The web process logs in as a member of
 -- hotline_router_web, which by itself may only look tokens up; for each
