@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import structlog
 
-from router import settings
+from router import logs, settings
 from router.cli import errors
 
 
@@ -265,3 +266,21 @@ def test_a_database_error_line_names_the_host_without_any_secret() -> None:
     assert "cannot connect to the database at db:5432/hr (Connection refused)" in message
     for leaked in ("p@ss", "w0rd", "k@y", "y&"):
         assert leaked not in message
+
+
+def test_a_database_url_in_any_log_line_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("json", "info")
+    try:
+        log = structlog.get_logger("test")
+        url = "postgresql://router:pw123@db/hr?sslpassword=keypass7"
+        try:
+            raise ValueError(f"invalid DSN: {url}")
+        except ValueError:
+            log.exception("could not connect", dsn=url)
+    finally:
+        structlog.reset_defaults()  # other tests see structlog as they found it
+    line = capsys.readouterr().err
+    assert "pw123" not in line
+    assert "keypass7" not in line
+    assert json.loads(line)["dsn"] == "postgresql://router:***@db/hr?sslpassword=***"
+    assert "invalid DSN: postgresql://router:***@db/hr" in line
