@@ -120,14 +120,15 @@ COMMENT ON TABLE local_contexts IS
     'Dialplan contexts a Local/<extension>@<context> phone or overflow target may dial into.';
 
 -- NULL when ``dial`` is acceptable, else what is wrong and how to fix it, as
--- one sentence. Only Local/ dial strings are judged here (the shape of every
--- dial string is the tables' own CHECK).
+-- one sentence. Only Local/ dial strings are judged here.
 CREATE FUNCTION local_dial_string_problem(dial text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     target text;
 BEGIN
-    IF dial IS NULL OR dial NOT LIKE 'Local/%' THEN
+    -- Not Local/, or not a dial string at all: the tables' own CHECK names that.
+    IF dial IS NULL OR dial NOT LIKE 'Local/%'
+       OR dial !~ '^Local/[A-Za-z0-9_.@:;=+/#*-]{1,200}$' THEN
         RETURN NULL;
     END IF;
     -- One @ and no / in the extension: Asterisk versions disagree on which
