@@ -2,7 +2,9 @@
 --
 --   hotline_router_daemon  what `hotline-router run` needs: read everything,
 --                          write busy state, call records and charges; it can
---                          neither change configuration nor delete records.
+--                          neither change configuration nor delete records,
+--                          nor write money in (only charges reach the ledger),
+--                          nor change a closed call (0012_guards.sql).
 --   hotline_router_admin   what the admin CLI needs: edit configuration, read
 --                          records, top up; no schema changes.
 --
@@ -18,6 +20,9 @@ BEGIN
     END IF;
 END $$;
 
+-- Nobody but the owner creates objects in the schema (PostgreSQL before 15
+-- let every role do it: a login could shadow a function the others call).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO hotline_router_daemon, hotline_router_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO hotline_router_daemon, hotline_router_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_daemon, hotline_router_admin;
@@ -43,6 +48,7 @@ GRANT INSERT ON phone_state TO hotline_router_admin;  -- a new phone's state row
 GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
 GRANT DELETE ON rating_queue TO hotline_router_admin; -- `billing rate` and `rerate` by hand
 GRANT INSERT, UPDATE, DELETE ON number_pool TO hotline_router_admin;  -- `numbers import`
+GRANT INSERT, UPDATE, DELETE ON local_contexts TO hotline_router_admin;  -- `local-context` (0012)
 
 -- The web console and API (0011). The web process logs in as a member of
 -- hotline_router_web, which by itself may only look tokens up; for each
@@ -73,9 +79,12 @@ GRANT SELECT ON hotlines, bound_phones, phones, phone_state, calls, call_legs, p
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_customer;
 -- ...and makes the everyday edits: answering rule, phone order/weight/on-off, plans, hours.
 -- Not the number, its owner, its phones' dial strings, tariffs or money.
+-- Not where overflow forwards to either: a dial string, as a phone's is (it
+-- could send calls out through the operator's trunk at the operator's cost).
 GRANT UPDATE (name, strategy, strategy_options, ring_timeout_s, total_timeout_s, max_attempts,
-              overflow, overflow_max_wait_s, overflow_forward_to) ON hotlines
+              overflow, overflow_max_wait_s) ON hotlines
     TO hotline_router_customer;
+REVOKE UPDATE (overflow_forward_to) ON hotlines FROM hotline_router_customer;
 GRANT UPDATE (position, weight, enabled) ON bound_phones TO hotline_router_customer;
 GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_customer;

@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+from router.settings import mask_url
+
+# A database URL anywhere in a log line (an error's text, a traceback).
+_DATABASE_URL = re.compile(r"postgres(?:ql)?://[^\s'\"]+")
+
+
+def mask_secrets(_logger: Any, _method: str,
+                 event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: the password and secret parameters of every database
+    URL in a text value read ``***`` (settings.mask_url), whatever logged it."""
+    for key, value in event.items():
+        if isinstance(value, str) and "://" in value:
+            event[key] = _DATABASE_URL.sub(lambda m: mask_url(m.group(0)), value)
+    return event
 
 
 def configure(fmt: str = "auto", level: str = "info") -> None:
@@ -21,6 +39,7 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            mask_secrets,  # after the traceback is text, so it is masked too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

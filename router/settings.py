@@ -18,13 +18,16 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/hotline_router"
 # Where `--config` defaults from, so a container or unit file can point at its file.
 CONFIG_ENV = "HOTLINE_ROUTER_CONFIG"
 SECRET_SETTINGS = ("ari_password", "database_url")
+# Query parameters of a connection URL that hold a secret (libpq's password,
+# sslpassword, and any other *password*, *passphrase*, *secret* or *token*).
+_SECRET_PARAMETER = re.compile(r"password|passphrase|secret|token", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -37,6 +40,10 @@ class Settings:
     ari_url: str = "http://127.0.0.1:8088"
     ari_user: str = "hotline-router"
     ari_password: str = field(default="", repr=False)
+    # A file holding the ARI password (its first line), instead of ari_password:
+    # a flag is visible to every local user in the process list, and an
+    # environment variable to whoever may read the process's environment.
+    ari_password_file: str = ""
     ari_app: str = "hotline-router"
     # Identifies this router's claims and records; stable across restarts.
     router_id: str = ""
@@ -138,9 +145,34 @@ def load(config_file: str | Path | None = None, environ: Mapping[str, str] | Non
         if value is not None:
             values[name] = _convert(name, value, f"--{name.replace('_', '-')}")
             sources[name] = "flag"
+    if values.get("ari_password_file"):
+        if values.get("ari_password"):
+            raise SettingsError(
+                f"ari_password ({sources['ari_password']}) and ari_password_file "
+                f"({sources['ari_password_file']}) are both given: keep only the file")
+        values["ari_password"] = read_secret_file(values["ari_password_file"],
+                                                  "ari_password_file")
+        sources["ari_password"] = f"{sources['ari_password_file']} (ari_password_file)"
     settings = replace(_DEFAULTS, **values)
     validate(settings)
     return Loaded(settings, sources)
+
+
+def read_secret_file(path: str, name: str) -> str:
+    """The secret in the file at ``path``: its first line, without the line end.
+
+    Raises SettingsError (naming setting ``name``) when it cannot be read or is empty.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"{name} {path}: cannot read it ({reason})") from None
+    secret = text.splitlines()[0] if text else ""
+    if not secret:
+        raise SettingsError(f"{name} {path}: the file is empty; put the password on its "
+                            "first line")
+    return secret
 
 
 def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -175,7 +207,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
             raise SettingsError(
                 f"{name} ({source}) must be a number of seconds, not {value!r}") from None
     if not isinstance(value, str):
-        raise SettingsError(f"{name} ({source}) must be text, not {value!r}")
+        shown = "a secret" if name in SECRET_SETTINGS else repr(value)  # never echo one
+        raise SettingsError(f"{name} ({source}) must be text, not {shown}")
     return value
 
 
@@ -254,15 +287,34 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 def mask_url(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db; a
-    ``password=`` query parameter is masked too. Read by hand, not by urlsplit:
-    a password may hold "@" or "/", which libpq and asyncpg accept unescaped."""
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db; every
+    secret query parameter (``password``, ``sslpassword``, any name holding
+    password, passphrase, secret or token, percent-encoded or not) is masked
+    too. Read by hand, not by urlsplit: a password may hold "@" or "/", which
+    libpq and asyncpg accept unescaped."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    query_at = rest.find("?")
-    at = rest.rfind("@", 0, query_at if query_at != -1 else len(rest))
+    # The query starts at the first "?" followed by a parameter name and "=":
+    # a "?" inside a password is followed by more password.
+    found = _QUERY_START.search(rest)
+    query_at = found.start() if found else len(rest)
+    at = rest.rfind("@", 0, query_at)
     if at != -1 and ":" in rest[:at]:
         rest = f"{rest[:at].split(':', 1)[0]}:***{rest[at:]}"
-    rest = re.sub(r"([?&]password=)[^&]*", r"\1***", rest)
-    return f"{scheme}://{rest}"
+    found = _QUERY_START.search(rest)
+    if found is None:
+        return f"{scheme}://{rest}"
+    return f"{scheme}://{rest[:found.start() + 1]}" + "&".join(
+        _mask_parameter(part) for part in rest[found.start() + 1:].split("&"))
+
+
+_QUERY_START = re.compile(r"\?(?=[A-Za-z_%][A-Za-z0-9_%.-]*=)")
+
+
+def _mask_parameter(part: str) -> str:
+    """``name=value`` with the value masked when the name says it is a secret."""
+    name, sep, value = part.partition("=")
+    if sep and value and _SECRET_PARAMETER.search(unquote_plus(name)):
+        return f"{name}=***"
+    return part

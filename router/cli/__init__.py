@@ -24,6 +24,7 @@ from router.cli import (
     errors,
     groups,
     hotlines,
+    local_contexts,
     menus,
     numbers,
     phones,
@@ -43,7 +44,7 @@ from router.cli.examples import EXAMPLES
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, completion, hotlines, phones, bindings, strategies, calls, billing,
           numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, web,
-          tokens)
+          tokens, local_contexts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,8 @@ async def run(args: argparse.Namespace) -> int:
 
     config = settings.load(
         args.config, database_url=args.database_url, ari_url=args.ari_url,
-        ari_user=args.ari_user, ari_password=args.ari_password, ari_app=args.ari_app,
+        ari_user=args.ari_user, ari_password=args.ari_password,
+        ari_password_file=args.ari_password_file, ari_app=args.ari_app,
         router_id=args.router_id, http_listen=args.http_listen,
         drain_timeout_s=args.drain_timeout).settings
     logs.configure(config.log_format, config.log_level)
@@ -130,7 +131,12 @@ def register(sub: Any) -> None:
     add_config_argument(parser)
     parser.add_argument("--ari-url", help="e.g. http://127.0.0.1:8088 (env ARI_URL)")
     parser.add_argument("--ari-user", help="env ARI_USER")
-    parser.add_argument("--ari-password", help="env ARI_PASSWORD")
+    parser.add_argument("--ari-password",
+                        help="env ARI_PASSWORD; a flag is visible to every local user in the "
+                             "process list (ps): prefer --ari-password-file")
+    parser.add_argument("--ari-password-file", metavar="FILE",
+                        help="a file whose first line is the ARI password "
+                             "(env ARI_PASSWORD_FILE; e.g. a container secret)")
     parser.add_argument("--ari-app", help="Stasis application name (env ARI_APP)")
     parser.add_argument("--router-id",
                         help="names this router's claims and records (env ROUTER_ID; "

@@ -39,9 +39,10 @@ class CliError(Exception):
 
 
 def _host_of(url: str) -> str:
-    """host:port/db of a database URL, without the login."""
-    rest = url.partition("://")[2]
-    return rest.rpartition("@")[2].partition("?")[0] or "localhost"
+    """host:port/db of a database URL, without the login or the query (secrets masked
+    first, so a password holding "@" or "?" cannot leak a piece)."""
+    rest = settings.mask_url(url).partition("://")[2]
+    return rest.partition("?")[0].rpartition("@")[2] or "localhost"
 
 
 @asynccontextmanager

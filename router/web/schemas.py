@@ -39,7 +39,8 @@ class HotlineNew(Body):
 
 
 class HotlineChange(Body):
-    """Changes to a hotline. Customers may not change number, enabled or customer."""
+    """Changes to a hotline. Customers may not change number, enabled, customer or
+    overflow_forward_to (a dial string)."""
 
     number: str | UnsetType = UNSET
     name: str | UnsetType = UNSET

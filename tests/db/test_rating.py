@@ -241,10 +241,12 @@ async def test_the_outcome_list_keeps_what_another_migration_added(tmp_path: Pat
     for migration in migrate.available():
         if migration.version != 2:
             (tmp_path / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
-    (tmp_path / "0002_other.sql").write_text(
-        "ALTER TABLE calls DROP CONSTRAINT call_outcome_is_known, ADD CONSTRAINT "
-        "call_outcome_is_known CHECK (outcome IN ('answered', 'busy', 'no-answer', 'failed', "
-        "'abandoned', 'unknown-number', 'not-in-service', 'interrupted', 'blacklisted'));")
+        else:  # 0002 as it is (later migrations build on it), and a change to the outcomes
+            (tmp_path / "0002_other.sql").write_text(
+                migration.sql + "\nALTER TABLE calls DROP CONSTRAINT call_outcome_is_known, "
+                "ADD CONSTRAINT call_outcome_is_known CHECK (outcome IN ('answered', 'busy', "
+                "'no-answer', 'failed', 'abandoned', 'unknown-number', 'not-in-service', "
+                "'interrupted', 'blacklisted'));")
     monkeypatch.setenv("HOTLINE_ROUTER_MIGRATIONS", str(tmp_path))
     url = await recreate(f"{TEST_DB}_outcomes")
     connection = await router_db.connect(url)

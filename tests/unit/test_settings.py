@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -7,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import structlog
 
-from router import settings
+from router import logs, settings
+from router.cli import errors
 
 
 def test_flags_override_the_environment() -> None:
@@ -161,3 +164,123 @@ def test_rating_settings_are_settings() -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == ("hotline-router: bad settings: rating_delay_s "
                                   "($RATING_DELAY_S) must be a number of seconds, not 'abc'")
+
+
+# --- Secrets: every secret of a connection string masked, the ARI password from a file.
+
+@pytest.mark.parametrize(("url", "secrets", "shown"), [
+    ("postgresql://u@h/db?sslmode=verify-full&sslkey=/k.pem&sslpassword=keypass7",
+     ["keypass7"], "postgresql://u@h/db?sslmode=verify-full&sslkey=/k.pem&sslpassword=***"),
+    ("postgresql://u:pw1@h/db?PassWord=pw2&pass%77ord=pw3&sslpassword=a@b",
+     ["pw1", "pw2", "pw3", "a@b"],
+     "postgresql://u:***@h/db?PassWord=***&pass%77ord=***&sslpassword=***"),
+    ("postgresql://u:pa?ss@h/db?application_name=x", ["pa?ss"],
+     "postgresql://u:***@h/db?application_name=x"),
+    ("postgresql://h/db?krbsrvname=pg&my_passphrase=pp1&api_token=tk1&client_secret=cs1",
+     ["pp1", "tk1", "cs1"],
+     "postgresql://h/db?krbsrvname=pg&my_passphrase=***&api_token=***&client_secret=***"),
+    # A password file is where the password lives, not the password: shown.
+    ("postgresql://router@h/db?passfile=/etc/hotline-router/pgpass", [],
+     "postgresql://router@h/db?passfile=/etc/hotline-router/pgpass"),
+])
+def test_every_secret_parameter_of_a_connection_string_is_masked(
+        url: str, secrets: list[str], shown: str) -> None:
+    assert settings.mask_url(url) == shown
+    config = settings.from_env({"DATABASE_URL": url})
+    for secret in secrets:
+        assert secret not in f"{config!r} {config.masked()} {config.typed()}"
+
+
+def test_the_ari_password_comes_from_a_file(tmp_path: Path) -> None:
+    secret = write(tmp_path / "ari-password", "filepw42\nnot this line\n")
+    loaded = settings.load(None, {"ARI_PASSWORD_FILE": str(secret)})
+    assert loaded.settings.ari_password == "filepw42"
+    assert loaded.sources["ari_password"] == "env ARI_PASSWORD_FILE (ari_password_file)"
+    assert "filepw42" not in f"{loaded.settings!r} {loaded.settings.typed()}"
+    flagged = settings.load(None, {}, ari_password_file=str(secret)).settings
+    assert flagged.ari_password == "filepw42"
+
+
+@pytest.mark.parametrize(("env", "problem"), [
+    ({"ARI_PASSWORD": "x", "ARI_PASSWORD_FILE": "{file}"},
+     "ari_password (env ARI_PASSWORD) and ari_password_file (env ARI_PASSWORD_FILE) are both "
+     "given: keep only the file"),
+    ({"ARI_PASSWORD_FILE": "{missing}"},
+     "ari_password_file {missing}: cannot read it (No such file or directory)"),
+    ({"ARI_PASSWORD_FILE": "{empty}"},
+     "ari_password_file {empty}: the file is empty; put the password on its first line"),
+])
+def test_a_password_file_that_cannot_serve_is_named(tmp_path: Path, env: dict[str, str],
+                                                    problem: str) -> None:
+    paths = {"file": str(write(tmp_path / "pw", "x\n")), "missing": str(tmp_path / "none"),
+             "empty": str(write(tmp_path / "empty", ""))}
+    with pytest.raises(settings.SettingsError) as refused:
+        settings.load(None, {k: v.format(**paths) for k, v in env.items()})
+    assert str(refused.value) == problem.format(**paths)
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    file = write(tmp_path / "router.toml", "ari_password = 20261130\n")
+    with pytest.raises(settings.SettingsError) as refused:
+        settings.load(file, {})
+    assert "20261130" not in str(refused.value)
+    assert "ari_password" in str(refused.value)
+
+
+def test_config_check_masks_secret_parameters_and_reads_the_password_file(
+        tmp_path: Path) -> None:
+    secret = write(tmp_path / "ari-password", "filepw42\n")
+    env = {"PATH": os.environ["PATH"], "ARI_PASSWORD_FILE": str(secret),
+           "DATABASE_URL": "postgresql://router:pw123@db/hr?sslpassword=keypass7&sslmode=require"}
+    for json_flag in (["--json"], []):
+        shown = subprocess.run([sys.executable, "-m", "router", "config", "check", *json_flag],
+                               capture_output=True, text=True, env=env, timeout=30)
+        assert shown.returncode == 0, shown.stderr
+        for leaked in ("pw123", "keypass7", "filepw42"):
+            assert leaked not in shown.stdout + shown.stderr
+        assert "sslpassword=***" in shown.stdout
+    checked = json.loads(subprocess.run(
+        [sys.executable, "-m", "router", "config", "check", "--json"], capture_output=True,
+        text=True, env=env, timeout=30).stdout)
+    assert (checked["settings"]["ari_password"], checked["settings"]["ari_password_file"]) == (
+        "***", str(secret))
+
+
+def test_the_password_flag_warns_that_the_command_line_is_public() -> None:
+    helped = subprocess.run([sys.executable, "-m", "router", "run", "--help"],
+                            capture_output=True, text=True, timeout=30,
+                            env={"PATH": os.environ["PATH"], "COLUMNS": "200"})
+    assert "visible to every local user in the process list (ps)" in helped.stdout
+    assert "--ari-password-file FILE" in helped.stdout
+
+
+def test_a_database_error_line_names_the_host_without_any_secret() -> None:
+    async def refused() -> None:
+        async with errors.database(
+                "postgresql://router:p@ss?w0rd@db:5432/hr?sslpassword=k@y&sslmode=require"):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    with pytest.raises(errors.CliError) as failed:
+        asyncio.run(refused())
+    message = str(failed.value)
+    assert "cannot connect to the database at db:5432/hr (Connection refused)" in message
+    for leaked in ("p@ss", "w0rd", "k@y", "y&"):
+        assert leaked not in message
+
+
+def test_a_database_url_in_any_log_line_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("json", "info")
+    try:
+        log = structlog.get_logger("test")
+        url = "postgresql://router:pw123@db/hr?sslpassword=keypass7"
+        try:
+            raise ValueError(f"invalid DSN: {url}")
+        except ValueError:
+            log.exception("could not connect", dsn=url)
+    finally:
+        structlog.reset_defaults()  # other tests see structlog as they found it
+    line = capsys.readouterr().err
+    assert "pw123" not in line
+    assert "keypass7" not in line
+    assert json.loads(line)["dsn"] == "postgresql://router:***@db/hr?sslpassword=***"
+    assert "invalid DSN: postgresql://router:***@db/hr" in line

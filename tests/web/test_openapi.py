@@ -101,6 +101,10 @@ async def test_errors_are_json_sentences(api: Any, operator_token: str) -> None:
          "needs an offset"),
         ("GET", "/api/v1/calls/not-a-uuid", None, bearer(operator_token), 400,
          "is not a call id"),
+        ("POST", "/api/v1/phones", {"dial_string": "Local/s@router-down"},
+         bearer(operator_token), 422, "goes into the router's own context router-down"),
+        ("POST", "/api/v1/phones", {"dial_string": "Local/s@nowhere-listed"},
+         bearer(operator_token), 422, "hotline-router local-context add nowhere-listed"),
     ]
     for method, path, body, headers, status, message in cases:
         response = await api.request(method, path, json=body, headers=headers)

@@ -119,7 +119,8 @@ async def test_a_customer_changes_its_own_everyday_settings_but_not_the_operator
     response = await api.patch(f"/api/v1/hotlines/{a.number}/phones/{ids['a_phone']}",
                                headers=bearer(a.token), json={"weight": 70})
     assert (await response.json())["weight"] == 70
-    for body in ({"number": "4009999998"}, {"enabled": False}, {"customer": None}):
+    for body in ({"number": "4009999998"}, {"enabled": False}, {"customer": None},
+                 {"overflow_forward_to": "PJSIP/trunk/0085212345678"}):
         response = await api.patch(f"/api/v1/hotlines/{a.number}", headers=bearer(a.token),
                                    json=body)
         assert response.status == 403
