@@ -65,7 +65,7 @@ class Router:
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
-                           timeout_s=settings.db_timeout_s)
+                           timeout_s=settings.db_timeout_s, max_call_s=settings.max_call_s)
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None

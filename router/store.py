@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ class Store:
     def __init__(self, pool: Any, router_id: str, spool: Spool,
                  snapshot: Callable[[], Snapshot | None],
                  fresh_snapshot: Callable[[], Snapshot | None],
-                 timeout_s: float = 1.0) -> None:
+                 timeout_s: float = 1.0, max_call_s: float = 3600.0) -> None:
         self.db = pool
         self.router_id = router_id
         self.spool = spool
@@ -90,6 +91,9 @@ class Store:
         self.held: dict[UUID, int] = {}  # every live claim of this router: leg -> phone
         self.local: dict[UUID, LocalClaim] = {}  # those taken while degraded
         self.routers_alive: list[str] = [router_id]
+        self.max_call_s = max_call_s
+        # phone -> (other routers' live calls on it, monotonic time seen), from lookups
+        self._others: dict[int, tuple[int, float]] = {}
         self._rotation: Counter[int] = Counter()
         # Records neither the database nor the spool took, in order, behind the spooled ones.
         self.unsaved: list[AnyRecord] = []
@@ -115,17 +119,43 @@ class Store:
         """
         if self.healthy:
             with contextlib.suppress(Unavailable):
-                return await self._run("lookup", find_hotline(self.db, number,
-                                                              self._fresh_snapshot(), new_call))
+                found = await self._run("lookup", find_hotline(self.db, number,
+                                                               self._fresh_snapshot(), new_call))
+                if found is not None:
+                    self._note_others(found)
+                return found
         snapshot = self._snapshot()
         if snapshot is None:
             raise Unavailable("no configuration loaded and the database is away")
         hotline = snapshot.hotlines.get(number)
         if hotline is None:
             return None
-        busy = Counter(self.held.values())
-        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
+        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=self._busy(p.phone_id))
                                 for p in hotline.phones if self._mine(p.phone_id)})
+
+    def _note_others(self, found: Lookup) -> None:
+        """Remember the calls other routers had on these phones at this lookup.
+
+        While the database is away they cannot be seen to end: a phone of this
+        router's share that a peer was using when the outage began counts them
+        as still live (never above capacity; at worst a caller hears busy).
+        """
+        mine = Counter(self.held.values())
+        now = time.monotonic()
+        for phone_id, state in found.states.items():
+            others = max(0, state.active_calls - mine[phone_id])
+            if others:
+                self._others[phone_id] = (others, now)
+            else:
+                self._others.pop(phone_id, None)
+
+    def _busy(self, phone_id: int) -> int:
+        """Live calls on a phone while degraded: this router's, and those other
+        routers had at the last lookup (forgotten after the longest call allowed)."""
+        others, seen = self._others.get(phone_id, (0, 0.0))
+        if others and time.monotonic() - seen > self.max_call_s:
+            others = 0
+        return Counter(self.held.values())[phone_id] + others
 
     async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
         """Take a call slot on the phone for this leg; False when it is busy."""
@@ -141,7 +171,7 @@ class Store:
                 if taken:
                     self.held[leg_id] = phone_id
                 return taken
-        if not self._mine(phone_id) or Counter(self.held.values())[phone_id] >= capacity:
+        if not self._mine(phone_id) or self._busy(phone_id) >= capacity:
             if attempted:  # the claim may have committed before the database went away
                 await self.write(ClaimReleased(leg_id, None))  # idempotent: nothing if not
             return False
