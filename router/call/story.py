@@ -276,10 +276,11 @@ class Call:
         await self.inbox.until(lambda: leg.in_stasis)
         try:
             await self.media.stop_music()
-            await self.media.answer()
+            ours = await self.media.answer()  # None: answered earlier (greeting, menu)
             # Billing starts at the earlier answer; ours cannot precede the phone's
-            # (a greeting or menu answered earlier, and that time is kept).
-            caller_answered_at = max(self.clock(), leg.answered_at)
+            # (a greeting or menu answered earlier, and that time is kept). Both
+            # are Asterisk's times.
+            caller_answered_at = max(ours or leg.answered_at, leg.answered_at)
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
             await self.services.ari.add_to_bridge(self.bridge_id,

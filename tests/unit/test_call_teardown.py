@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 from router import metrics
 from router.ari import AriError
 from router.call.states import State
+from router.plan import Plan, Sounds
 from router.records import kinds
 from tests.unit.call_harness import CallLab, hotline
 from tests.unit.scripted_ari import T0, Phone
@@ -151,3 +152,29 @@ async def test_without_asterisks_time_the_router_clock_is_used_and_said(
     assert row.ended_at == T0 + timedelta(seconds=121)
     assert row.end_source == "router-clock"
     assert lab.claims_held() == 0
+
+
+async def test_a_router_whose_clock_is_off_still_bills_by_asterisks_times(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline()], {"PJSIP/a": Phone(answer_after_s=2.0)})
+    lab.now = lambda: lab.ari.now() + timedelta(seconds=5)  # type: ignore[method-assign]
+    call = lab.place_call()
+    lab.ari.later(32.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    row = lab.row(call)
+    assert row.answered_at == T0 + timedelta(seconds=2)
+    assert row.caller_answered_at == T0 + timedelta(seconds=2)  # the caller's Up event
+    assert row.ended_at == T0 + timedelta(seconds=32)
+    assert row.end_source == "asterisk"
+    assert row.billable_ms == 30_000
+
+
+async def test_a_greeting_answers_the_caller_at_asterisks_time(tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline(plan=Plan(sounds=Sounds(greeting=("sound:hello",))))],
+                  {"PJSIP/a": Phone(answer_after_s=1.0, talk_s=5.0)})
+    lab.now = lambda: lab.ari.now() - timedelta(seconds=3)  # type: ignore[method-assign]
+    call = lab.place_call()
+    await lab.all_ended()
+    row = lab.row(call)
+    assert row.caller_answered_at == T0
+    assert row.outcome == "answered"
