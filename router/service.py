@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from router import db, gauges, heartbeat, http, metrics, reconcile, records, region
+from router import claims, db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
@@ -209,6 +209,8 @@ class Router:
                 self.store.routers_alive = await asyncio.wait_for(
                     heartbeat.alive(self.db, self.settings.router_lease_s),
                     self.settings.db_timeout_s)
+                self.store.note_others(await asyncio.wait_for(
+                    claims.held_by_others(self.db, self.router_id), self.settings.db_timeout_s))
                 if self.stream.connected.is_set() and not self.draining:
                     if not self._previous_run_adopted:  # it failed on connecting
                         await self._adopt_previous_run()

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -92,8 +92,9 @@ class Store:
         self.local: dict[UUID, LocalClaim] = {}  # those taken while degraded
         self.routers_alive: list[str] = [router_id]
         self.max_call_s = max_call_s
-        # phone -> (other routers' live calls on it, monotonic time seen), from lookups
-        self._others: dict[int, tuple[int, float]] = {}
+        # phone -> other routers' live claims on it, as last read (monotonic time)
+        self._others: dict[int, int] = {}
+        self._others_seen = 0.0
         self._rotation: Counter[int] = Counter()
         # Records neither the database nor the spool took, in order, behind the spooled ones.
         self.unsaved: list[AnyRecord] = []
@@ -119,11 +120,8 @@ class Store:
         """
         if self.healthy:
             with contextlib.suppress(Unavailable):
-                found = await self._run("lookup", find_hotline(self.db, number,
-                                                               self._fresh_snapshot(), new_call))
-                if found is not None:
-                    self._note_others(found)
-                return found
+                return await self._run("lookup", find_hotline(self.db, number,
+                                                              self._fresh_snapshot(), new_call))
         snapshot = self._snapshot()
         if snapshot is None:
             raise Unavailable("no configuration loaded and the database is away")
@@ -133,27 +131,21 @@ class Store:
         return Lookup(hotline, {p.phone_id: PhoneState(active_calls=self._busy(p.phone_id))
                                 for p in hotline.phones if self._mine(p.phone_id)})
 
-    def _note_others(self, found: Lookup) -> None:
-        """Remember the calls other routers had on these phones at this lookup.
+    def note_others(self, claims_by_phone: Mapping[int, int]) -> None:
+        """The live claims other routers hold now, by phone (read every heartbeat).
 
         While the database is away they cannot be seen to end: a phone of this
         router's share that a peer was using when the outage began counts them
         as still live (never above capacity; at worst a caller hears busy).
         """
-        mine = Counter(self.held.values())
-        now = time.monotonic()
-        for phone_id, state in found.states.items():
-            others = max(0, state.active_calls - mine[phone_id])
-            if others:
-                self._others[phone_id] = (others, now)
-            else:
-                self._others.pop(phone_id, None)
+        self._others = dict(claims_by_phone)
+        self._others_seen = time.monotonic()
 
     def _busy(self, phone_id: int) -> int:
         """Live calls on a phone while degraded: this router's, and those other
-        routers had at the last lookup (forgotten after the longest call allowed)."""
-        others, seen = self._others.get(phone_id, (0, 0.0))
-        if others and time.monotonic() - seen > self.max_call_s:
+        routers had at the last heartbeat (forgotten after the longest call allowed)."""
+        others = self._others.get(phone_id, 0)
+        if time.monotonic() - self._others_seen > self.max_call_s:
             others = 0
         return Counter(self.held.values())[phone_id] + others
 
