@@ -4,6 +4,8 @@ pool that refuses connections until told otherwise (no PostgreSQL needed)."""
 from __future__ import annotations
 
 import errno
+import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from router import metrics
+from router import logs, metrics
 from router.directory import Snapshot
 from router.quiet import QuietRetries
 from router.records import CallStarted, ClaimReleased
@@ -249,3 +251,17 @@ async def test_a_peers_call_seen_before_the_outage_keeps_its_phone_busy_during_i
     assert not await seen.claim(1, 1, uuid4(), call)
     assert await seen.claim(3, 1, uuid4(), call)
     assert await seen.claim(5, 1, uuid4(), call)
+
+
+def test_the_pools_retries_while_away_are_one_line_each_not_a_traceback() -> None:
+    logs.configure("json", "info")
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError:
+        record = logging.LogRecord("asyncpg.pool", logging.WARNING, __file__, 1,
+                                   "Failed to restore the pool connection floor; retrying",
+                                   None, sys.exc_info())
+    assert logging.getLogger("asyncpg.pool").filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == ("Failed to restore the pool connection floor; retrying: "
+                                   "ConnectionRefusedError: [Errno 111] Connection refused")
