@@ -88,6 +88,7 @@ async def test_a_read_only_spool_during_a_database_cut_loses_nothing(
 
     cannot_record_seen = 0.0
     statuses: set[int] = set()
+    recording: set[bool | None] = set()  # /readyz's "recording" check, as sampled
     with dialplan_global(lab, "ROUTER_APPS", "^hotline-router-s[ab]$"):
         placed = asyncio.ensure_future(asyncio.gather(*(caller(n) for n in range(CALLS))))
         await asyncio.sleep(5)
@@ -99,7 +100,9 @@ async def test_a_read_only_spool_during_a_database_cut_loses_nothing(
             scraped = crippled.metrics()
             cannot_record_seen = max(cannot_record_seen,
                                      scraped.value("hotline_router_cannot_record"))
-            statuses.add((await asyncio.to_thread(crippled.readyz))[0])
+            status, checks = await asyncio.to_thread(crippled.readyz)
+            statuses.add(status)
+            recording.add(checks.get("recording"))
             await asyncio.sleep(0.5)
         spool_dir.writable()
         await asyncio.to_thread(private_postgres.start)
@@ -126,6 +129,7 @@ async def test_a_read_only_spool_during_a_database_cut_loses_nothing(
         assert answered > 0
         assert cannot_record_seen == 1
         assert 503 in statuses
+        assert False in recording
         assert await pool.fetchval("SELECT sum(active_calls) FROM phone_state") == 0
     finally:
         await pool.close()
