@@ -104,7 +104,7 @@ async def test_a_read_only_spool_during_a_database_cut_loses_nothing(
             statuses.add(status)
             recording.add(checks.get("recording"))
             await asyncio.sleep(0.5)
-        spool_dir.writable()
+        # The spool stays read-only: what sa kept in memory goes straight to the database.
         await asyncio.to_thread(private_postgres.start)
         seen = await placed
         back = time.monotonic()
@@ -114,6 +114,7 @@ async def test_a_read_only_spool_during_a_database_cut_loses_nothing(
             if time.monotonic() - back > 30:
                 break  # the figures below tell what was not written back
             await asyncio.sleep(0.2)
+        spool_dir.writable()
 
     pool = await router_db.connect_pool(private_postgres.url("hotline_router"), min_size=1)
     try:
