@@ -265,3 +265,30 @@ def test_the_pools_retries_while_away_are_one_line_each_not_a_traceback() -> Non
     assert record.exc_info is None
     assert record.getMessage() == ("Failed to restore the pool connection floor; retrying: "
                                    "ConnectionRefusedError: [Errno 111] Connection refused")
+
+
+async def test_a_spool_the_disk_will_not_let_move_is_replayed_where_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records were spooled, then the disk turned read-only: when the database
+    is back the journal is replayed in place, then what memory kept, in order."""
+    pool = Pool()
+    away = store(tmp_path, pool)
+    calls = [uuid4() for _ in range(3)]
+    for n, call_id in enumerate(calls[:2]):
+        await away.write(CallStarted(call_id, 1, NUMBER, f"1380000000{n}", f"c{n}",
+                                     "router-b", T0))
+
+    def refuse(*args: Any) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    monkeypatch.setattr(away.spool, "append", refuse)
+    await away.write(CallStarted(calls[2], 1, NUMBER, "13800000002", "c2", "router-b", T0))
+    assert (away.spool.pending, len(away.unsaved)) == (2, 1)
+
+    pool.down = False
+    await away.watch_once()
+    assert away.healthy
+    assert away.can_record
+    assert (away.spool.pending, away.unsaved) == (0, [])
+    assert [args[0] for args in pool.ran("INSERT INTO calls")] == calls
