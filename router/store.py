@@ -201,7 +201,7 @@ class Store:
                 pass
             except Exception as exc:  # refused: retrying will not help
                 metrics.DATABASE_ERRORS.labels(operation=kind).inc()
-                self._set_aside(record, exc)
+                self.spool.set_aside(record, exc)
                 return
         self._keep(record)
 
@@ -237,13 +237,6 @@ class Store:
                 log.warning("spool takes records again: those kept in memory are on disk")
         metrics.CANNOT_RECORD.set(0 if self.can_record else 1)
         return True
-
-    def _set_aside(self, record: AnyRecord, exc: BaseException) -> None:
-        try:
-            self.spool.set_aside(record, exc)
-        except OSError as disk:  # the log line is all that is left of it
-            log.error("refused record could not be set aside", error=str(exc),
-                      disk_error=str(disk), record=repr(record))
 
     async def next_call_number(self, hotline_id: int) -> int:
         if self.healthy:
@@ -342,7 +335,7 @@ class Store:
             except Unavailable:
                 raise
             except Exception as exc:  # refused, as a replay sets it aside
-                self._set_aside(record, exc)
+                self.spool.set_aside(record, exc)
             self.unsaved.pop(0)
             self._retried += 1
             metrics.RECORDS_UNSAVED.set(len(self.unsaved))
