@@ -255,7 +255,10 @@ class Legs:
             talk_ms = None
             if result is LegResult.ANSWERED and leg.answered_at is not None:
                 talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
-            await call.services.store.release(leg.id, talk_ms)
+            try:
+                await call.services.store.release(leg.id, talk_ms)
+            except Exception:  # the store keeps what it could not write; the leg ends
+                call.log.exception("claim release failed", phone_id=leg.phone_id)
         call.recorder.add(LegEnded(leg.id, at, result, cause))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         call.log.info("leg ended", phone_id=leg.phone_id, result=result)

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 PROMPT_LIMIT_S = 120.0
 # Longest an announcement before hanging up may play.
 ANNOUNCEMENT_LIMIT_S = 60.0
+# How long answering waits for Asterisk's ChannelStateChange (Up), whose time is
+# the caller's answer; the router's clock only when it does not come.
+ANSWER_EVENT_WAIT_S = 1.0
 
 
 class Line(IntEnum):
@@ -47,6 +50,7 @@ class CallerMedia:
         self.music_class: str | None = None  # music on hold playing, of this class
         self.finished_playbacks: set[str] = set()
         self.keys: deque[str] = deque()  # keys the caller pressed, not used yet
+        self.up_at: datetime | None = None  # Asterisk's time of the caller's answer
 
     @property
     def answered(self) -> bool:
@@ -82,16 +86,30 @@ class CallerMedia:
             self.line = Line.EARLY_MEDIA
 
     async def answer(self) -> datetime | None:
-        """Answer the caller; when (our clock), or None if answered already.
+        """Answer the caller; when, or None if answered already.
 
-        Raises CallerLeft when the caller hung up meanwhile, AriError otherwise.
+        The time is Asterisk's, from the caller's channel going Up (billing
+        starts there); the router's clock only if that event does not come
+        within ANSWER_EVENT_WAIT_S. Raises CallerLeft when the caller hung up
+        meanwhile, AriError otherwise.
         """
         if self.answered:
             return None
         async with self.to_the_caller():
             await self.call.services.ari.answer(self._channel)
         self.line = Line.ANSWERED
-        return self.call.clock()
+        with contextlib.suppress(TimeoutError):
+            await self.call.inbox.until(lambda: self.up_at is not None,
+                                        timeout_s=ANSWER_EVENT_WAIT_S)
+        if self.up_at is None:
+            self.call.log.warning("no answer event from Asterisk: the router's clock is used")
+            return self.call.clock()
+        return self.up_at
+
+    def caller_up(self, at: datetime) -> None:
+        """Asterisk says the caller's channel is answered (Up), at ``at``."""
+        if self.up_at is None:
+            self.up_at = at
 
     async def start_music(self, moh_class: str = "default") -> None:
         """Music on hold, as early media unless answered (a failure is only logged)."""

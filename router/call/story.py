@@ -25,6 +25,7 @@ caller hears, and answering), ``recorder`` (records in order), the current
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -54,6 +55,7 @@ from router.records.kinds import (
     CallerAnswered,
     CallOverflow,
     CallStarted,
+    EndSource,
     LegPurpose,
     Outcome,
     OverflowTaken,
@@ -75,6 +77,10 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
     Outcome.CLOSED: ("closed", "no_answer"),
     Outcome.MOBILE_ON_800: ("landline_only", "rejected"),
 }
+
+# How long a call that the router ends waits for Asterisk's hangup event, whose
+# time is the call's end (the router's clock only when none comes).
+HANGUP_EVENT_WAIT_S = 1.0
 
 # Plan decisions that end the call with an announcement.
 REFUSALS = {"refused": Outcome.REFUSED, "blacklisted": Outcome.REFUSED,
@@ -270,10 +276,11 @@ class Call:
         await self.inbox.until(lambda: leg.in_stasis)
         try:
             await self.media.stop_music()
-            await self.media.answer()
+            ours = await self.media.answer()  # None: answered earlier (greeting, menu)
             # Billing starts at the earlier answer; ours cannot precede the phone's
-            # (a greeting or menu answered earlier, and that time is kept).
-            caller_answered_at = max(self.clock(), leg.answered_at)
+            # (a greeting or menu answered earlier, and that time is kept). Both
+            # are Asterisk's times.
+            caller_answered_at = max(ours or leg.answered_at, leg.answered_at)
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
             await self.services.ari.add_to_bridge(self.bridge_id,
@@ -303,25 +310,61 @@ class Call:
     # --- the end ----------------------------------------------------------------------
 
     async def finish(self) -> None:
-        """Hang up what is left, release every claim, and close the records."""
-        end = self.ended_at or self.clock()
+        """Hang up what is left, release every claim, and close the records.
+
+        Never stops halfway: a step that fails (Asterisk, the database, the
+        disk) is logged and the next one runs, and the call always leaves the
+        registry. The store never loses a record or a release (router/store.py).
+        """
         outcome = self.outcome or Outcome.FAILED
-        await self.legs.end_all(end)
-        if self.bridge_id:
-            await self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id))
-        if self.caller_left_at is None:
-            reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
-            await self.ari_quietly(self.services.ari.hangup(self.caller.id, reason))
-        await self.recorder.add_and_wait(CallEnded(self.id, end, outcome, self.reconciled))
-        await self.recorder.close()
-        for channel_id in [self.caller.id, *self.legs.channels()]:
-            self.services.registry.disown(channel_id)
+        try:
+            await self._step("hang up the caller", self._end_caller(outcome))
+            # Asterisk's time of the first hangup where it gave one (phone or
+            # caller); the router's clock only when it has none.
+            end = self.ended_at or self.clock()
+            source = (EndSource.LAST_KNOWN if self.reconciled else
+                      EndSource.ASTERISK if self.ended_at is not None else EndSource.ROUTER_CLOCK)
+            await self._step("end the legs", self.legs.end_all(end))
+            if self.bridge_id:
+                await self._step("destroy the bridge",
+                                 self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id)))
+            await self._step("close the record", self.recorder.add_and_wait(
+                CallEnded(self.id, end, outcome, self.reconciled, source)))
+            await self._step("stop the recorder", self.recorder.close())
+        finally:
+            for channel_id in [self.caller.id, *self.legs.channels()]:
+                self.services.registry.disown(channel_id)
         self.state.to(State.ENDED)
         metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
                              outcome=outcome.value).inc()
         winner = self.legs.winner
         self.log.info("call ended", outcome=outcome,
                       answered_by=winner.dial_string if winner else None)
+
+    async def _end_caller(self, outcome: Outcome) -> None:
+        """Hang the caller up unless it left, and learn Asterisk's time of it
+        (the end of the call, for billing) when no side hung up before."""
+        if self.caller_left_at is not None:
+            return
+        reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
+        try:
+            await self.services.ari.hangup(self.caller.id, reason)
+        except AriError as exc:
+            if exc.status not in (404, 409, 422):
+                self.log.warning("ari request failed", error=str(exc))
+            return
+        if self.ended_at is None:
+            with contextlib.suppress(CallerLeft, TimeoutError):
+                await self.inbox.until(lambda: self.caller_left_at is not None,
+                                       timeout_s=HANGUP_EVENT_WAIT_S)
+
+    async def _step(self, what: str, work: Awaitable[Any]) -> None:
+        """One step of the teardown: a failure is logged, the teardown goes on."""
+        try:
+            await work
+        except Exception:
+            metrics.TEARDOWN_ERRORS.labels(step=what).inc()
+            self.log.exception("teardown step failed, going on", step=what)
 
     # --- what the parts tell the call ---------------------------------------------------
 

@@ -63,6 +63,14 @@ class OverflowTaken(StrEnum):
     FORWARD = "forward"
 
 
+class EndSource(StrEnum):
+    """Where a call's end time came from (``calls.end_source``)."""
+
+    ASTERISK = "asterisk"  # the timestamp of Asterisk's hangup event
+    ROUTER_CLOCK = "router-clock"  # the router ended it and Asterisk gave no time
+    LAST_KNOWN = "last-known"  # closed after its router stopped: the last moment known
+
+
 class Record(msgspec.Struct, frozen=True, tag_field="kind"):
     """One write of a call's records; the subclasses are all of them."""
 
@@ -148,6 +156,7 @@ class CallEnded(Record, frozen=True, tag="call_ended"):
     ended_at: datetime
     outcome: Outcome
     reconciled: bool = False  # its end happened while no router watched
+    end_source: EndSource | None = None  # None: a record journaled before sources were kept
 
 
 class ClaimReleased(Record, frozen=True, tag="release"):

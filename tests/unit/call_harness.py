@@ -63,6 +63,7 @@ class CallRow:
     plan_result: str | None = None
     menu_keys: str | None = None
     reconciled: bool = False
+    end_source: str | None = None
     legs: dict[UUID, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -180,6 +181,7 @@ class MemoryStore(Store):
                 if row.ended_at is None:
                     row.ended_at, row.outcome, row.reconciled = r.ended_at, r.outcome.value, \
                         r.reconciled
+                    row.end_source = r.end_source.value if r.end_source else None
         return rows
 
 
