@@ -46,6 +46,8 @@ async def apply(call: Call, event: CallEvent) -> None:
     if channel.id == call.caller.id:
         if isinstance(event, CALLER_GONE):
             call.caller_hung_up(event.at)
+        elif isinstance(event, ev.ChannelStateChange) and channel.state == "Up":
+            call.media.went_up(event.at)
         return
     leg = call.legs.get(channel.id)
     if leg is None:

@@ -53,6 +53,7 @@ class Leg:
     claimed: bool = False    # holds a call slot of its phone
     in_stasis: bool = False  # its channel is in our application (it may be dialled)
     answered_at: datetime | None = None
+    confirmed_at: datetime | None = None  # pressed the confirm key (screened calls)
     result: LegResult | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 

@@ -47,6 +47,7 @@ class CallerMedia:
         self.music_class: str | None = None  # music on hold playing, of this class
         self.finished_playbacks: set[str] = set()
         self.keys: deque[str] = deque()  # keys the caller pressed, not used yet
+        self.up_at: datetime | None = None  # Asterisk's time of the caller's answer
 
     @property
     def answered(self) -> bool:
@@ -63,6 +64,11 @@ class CallerMedia:
 
     def key_pressed(self, digit: str) -> None:
         self.keys.append(digit)
+
+    def went_up(self, at: datetime) -> None:
+        """The caller's channel is answered, at Asterisk's ``at`` (its CDR's answer)."""
+        if self.up_at is None:
+            self.up_at = at
 
     # --- the line ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ caller hears, and answering), ``recorder`` (records in order), the current
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -75,6 +76,9 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
     Outcome.CLOSED: ("closed", "no_answer"),
     Outcome.MOBILE_ON_800: ("landline_only", "rejected"),
 }
+
+# How long the caller's answer event may take before our own clock's time is used.
+ANSWER_EVENT_WAIT_S = 1.0
 
 # Plan decisions that end the call with an announcement.
 REFUSALS = {"refused": Outcome.REFUSED, "blacklisted": Outcome.REFUSED,
@@ -255,10 +259,15 @@ class Call:
     # --- answering and talking ------------------------------------------------------
 
     async def answer_caller(self) -> None:
-        """Answer the caller ourselves (greeting, menu): billing starts here."""
+        """Answer the caller ourselves (a voice menu): billing starts here, at
+        Asterisk's time of the answer (as its CDR counts), our clock's if its
+        event is late."""
         answered_at = await self.media.answer()
         if answered_at is not None:
-            self.recorder.add(CallerAnswered(self.id, answered_at))
+            with contextlib.suppress(TimeoutError):
+                await self.inbox.until(lambda: self.media.up_at is not None,
+                                       timeout_s=ANSWER_EVENT_WAIT_S)
+            self.recorder.add(CallerAnswered(self.id, self.media.up_at or answered_at))
 
     async def connect(self, leg: Leg) -> None:
         """The call is answered here: answer the caller and bridge it with the
@@ -271,9 +280,10 @@ class Call:
         try:
             await self.media.stop_music()
             await self.media.answer()
-            # Billing starts at the earlier answer; ours cannot precede the phone's
-            # (a greeting or menu answered earlier, and that time is kept).
-            caller_answered_at = max(self.clock(), leg.answered_at)
+            # Billing starts when the caller is answered: a voice menu's answer
+            # is kept (the record keeps the first), else the phone's own answer,
+            # or its confirmation when screened (docs/billing.md, one rule).
+            billed_from = leg.confirmed_at or leg.answered_at
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
             await self.services.ari.add_to_bridge(self.bridge_id,
@@ -288,7 +298,7 @@ class Call:
         # find this call bridged when it is adopted, never "still to be routed".
         await self.recorder.add_and_wait(CallBridged(
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
-            caller_answered_at))
+            billed_from, leg.confirmed_at))
         self.log.info("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
 
     async def announce(self, outcome: Outcome) -> None:

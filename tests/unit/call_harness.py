@@ -67,10 +67,12 @@ class CallRow:
 
     @property
     def billable_ms(self) -> int:
+        """As ``calls.billable_ms`` (migration 0013): from the one stored
+        billing start to the end."""
         start = self.caller_answered_at or self.answered_at
-        if start is None or self.ended_at is None or self.answered_at is None:
+        if start is None or self.ended_at is None:
             return 0
-        return int((self.ended_at - start).total_seconds() * 1000)
+        return max(0, int((self.ended_at - start).total_seconds() * 1000))
 
     def results(self) -> list[str | None]:
         """Each leg's result, in the order they were started."""
