@@ -41,3 +41,61 @@ INSERT INTO leg_results (result, meaning) VALUES
     ('unconfirmed', 'the phone answered but did not press the confirm key in time (a voicemail '
                     'or secretary service, a wrong key, or it hung up)')
 ON CONFLICT (result) DO NOTHING;
+
+-- The confirm key: 'none' (no screening) or one key. A hotline sets it for all
+-- its calls; a group and a binding may override it (NULL: as above them).
+CREATE FUNCTION is_confirm_key(key text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT key ~ '^(none|[0-9*#])$'
+$$;
+
+ALTER TABLE hotlines
+    ADD COLUMN confirm_key text NOT NULL DEFAULT 'none',
+    ADD COLUMN confirm_timeout_s integer NOT NULL DEFAULT 10,
+    ADD COLUMN confirm_prompt text NOT NULL DEFAULT 'beep',
+    ADD COLUMN whisper_sound text,
+    ADD COLUMN ringback_sound text,
+    ADD COLUMN caller_id_shown text NOT NULL DEFAULT 'caller',
+    ADD COLUMN caller_id_prefix text,
+    ADD CONSTRAINT hotline_confirm_key_must_be_none_or_one_key_0_to_9_star_or_hash
+        CHECK (is_confirm_key(confirm_key)),
+    ADD CONSTRAINT hotline_confirm_timeout_must_be_1_to_60_seconds
+        CHECK (confirm_timeout_s BETWEEN 1 AND 60),
+    ADD CONSTRAINT hotline_sounds_must_be_sound_names_separated_by_commas
+        CHECK (is_sound_list(confirm_prompt)
+               AND (whisper_sound IS NULL OR is_sound_list(whisper_sound))
+               AND (ringback_sound IS NULL OR is_sound_list(ringback_sound))),
+    ADD CONSTRAINT hotline_caller_id_shown_must_be_caller_hotline_or_prefix
+        CHECK (caller_id_shown IN ('caller', 'hotline', 'prefix')),
+    ADD CONSTRAINT hotline_caller_id_prefix_is_needed_for_prefix_and_1_to_16_plain_characters
+        CHECK ((caller_id_shown <> 'prefix' OR caller_id_prefix IS NOT NULL)
+               AND (caller_id_prefix IS NULL OR caller_id_prefix ~ '^[A-Za-z0-9+*#. _-]{1,16}$'));
+COMMENT ON COLUMN hotlines.confirm_key IS
+    'Answer screening: the key a bound phone presses to take a call, or none.';
+COMMENT ON COLUMN hotlines.confirm_timeout_s IS
+    'Seconds a screened phone has to press the confirm key after it answered.';
+COMMENT ON COLUMN hotlines.confirm_prompt IS 'Sounds a screened phone hears after the whisper.';
+COMMENT ON COLUMN hotlines.whisper_sound IS
+    'Sounds the answering phone hears before the bridge (来电报号), never the caller.';
+COMMENT ON COLUMN hotlines.ringback_sound IS
+    'Custom ringback (企业彩铃): looped to the unanswered caller as early media while phones ring.';
+COMMENT ON COLUMN hotlines.caller_id_shown IS
+    'Caller id presented to bound phones: the caller''s number, the 400 number, or prefix + caller.';
+
+ALTER TABLE phone_groups
+    ADD COLUMN confirm_key text,
+    ADD COLUMN caller_id_prefix text,
+    ADD CONSTRAINT group_confirm_key_must_be_none_or_one_key_0_to_9_star_or_hash
+        CHECK (confirm_key IS NULL OR is_confirm_key(confirm_key)),
+    ADD CONSTRAINT group_caller_id_prefix_must_be_1_to_16_plain_characters
+        CHECK (caller_id_prefix IS NULL OR caller_id_prefix ~ '^[A-Za-z0-9+*#. _-]{1,16}$');
+COMMENT ON COLUMN phone_groups.confirm_key IS
+    'Overrides the hotline''s confirm key for this group''s calls; NULL: the hotline''s.';
+COMMENT ON COLUMN phone_groups.caller_id_prefix IS
+    'Put before the caller id shown to this group''s phones (e.g. the menu choice); NULL: the hotline''s rule.';
+
+ALTER TABLE bound_phones
+    ADD COLUMN confirm_key text,
+    ADD CONSTRAINT binding_confirm_key_must_be_none_or_one_key_0_to_9_star_or_hash
+        CHECK (confirm_key IS NULL OR is_confirm_key(confirm_key));
+COMMENT ON COLUMN bound_phones.confirm_key IS
+    'Overrides the group''s and hotline''s confirm key for this phone; NULL: theirs.';

@@ -73,9 +73,11 @@ GRANT SELECT ON hotlines, bound_phones, phones, phone_state, calls, call_legs, p
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_customer;
 -- ...and makes the everyday edits: answering rule, phone order/weight/on-off, plans, hours.
 -- Not the number, its owner, its phones' dial strings, tariffs or money.
+-- Screening, whisper, ringback and the caller id shown are everyday edits too (0013).
 GRANT UPDATE (name, strategy, strategy_options, ring_timeout_s, total_timeout_s, max_attempts,
-              overflow, overflow_max_wait_s, overflow_forward_to) ON hotlines
-    TO hotline_router_customer;
-GRANT UPDATE (position, weight, enabled) ON bound_phones TO hotline_router_customer;
+              overflow, overflow_max_wait_s, overflow_forward_to, confirm_key, confirm_timeout_s,
+              confirm_prompt, whisper_sound, ringback_sound, caller_id_shown, caller_id_prefix)
+    ON hotlines TO hotline_router_customer;
+GRANT UPDATE (position, weight, enabled, confirm_key) ON bound_phones TO hotline_router_customer;
 GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_customer;

@@ -43,6 +43,14 @@ class HuntTimeout:
 
 
 @dataclass(frozen=True)
+class ConfirmTimeout:
+    """A screened leg's time to press the confirm key is up (router/call/screening.py)."""
+
+    leg_id: UUID
+    playback_id: str  # the prompt it belongs to (a later timer replaces it)
+
+
+@dataclass(frozen=True)
 class Reconcile:
     """After a gap in the events: the channels Asterisk still has (id -> state).
 
@@ -54,7 +62,8 @@ class Reconcile:
     lost_at: datetime
 
 
-CallEvent = ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | Reconcile
+CallEvent = (ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | ConfirmTimeout
+             | Reconcile)
 
 
 class CallerLeft(Exception):

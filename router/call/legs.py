@@ -25,6 +25,7 @@ from router.call.events import RingTimeout
 from router.records.kinds import LegEnded, LegPurpose, LegResult, LegStarted, Outcome
 
 if TYPE_CHECKING:
+    from router.call.screening import Screen
     from router.call.story import Call
 
 # Dial event statuses, and Q.850 causes when a leg ends with no Dial status.
@@ -54,8 +55,14 @@ class Leg:
     in_stasis: bool = False  # its channel is in our application (it may be dialled)
     answered_at: datetime | None = None
     confirmed_at: datetime | None = None  # pressed the confirm key (screened calls)
+    # Ready to be bridged: its answer, or when screened its confirmation (or
+    # the whisper's end); billing starts here (router/call/screening.py).
+    ready_at: datetime | None = None
     result: LegResult | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    screen: Screen | None = None  # what it hears and must press before the bridge
+    caller_id: tuple[str, str] | None = None  # (number, name) presented to the phone
+    screen_playback: str | None = None  # the whisper/prompt playing to it
 
     @property
     def channel_id(self) -> str:
@@ -65,6 +72,16 @@ class Leg:
     def ringing(self) -> bool:
         return self.result is None and self.answered_at is None
 
+    @property
+    def confirming(self) -> bool:
+        """Answered, screened, and not yet ready to be bridged."""
+        return self.result is None and self.answered_at is not None and self.ready_at is None
+
+    @property
+    def ready(self) -> bool:
+        """May be bridged with the caller: it answered (and confirmed, when screened)."""
+        return self.result is None and self.ready_at is not None
+
 
 @dataclass(frozen=True)
 class Target:
@@ -73,6 +90,8 @@ class Target:
     dial_string: str
     phone_id: int | None = None
     capacity: int = 1
+    screen: Screen | None = None
+    caller_id: tuple[str, str] | None = None  # (number, name); None: the caller's, the 400's
 
 
 # --- what an event means for a leg (pure) ---------------------------------------
@@ -123,6 +142,8 @@ def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> L
     if isinstance(event, ev.ChannelHangupRequest | ev.ChannelDestroyed):
         if bridged:
             return PhoneLeft(event.at)
+        if leg.confirming and leg.screen is not None:  # hung up instead of confirming
+            return Ended(LegResult.UNCONFIRMED, event.at, event.cause)
         if leg.ringing:
             return Ended(CAUSES.get(event.cause, LegResult.FAILED), event.at, event.cause)
     return None
@@ -181,7 +202,8 @@ class Legs:
             return None
         leg = Leg(id=leg_id, phone_id=target.phone_id, dial_string=target.dial_string,
                   wave=self.waves, dial_started_at=call.clock(), purpose=purpose,
-                  claimed=target.phone_id is not None)
+                  claimed=target.phone_id is not None, screen=target.screen,
+                  caller_id=target.caller_id)
         self.add(leg)
         call.recorder.add(LegStarted(leg.id, call.id, leg.phone_id, leg.dial_string, leg.wave,
                                      leg.dial_started_at, purpose))
@@ -191,11 +213,11 @@ class Legs:
         """Create the leg's channel in our application (not dialled yet: a
         channel accepts /dial only after its own StasisStart)."""
         call = self.call
+        number, name = leg.caller_id or (call.caller.caller.number or "anonymous", call.dialled)
         try:
             await call.services.ari.create_channel(
                 leg.dial_string, call.services.app, leg.channel_id, originator=call.caller.id,
-                variables={"CALLERID(num)": call.caller.caller.number or "anonymous",
-                           "CALLERID(name)": call.dialled})
+                variables={"CALLERID(num)": number, "CALLERID(name)": name})
         except AriError as exc:
             call.log.warning("channel create failed", phone_id=leg.phone_id, error=str(exc))
             await self.end(leg, LegResult.FAILED, call.clock())
@@ -228,6 +250,8 @@ class Legs:
 
     def answered(self, leg: Leg, at: datetime) -> None:
         leg.answered_at = at
+        if leg.screen is None:
+            leg.ready_at = at
         self.call.log.info("phone answered", phone_id=leg.phone_id)
 
     async def ring_timeout(self, leg_id: UUID) -> None:

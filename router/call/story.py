@@ -26,6 +26,7 @@ caller hears, and answering), ``recorder`` (records in order), the current
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -38,7 +39,7 @@ import structlog
 from router import callers, metrics, plan, region
 from router.ari import AriError
 from router.ari import events as ev
-from router.call import adoption, intake
+from router.call import adoption, intake, screening
 from router.call.events import CallerLeft, CallEvent, Inbox
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
@@ -230,7 +231,18 @@ class Call:
         hotline = lookup.hotline
         lone = sum(len(wave.phones) for wave in ring_plan) == 1
         ring_s = hotline.total_timeout_s if lone else hotline.ring_timeout_s
-        return await self._hunt(waves_of(ring_plan), ring_s, deadline, hotline.max_attempts)
+        return await self._hunt(self._screened(waves_of(ring_plan), hotline, group), ring_s,
+                                deadline, hotline.max_attempts)
+
+    def _screened(self, waves: list[Wave], hotline: Hotline, group: plan.Group) -> list[Wave]:
+        """Each phone's screen (confirm key, whisper) and the caller id it is shown."""
+        keys = {p.phone_id: p.confirm_key for p in hotline.phones}
+        shown = screening.caller_id_for(hotline.screening, group, self.caller.caller.number,
+                                        self.dialled)
+        return [Wave([dataclasses.replace(
+            t, screen=screening.screen_for(hotline.screening, group,
+                                           keys.get(t.phone_id) if t.phone_id else None),
+            caller_id=shown) for t in wave.targets], wave.delay_s) for wave in waves]
 
     async def _hunt(self, waves: Sequence[Wave], ring_s: float, deadline: float,
                     max_attempts: int | None,
@@ -283,7 +295,7 @@ class Call:
             # Billing starts when the caller is answered: a voice menu's answer
             # is kept (the record keeps the first), else the phone's own answer,
             # or its confirmation when screened (docs/billing.md, one rule).
-            billed_from = leg.confirmed_at or leg.answered_at
+            billed_from = leg.ready_at or leg.answered_at
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
             await self.services.ari.add_to_bridge(self.bridge_id,

@@ -20,7 +20,15 @@ from uuid import UUID
 
 from router.ari import events as ev
 from router.call import Call, CallRegistry, start_call
-from router.directory import BoundPhone, Hotline, Lookup, Overflow, PhoneState, Snapshot
+from router.directory import (
+    BoundPhone,
+    Hotline,
+    Lookup,
+    Overflow,
+    PhoneState,
+    Screening,
+    Snapshot,
+)
 from router.plan import Plan
 from router.records import kinds
 from router.records.kinds import AnyRecord, LegResult
@@ -37,7 +45,7 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
             max_attempts: int | None = None, overflow: Overflow = Overflow.BUSY,
             overflow_max_wait_s: int = 60, forward_to: str | None = None,
             capacity: int = 1, wrap_up_s: int = 0, plan: Plan | None = None,
-            enabled: bool = True) -> Hotline:
+            enabled: bool = True, screening: Screening | None = None) -> Hotline:
     """A hotline whose phones 1, 2, … have these dial strings, in this order."""
     phones = tuple(BoundPhone(phone_id=n, dial_string=dial, position=n, capacity=capacity,
                               weight=1, wrap_up_s=wrap_up_s)
@@ -46,7 +54,8 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
                    strategy_options=dict(options or {}), ring_timeout_s=ring_timeout_s,
                    total_timeout_s=total_timeout_s, max_attempts=max_attempts,
                    overflow=overflow, overflow_max_wait_s=overflow_max_wait_s,
-                   overflow_forward_to=forward_to, phones=phones, plan=plan or Plan())
+                   overflow_forward_to=forward_to, phones=phones, plan=plan or Plan(),
+                   screening=screening or Screening())
 
 
 @dataclass
