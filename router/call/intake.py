@@ -42,6 +42,7 @@ async def apply(call: Call, event: CallEvent) -> None:
         return
     if isinstance(event, ev.PlaybackFinished):
         call.media.playback_finished(event.playback.id)
+        await call.media.ringback_finished(event.playback.id)
         target = ev.channel_of(event)
         screened = call.legs.get(target) if target else None
         if screened is not None:  # the whisper and prompt to an answering phone

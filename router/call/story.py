@@ -7,9 +7,11 @@ inbox (router/call/events.py); nothing else changes it. Its life, below in
 1. look the number up and write the call's record;
 2. an unknown number, a disabled hotline, a used-up balance, or a plan that
    refuses or is closed: announce why (early media) and hang up;
-3. a greeting is played, a voice menu walked (both answer the caller);
+3. a greeting is played (early media: the caller is not answered), a voice
+   menu walked (it answers the caller: billing starts there);
 4. hunt: the group's strategy orders its idle phones into waves, rung while
-   the caller hears ringback (router/call/hunt.py);
+   the caller hears ringback or the hotline's own (企业彩铃, early media);
+   a screened phone confirms with a key first (router/call/screening.py);
 5. no phone took it: the hotline's overflow (forward, queue, or busy);
 6. a phone answered: answer the caller and bridge them (:meth:`Call.connect`
    is where a call is answered), then talk until either side hangs up;
@@ -178,8 +180,7 @@ class Call:
         decision = self._decide(hotline)
         if not decision.routes:
             return await self.announce(REFUSALS[decision.result])
-        if hotline.plan.sounds.greeting:
-            await self.answer_caller()
+        if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
             await self.media.play(hotline.plan.sounds.greeting)
         group = decision.group
         if decision.menu_id is not None:

@@ -154,3 +154,34 @@ async def test_a_whisper_alone_plays_to_the_phone_then_bridges(tmp_path: Path) -
     assert row.answered_at == T0 + timedelta(seconds=1)
     assert row.caller_answered_at == T0 + timedelta(seconds=3)  # after the 2 s whisper
     assert row.billable_ms == 7_000
+
+
+async def test_a_ringback_sound_loops_as_early_media_and_an_unanswered_call_bills_nothing(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline(("PJSIP/a",), total_timeout_s=9,
+                                     screening=Screening(ringback=("my-ringback",)))],
+                  {"PJSIP/a": RINGS}, sound_s=2.0)
+    call = lab.place_call()
+    await lab.all_ended()
+    row = lab.row(call)
+    assert (row.outcome, row.results(), row.billable_ms) == ("no-answer", ["no-answer"], 0)
+    assert row.caller_answered_at is None
+    names = lab.ari.names()
+    assert "answer" not in names
+    assert names.index("progress") < names.index("play")
+    rounds = [p for p in lab.ari.made("play") if p["media"] == ["sound:my-ringback"]]
+    assert len(rounds) >= 4  # 2 s a round, looped for the 9 s the phone rang
+    assert all(p.args[0] == call.caller.id for p in rounds)
+    assert lab.ari.made("stop_playback")  # stopped before the busy announcement
+
+
+async def test_the_ringback_sound_stops_when_the_phone_is_bridged(tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline(("PJSIP/a",),
+                                     screening=Screening(ringback=("my-ringback",)))],
+                  {"PJSIP/a": Phone(answer_after_s=3.0, talk_s=4.0)}, sound_s=2.0)
+    call = lab.place_call()
+    await lab.all_ended()
+    names = lab.ari.names()
+    assert names.index("stop_playback") < names.index("answer") < names.index("add_to_bridge")
+    row = lab.row(call)
+    assert (row.outcome, row.billable_ms) == ("answered", 4_000)
