@@ -281,7 +281,8 @@ class Legs:
             if result is LegResult.ANSWERED and leg.answered_at is not None:
                 talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
             await call.services.store.release(leg.id, talk_ms)
-        call.recorder.add(LegEnded(leg.id, at, result, cause))
+        call.recorder.add(LegEnded(leg.id, at, result, cause,
+                                   leg.answered_at if leg is not self.winner else None))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         call.log.info("leg ended", phone_id=leg.phone_id, result=result)
 

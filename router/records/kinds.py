@@ -126,6 +126,9 @@ class LegEnded(Record, frozen=True, tag="leg_ended"):
     ended_at: datetime
     result: LegResult
     hangup_cause: int | None  # Q.850, when Asterisk gave one
+    # Its own answer, when it answered but was never bridged (a screened phone
+    # that did not confirm, or one cancelled while confirming).
+    answered_at: datetime | None = None
 
 
 class CallBridged(Record, frozen=True, tag="call_bridged"):

@@ -172,6 +172,8 @@ class MemoryStore(Store):
             elif isinstance(r, kinds.LegEnded):
                 if legs[r.leg_id]["ended_at"] is None:
                     legs[r.leg_id].update(result=r.result.value, ended_at=r.ended_at)
+                    legs[r.leg_id]["answered_at"] = (legs[r.leg_id]["answered_at"]
+                                                     or r.answered_at)
             elif isinstance(r, kinds.CallBridged):
                 row = rows[r.call_id]
                 legs[r.leg_id]["answered_at"] = r.answered_at

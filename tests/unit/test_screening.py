@@ -87,6 +87,7 @@ async def test_a_phone_that_answers_and_never_confirms_is_skipped_and_the_next_o
     assert (row.outcome, row.results(), row.answered_phone_id) == (
         "answered", ["unconfirmed", "answered"], 2)
     first, _ = row.legs.values()
+    assert first["answered_at"] == T0 + timedelta(seconds=0.5)  # its own answer, kept
     assert first["ended_at"] == T0 + timedelta(seconds=12.5)
     assert row.answered_at == T0 + timedelta(seconds=13.5)  # b's own answer
     assert row.caller_answered_at == T0 + timedelta(seconds=16.5)  # its confirmation
