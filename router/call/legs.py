@@ -288,10 +288,16 @@ class Legs:
 
     async def cancel_ringing(self, legs: Sequence[Leg], result: LegResult, reason: str,
                              keep: Leg | None = None) -> None:
-        """End every leg of ``legs`` still open but ``keep``, hanging it up with ``reason``."""
+        """End every leg of ``legs`` still open but ``keep``, hanging it up with ``reason``.
+
+        A screened phone still confirming when time is up did not confirm
+        (``unconfirmed``); one still confirming when another won is cancelled.
+        """
         for leg in legs:
             if leg is not keep and leg.result is None:
-                await self.end(leg, result, self.call.clock(), hangup=reason)
+                ended = (LegResult.UNCONFIRMED if result is LegResult.NO_ANSWER and leg.confirming
+                         else result)
+                await self.end(leg, ended, self.call.clock(), hangup=reason)
 
     async def end_all(self, at: datetime) -> None:
         """Teardown: the bridged leg ends answered at ``at``, any other still

@@ -24,7 +24,7 @@ from uuid import uuid4
 from router.ari import AriError
 from router.call.events import ConfirmTimeout
 from router.call.states import State
-from router.directory import Screening
+from router.directory import Hotline, Screening
 from router.plan import Group
 from router.records.kinds import LegResult
 
@@ -160,3 +160,44 @@ def after_confirming(call: Call) -> None:
     """No phone confirms any more: the call is ringing again."""
     if call.state.current is State.CONFIRMING and not any(leg.confirming for leg in call.legs):
         call.state.to(State.RINGING)
+
+
+# --- what `plan explain` says about it (pure) ----------------------------------------
+
+
+def explain(hotline: Hotline, group: Group, caller: str, menu: bool) -> dict[str, str]:
+    """What the caller and the answering phone hear, the caller id shown and
+    where billing starts, in words, for ``plan explain``."""
+    settings = hotline.screening
+    keys = {p.phone_id: p.confirm_key for p in hotline.phones}
+    members = ([m.phone_id for m in group.members] if group.members is not None
+               else list(keys))
+    screens = {phone_id: screen_for(settings, group, keys.get(phone_id))
+               for phone_id in members}
+    asked = {s.confirm_key for s in screens.values() if s and s.confirm_key}
+    off = [str(p) for p, s in screens.items() if s is None or s.confirm_key is None]
+    if asked:
+        prompt = ",".join(settings.confirm_prompt)
+        screening = (f"confirm key {'/'.join(sorted(asked))} within "
+                     f"{settings.confirm_timeout_s} s after '{prompt}'; no key: unconfirmed, "
+                     "the hunt goes on" + (f" (not screened: phone {', '.join(off)})"
+                                           if off else ""))
+    else:
+        screening = "off: the first phone to answer takes the call"
+    number, name = caller_id_for(settings, group, caller, hotline.number)
+    ringback = (f"'{','.join(settings.ringback)}' looped as early media (企业彩铃, not billed)"
+                if settings.ringback else "the ring tone")
+    if menu:
+        billing = "at the voice menu's answer"
+    elif asked and not off:
+        billing = "at the phone's confirm key"
+    elif asked:
+        billing = "at the phone's confirm key (its answer where not screened)"
+    else:
+        billing = ("when the whisper to the phone ends" if settings.whisper
+                   else "at the phone's answer")
+    return {"screening": screening,
+            "whisper": ",".join(settings.whisper) or "none",
+            "ringback": ringback,
+            "caller_id_shown": f"{number} ({name})",
+            "billing_starts": billing}

@@ -13,7 +13,7 @@ import pytest
 
 from router.call import Call
 from router.call.legs import Leg
-from router.call.screening import Screen, caller_id_for, screen_for
+from router.call.screening import Screen, caller_id_for, explain, screen_for
 from router.directory import Hotline, Screening
 from router.plan import Group
 from tests.unit.call_harness import CallLab, hotline
@@ -186,3 +186,22 @@ async def test_the_ringback_sound_stops_when_the_phone_is_bridged(tmp_path: Path
     assert names.index("stop_playback") < names.index("answer") < names.index("add_to_bridge")
     row = lab.row(call)
     assert (row.outcome, row.billable_ms) == ("answered", 4_000)
+
+
+def test_plan_explain_says_what_is_heard_shown_and_billed() -> None:
+    lab_hotline = hotline(("PJSIP/a", "PJSIP/b"), screening=Screening(
+        confirm_key="1", confirm_timeout_s=8, confirm_prompt=("beep",), whisper=("w",),
+        ringback=("my-ringback",), caller_id_shown="hotline"))
+    said = explain(lab_hotline, lab_hotline.default_group(), "13800138000", menu=False)
+    assert said == {
+        "screening": "confirm key 1 within 8 s after 'beep'; no key: unconfirmed, "
+                     "the hunt goes on",
+        "whisper": "w",
+        "ringback": "'my-ringback' looped as early media (企业彩铃, not billed)",
+        "caller_id_shown": "4001234567 (4001234567)",
+        "billing_starts": "at the phone's confirm key"}
+    plain = hotline(("PJSIP/a",))
+    said = explain(plain, plain.default_group(), "13800138000", menu=True)
+    assert (said["screening"], said["ringback"], said["billing_starts"]) == (
+        "off: the first phone to answer takes the call", "the ring tone",
+        "at the voice menu's answer")
