@@ -117,6 +117,21 @@ class Inbox:
         if self._caller_left():
             raise CallerLeft
 
+    async def settle(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Apply events until ``done()`` or ``timeout_s`` seconds pass, whoever
+        has left (for the call's end); whether ``done()``."""
+        deadline = self._loop.time() + timeout_s
+        while not done():
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                event = await asyncio.wait_for(self._queue.get(), remaining)
+            except TimeoutError:
+                return False
+            await self._apply(event)
+        return True
+
     async def wait(self, seconds: float) -> None:
         """Apply events for ``seconds`` (raises CallerLeft if the caller goes)."""
         with contextlib.suppress(TimeoutError):

@@ -62,7 +62,7 @@ async def apply(call: Call, event: CallEvent) -> None:
         return
     if channel.id == call.caller.id:
         if isinstance(event, CALLER_GONE):
-            call.caller_hung_up(event.at)
+            call.caller_hung_up(event.at, gone=isinstance(event, ev.ChannelDestroyed))
         elif isinstance(event, ev.ChannelStateChange) and channel.state == "Up":
             call.media.went_up(event.at)
         return

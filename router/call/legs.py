@@ -214,10 +214,15 @@ class Legs:
         channel accepts /dial only after its own StasisStart)."""
         call = self.call
         number, name = leg.caller_id or (call.caller.caller.number or "anonymous", call.dialled)
+        variables = {"CALLERID(num)": number, "CALLERID(name)": name}
+        if leg.caller_id is not None:
+            # The From of an outbound PJSIP call is its connected line, which a
+            # dial with a caller copies from the caller: set it, dial without.
+            variables |= {"CONNECTEDLINE(num,i)": number, "CONNECTEDLINE(name,i)": name}
         try:
             await call.services.ari.create_channel(
                 leg.dial_string, call.services.app, leg.channel_id, originator=call.caller.id,
-                variables={"CALLERID(num)": number, "CALLERID(name)": name})
+                variables=variables)
         except AriError as exc:
             call.log.warning("channel create failed", phone_id=leg.phone_id, error=str(exc))
             await self.end(leg, LegResult.FAILED, call.clock())
@@ -237,8 +242,9 @@ class Legs:
                 await self.end(leg, LegResult.FAILED, call.clock(), hangup="normal")
                 continue
             try:
-                await call.services.ari.dial(leg.channel_id, caller=call.caller.id,
-                                             timeout_s=int(ring_s) + 5)
+                await call.services.ari.dial(
+                    leg.channel_id, caller=call.caller.id if leg.caller_id is None else None,
+                    timeout_s=int(ring_s) + 5)
             except AriError as exc:
                 call.log.warning("dial failed", phone_id=leg.phone_id, error=str(exc))
                 await self.end(leg, LegResult.FAILED, call.clock(), hangup="normal")

@@ -82,6 +82,8 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
 
 # How long the caller's answer event may take before our own clock's time is used.
 ANSWER_EVENT_WAIT_S = 1.0
+# How long the caller's channel may take to be destroyed after it hung up.
+CALLER_GONE_WAIT_S = 0.5
 
 # Plan decisions that end the call with an announcement.
 REFUSALS = {"refused": Outcome.REFUSED, "blacklisted": Outcome.REFUSED,
@@ -107,6 +109,7 @@ class Call:
         self.outcome: Outcome | None = None
         self.lookup: Lookup | None = None
         self.caller_left_at: datetime | None = None
+        self.caller_gone_at: datetime | None = None  # the caller's channel destroyed
         self.phone_left_at: datetime | None = None  # the bridged phone hung up
         self.reconciled = False  # its end happened while no router watched
         self.bridge_id: str | None = None
@@ -238,8 +241,10 @@ class Call:
     def _screened(self, waves: list[Wave], hotline: Hotline, group: plan.Group) -> list[Wave]:
         """Each phone's screen (confirm key, whisper) and the caller id it is shown."""
         keys = {p.phone_id: p.confirm_key for p in hotline.phones}
-        shown = screening.caller_id_for(hotline.screening, group, self.caller.caller.number,
-                                        self.dialled)
+        shown: tuple[str, str] | None = screening.caller_id_for(
+            hotline.screening, group, self.caller.caller.number, self.dialled)
+        if shown == (self.caller.caller.number or "anonymous", self.dialled):
+            shown = None  # the caller's own, as a dial from the caller gives it
         return [Wave([dataclasses.replace(
             t, screen=screening.screen_for(hotline.screening, group,
                                            keys.get(t.phone_id) if t.phone_id else None),
@@ -327,6 +332,14 @@ class Call:
 
     async def finish(self) -> None:
         """Hang up what is left, release every claim, and close the records."""
+        if self.caller_left_at is not None and not self.reconciled:
+            # A caller who hung up ends the call when Asterisk destroys its
+            # channel: the moment its CDR ends (a prompt playing delays it a
+            # few ms after the hangup request).
+            await self.inbox.settle(lambda: self.caller_gone_at is not None,
+                                    timeout_s=CALLER_GONE_WAIT_S)
+            if self.caller_gone_at is not None:
+                self.caller_left_at = max(self.caller_left_at, self.caller_gone_at)
         end = self.ended_at or self.clock()
         outcome = self.outcome or Outcome.FAILED
         await self.legs.end_all(end)
@@ -348,7 +361,11 @@ class Call:
 
     # --- what the parts tell the call ---------------------------------------------------
 
-    def caller_hung_up(self, at: datetime) -> None:
+    def caller_hung_up(self, at: datetime, gone: bool = False) -> None:
+        """The caller hung up (first word of it at ``at``); ``gone``: its
+        channel is destroyed, at ``at``."""
+        if gone and self.caller_gone_at is None:
+            self.caller_gone_at = at
         if self.caller_left_at is None:
             self.caller_left_at = at
             self.log.info("caller hung up", state=self.state.current)

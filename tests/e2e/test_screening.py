@@ -37,8 +37,10 @@ async def screened_hotline(db: Any, number: str, bound: list[sipp.Phone],
                            **settings: Any) -> dict[str, int]:
     """A hotline with these screening settings (columns of ``hotlines``), then its phones."""
     await admin.add_hotline(db, number, strategy, ring_timeout_s=ring_timeout_s)
-    for column, value in settings.items():  # column names from this file only
-        await db.execute(f"UPDATE hotlines SET {column} = $2 WHERE number = $1", number, value)
+    if settings:  # column names from this file only; one statement, as the CHECKs read it
+        columns = ", ".join(f"{column} = ${n}" for n, column in enumerate(settings, start=2))
+        await db.execute(f"UPDATE hotlines SET {columns} WHERE number = $1", number,
+                         *settings.values())
     ids = {}
     for phone in bound:
         row = await admin.add_phone(db, number, phone.dial_string)
@@ -182,3 +184,23 @@ async def test_a_phone_sending_183_early_media_is_screened_from_its_answer(
     assert abs(answered - seconds(trunk_seen["t_answer"])) < 0.2
     assert seen.t_answer is not None
     assert seen.t_answer > seconds(trunk_seen["t_key"])
+
+
+async def test_the_phone_is_shown_the_prefixed_caller_or_the_400_number(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    phone = phones(answer_after_ms=100)
+    await screened_hotline(db, hotline_number, [phone], caller_id_shown="prefix",
+                           caller_id_prefix="400-")
+
+    prefixed = await sipp.call(lab.sip_address, hotline_number, caller="13912345678",
+                               hold_ms=500)
+    await db.execute("UPDATE hotlines SET caller_id_shown = 'hotline' WHERE number = $1",
+                     hotline_number)
+    await asyncio.sleep(1.5)  # the router reloads on the change's NOTIFY
+    as_hotline = await sipp.call(lab.sip_address, hotline_number, caller="13912345678",
+                                 hold_ms=500)
+
+    assert (prefixed.result, as_hotline.result) == ("answered", "answered")
+    assert [r["cid"] for r in phone.results()] == ["400-13912345678", hotline_number]
+    await wait_for_call(db, hotline_number, count=2)

@@ -218,7 +218,8 @@ def phone(answer_after_ms: int | None = 200, reject_code: int | None = None,
     dialog = "" if reject_code is not None else """
 <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
 <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
-<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>"""
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+<ereg regexp="sip:([^@]*)@" search_in="hdr" header="From:" assign_to="cid_uri,cid"/>"""
     out.append(f"""<recv request="INVITE" crlf="true"><action>{dialog}
 <gettimeofday assign_to="t_invite_s,t_invite_us"/>
 </action></recv>
@@ -318,8 +319,9 @@ Content-Length: [len]
     out.append(f'<recv request="BYE" timeout="{hold}" ontimeout="hangup">'
                '<action><gettimeofday assign_to="t_end_s,t_end_us"/></action></recv>\n')
     out.append(OK_TO_BYE)
+    # cid: the caller id number it was shown (the From user part)
     out.append(_log("RESULT call=[call_number] result=answered ended_by=remote "
-                    + " ".join(_time(v) for v in times)))
+                    "cid=[$cid] cid_uri=[$cid_uri] " + " ".join(_time(v) for v in times)))
     out.append('<nop next="end"/>\n')
     out.append('<label id="hangup"/>\n')
     out.append(_now("t_end"))
@@ -337,6 +339,6 @@ Content-Length: 0
 <recv response="200" crlf="true"/>
 """)
     out.append(_log("RESULT call=[call_number] result=answered ended_by=local "
-                    + " ".join(_time(v) for v in times)))
+                    "cid=[$cid] cid_uri=[$cid_uri] " + " ".join(_time(v) for v in times)))
     out.append('<label id="end"/>\n</scenario>\n')
     return "".join(out)

@@ -86,8 +86,9 @@ def _result_from_row(caller: str, row: dict[str, str] | None, errors: str) -> Ca
         if key not in row:
             return None
         parts = row[key].split(".")
-        value = int(parts[0]) + int(parts[2]) / 1e6
-        return value or None  # a time never taken prints as 0
+        if len(parts) < 3 or not (parts[0].isdigit() and parts[2].isdigit()):
+            return None  # a time never taken (no 180/183 came) prints empty
+        return int(parts[0]) + int(parts[2]) / 1e6 or None
 
     status = row.get("status")
     return CallResult(caller=caller, result=row["result"],
