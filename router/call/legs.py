@@ -158,7 +158,7 @@ def unanswered_outcome(legs: Sequence[Leg]) -> Outcome:
     results = {leg.result for leg in legs}
     if not results or results <= {LegResult.BUSY}:
         return Outcome.BUSY
-    if LegResult.NO_ANSWER in results:
+    if results & {LegResult.NO_ANSWER, LegResult.UNCONFIRMED}:  # nobody took it
         return Outcome.NO_ANSWER
     if LegResult.BUSY in results:
         return Outcome.BUSY
@@ -284,8 +284,9 @@ class Legs:
         if leg.claimed:
             leg.claimed = False
             talk_ms = None
-            if result is LegResult.ANSWERED and leg.answered_at is not None:
-                talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
+            talked_from = leg.ready_at or leg.answered_at  # a screened phone: its key
+            if result is LegResult.ANSWERED and talked_from is not None:
+                talk_ms = max(0, int((at - talked_from).total_seconds() * 1000))
             await call.services.store.release(leg.id, talk_ms)
         call.recorder.add(LegEnded(leg.id, at, result, cause,
                                    leg.answered_at if leg is not self.winner else None))

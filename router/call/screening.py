@@ -98,6 +98,7 @@ async def start(call: Call, leg: Leg) -> None:
     playback_id = str(uuid4())
     leg.screen_playback = playback_id
     call.log.info("screening phone", phone_id=leg.phone_id, confirm_key=screen.confirm_key)
+    wait_s = PROMPT_LIMIT_S  # until the prompt's end starts the key's timeout
     try:
         await call.services.ari.play(leg.channel_id, [f"sound:{s}" for s in screen.sounds],
                                      playback_id)
@@ -106,8 +107,9 @@ async def start(call: Call, leg: Leg) -> None:
         if screen.confirm_key is None:
             leg.ready_at = call.clock()  # a whisper is a courtesy: connect without it
             return
+        wait_s = screen.timeout_s  # no prompt will end: the key's time starts now
     if screen.confirm_key is not None:
-        leg.timer = call.inbox.after(PROMPT_LIMIT_S, ConfirmTimeout(leg.id, playback_id))
+        leg.timer = call.inbox.after(wait_s, ConfirmTimeout(leg.id, playback_id))
 
 
 async def playback_finished(call: Call, leg: Leg, playback_id: str, at: datetime) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from router.ari import AriError
 from router.call import Call
 from router.call.legs import Leg
 from router.call.screening import Screen, caller_id_for, explain, screen_for
@@ -205,3 +206,17 @@ def test_plan_explain_says_what_is_heard_shown_and_billed() -> None:
     assert (said["screening"], said["ringback"], said["billing_starts"]) == (
         "off: the first phone to answer takes the call", "the ring tone",
         "at the voice menu's answer")
+
+
+async def test_a_prompt_that_cannot_play_still_gives_the_phone_its_timeout(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [screened(("PJSIP/a",))], {"PJSIP/a": Phone(answer_after_s=1.0)})
+    lab.ari.failures["play"] = AriError("POST", "/channels/x/play", 500, "no such sound")
+    call = lab.place_call()
+    await lab.all_ended()
+    row = lab.row(call)
+    assert row.results() == ["unconfirmed"]
+    (ended,) = [leg["ended_at"] for leg in row.legs.values()]
+    assert ended == T0 + timedelta(seconds=11)  # answered at 1 s, then its 10 s
+    assert row.outcome == "no-answer"
+    assert lab.claims_held() == 0
