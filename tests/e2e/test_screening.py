@@ -166,7 +166,7 @@ async def test_a_ringback_sound_with_nobody_answering_bills_nothing_and_never_an
 
 async def test_a_phone_sending_183_early_media_is_screened_from_its_answer(
         db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
-        hotline_number: str) -> None:
+        hotline_number: str, capsys: pytest.CaptureFixture[str]) -> None:
     # A carrier trunk's 183 with SDP (its own ringback) before the answer.
     trunk = phones(answer_after_ms=800, early_media=True, key_pcap=(800, KEY_1))
     await screened_hotline(db, hotline_number, [trunk], confirm_key="1", confirm_timeout_s=5)
@@ -181,6 +181,12 @@ async def test_a_phone_sending_183_early_media_is_screened_from_its_answer(
     # The 183 decided nothing: the leg answered with the 200, and the caller
     # was answered only after the key.
     answered = leg["answered_at"].timestamp()
+    off_ms = 1000 * (answered - seconds(trunk_seen["t_answer"]))
+    after_key_ms = 1000 * ((seen.t_answer or 0) - seconds(trunk_seen["t_key"]))
+    with capsys.disabled():
+        print(f"\n183 trunk: leg answered {off_ms:+.0f} ms from the trunk's 200 (its 183 came "
+              f"{trunk.answer_after_ms} ms before); caller's 200 {after_key_ms:.0f} ms after "
+              "the key")
     assert abs(answered - seconds(trunk_seen["t_answer"])) < 0.2
     assert seen.t_answer is not None
     assert seen.t_answer > seconds(trunk_seen["t_key"])
