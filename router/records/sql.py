@@ -46,15 +46,18 @@ async def _call_started(db: Any, r: CallStarted) -> None:
 
 
 async def _call_bridged(db: Any, r: CallBridged) -> None:
-    # The leg's answer, the call's answer and when we answered the caller, in
-    # one statement (one round trip, not three).
+    # The leg's answer (and confirmation), the call's answer and when billing
+    # starts, in one statement (one round trip, not three). A voice menu's
+    # earlier answer of the caller is kept: billing started there.
     await db.execute(
-        """WITH leg AS (UPDATE call_legs SET answered_at = $3 WHERE id = $2)
+        """WITH leg AS (UPDATE call_legs SET answered_at = $3, confirmed_at = $7
+                        WHERE id = $2)
            UPDATE calls SET answered_at = $3, answered_phone_id = $4,
                             answered_dial_string = $5,
                             caller_answered_at = coalesce(caller_answered_at, $6)
            WHERE id = $1""",
-        r.call_id, r.leg_id, r.answered_at, r.phone_id, r.dial_string, r.caller_answered_at)
+        r.call_id, r.leg_id, r.answered_at, r.phone_id, r.dial_string, r.caller_answered_at,
+        r.confirmed_at)
 
 
 async def _call_overflow(db: Any, r: CallOverflow) -> None:
@@ -63,7 +66,7 @@ async def _call_overflow(db: Any, r: CallOverflow) -> None:
 
 
 async def _caller_answered(db: Any, r: CallerAnswered) -> None:
-    # The caller is answered once: a greeting before the bridge keeps its time.
+    # The caller is answered once: a voice menu before the bridge keeps its time.
     await db.execute("UPDATE calls SET caller_answered_at = coalesce(caller_answered_at, $2) "
                      "WHERE id = $1", r.call_id, r.answered_at)
 
@@ -108,9 +111,9 @@ async def _leg_started(db: Any, r: LegStarted) -> None:
 async def _leg_ended(db: Any, r: LegEnded) -> None:
     await db.execute(
         """UPDATE call_legs SET ended_at = greatest($2, dial_started_at), result = $3,
-                                hangup_cause = $4
+                                hangup_cause = $4, answered_at = coalesce(answered_at, $5)
            WHERE id = $1 AND ended_at IS NULL""",
-        r.leg_id, r.ended_at, r.result.value, r.hangup_cause)
+        r.leg_id, r.ended_at, r.result.value, r.hangup_cause, r.answered_at)
 
 
 async def _claim_released(db: Any, r: ClaimReleased) -> None:
