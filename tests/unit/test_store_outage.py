@@ -17,6 +17,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from router import logs, metrics
+from router.ari import AriError
 from router.directory import Snapshot
 from router.quiet import QuietRetries
 from router.records import CallStarted, ClaimReleased
@@ -233,6 +234,26 @@ async def test_a_retrying_loop_says_an_outage_once_and_other_errors_in_full() ->
         ("error", "rating pass failed")]
     assert logs[1]["failed_passes"] == 40
     assert isinstance(logs[2]["exc_info"], ZeroDivisionError)
+
+
+async def test_an_error_that_repeats_every_pass_is_logged_once_until_it_changes() -> None:
+    with capture_logs() as logs:
+        quiet = QuietRetries(structlog.get_logger("test"), "heartbeat")
+        for _ in range(30):  # an Asterisk that answers 404 to every request
+            quiet.failed(AriError("GET", "/channels", 404, "Not found"))
+        for _ in range(3):
+            quiet.failed(ZeroDivisionError("a bug"))
+        quiet.succeeded()
+    assert [(line["log_level"], line["event"]) for line in logs] == [
+        ("warning", "heartbeat failed"),
+        ("warning", "heartbeat failed again"),
+        ("error", "heartbeat failed"),
+        ("warning", "heartbeat failed again"),
+        ("info", "heartbeat resumed")]
+    assert "exc_info" not in logs[0]  # Asterisk's answer needs no traceback
+    assert logs[1]["times"] == 29
+    assert isinstance(logs[2]["exc_info"], ZeroDivisionError)
+    assert logs[3]["times"] == 2
 
 
 async def test_a_peers_call_seen_before_the_outage_keeps_its_phone_busy_during_it(
