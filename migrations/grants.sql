@@ -72,10 +72,13 @@ GRANT SELECT ON hotlines, bound_phones, phones, phone_state, calls, call_legs, p
     TO hotline_router_customer;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_customer;
 -- ...and makes the everyday edits: answering rule, phone order/weight/on-off, plans, hours.
--- Not the number, its owner, its phones' dial strings, tariffs or money.
+-- Not the number, its owner, any dial string (its phones', the overflow forwarding
+-- target: a dial string reaches any line at the operator's cost), tariffs or money.
+-- The customer may choose overflow 'forward' to the target the operator set.
 GRANT UPDATE (name, strategy, strategy_options, ring_timeout_s, total_timeout_s, max_attempts,
-              overflow, overflow_max_wait_s, overflow_forward_to) ON hotlines
+              overflow, overflow_max_wait_s) ON hotlines
     TO hotline_router_customer;
+REVOKE UPDATE (overflow_forward_to) ON hotlines FROM hotline_router_customer;  -- granted before
 GRANT UPDATE (position, weight, enabled) ON bound_phones TO hotline_router_customer;
 GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_customer;

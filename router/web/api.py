@@ -218,7 +218,7 @@ async def add_hotline(ctx: Ctx) -> Any:
 
 async def change_hotline(ctx: Ctx) -> Any:
     given = ctx.body.given()
-    operator_fields(ctx, given, ("number", "enabled", "customer"))
+    operator_fields(ctx, given, schemas.OPERATOR_HOTLINE_FIELDS)
     await hotline_id(ctx)
     number = ctx.param("number")
     row = await crud.update_row(ctx.db, HOTLINES, {"number": number},

@@ -38,8 +38,14 @@ class HotlineNew(Body):
     customer: str | UnsetType | None = UNSET
 
 
+# What only an operator token may change on a hotline: its identity, and where
+# calls are forwarded (a dial string reaches any line at the operator's cost).
+# The customer role's column grants (migrations/grants.sql) say the same.
+OPERATOR_HOTLINE_FIELDS = ("number", "enabled", "customer", "overflow_forward_to")
+
+
 class HotlineChange(Body):
-    """Changes to a hotline. Customers may not change number, enabled or customer."""
+    """Changes to a hotline. Customers may not change OPERATOR_HOTLINE_FIELDS."""
 
     number: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
