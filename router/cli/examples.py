@@ -57,8 +57,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                          "--low-balance-fen 10000",),
     "billing topup": (f"hotline-router billing topup --hotline {N} --fen 50000 "
                       '--note "transfer 2026-12-03"',),
-    "billing adjust": (f"hotline-router billing adjust --hotline {N} --fen -500 "
-                       '--note "refund: dropped call"',),
+    "billing adjust": (f"hotline-router billing adjust --hotline {N} --fen 500 "
+                       '--note "refund: dropped call"',
+                       f"hotline-router billing adjust --hotline {N} --fen -300 "
+                       '--note "late fee"'),
     "billing balance": (f"hotline-router billing balance --hotline {N}",),
     "billing statement": (f"hotline-router billing statement --hotline {N} --month 2026-10",
                           "hotline-router billing statement --all --month 2026-10 "
