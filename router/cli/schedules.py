@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from router import admin, crud
+from router import admin, crud, zones
 from router.cli import arguments, output
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
@@ -54,11 +54,11 @@ SCHEDULES = crud.TableSpec(
         crud.Field("makeup_workday_as", "--makeup-as", str,
                    "whose hours a make-up workday (调休) keeps (default mon)", "mon…fri"),
     ),
-    select="""SELECT s.id, s.hotline_id, h.number AS hotline, s.name, s.observe_holidays,
+    select=f"""SELECT s.id, s.hotline_id, h.number AS hotline, s.name, s.observe_holidays,
                      s.makeup_workday_as, s.override, s.override_until,
                      (SELECT count(*) FROM schedule_windows w WHERE w.schedule_id = s.id)
                      AS windows,
-                     coalesce(ps.time_zone, 'Asia/Shanghai') AS time_zone
+                     {zones.HOTLINE_ZONE_SQL} AS time_zone
               FROM schedules s JOIN hotlines h ON h.id = s.hotline_id
               LEFT JOIN plan_settings ps ON ps.hotline_id = s.hotline_id""",
     order_by="hotline, name",
@@ -117,7 +117,7 @@ async def override(args: argparse.Namespace) -> int:
             await hotline_id(db, args.hotline), DEFAULT_TIME_ZONE)
         until = args.until
         if until is not None:
-            until = until if until.tzinfo else until.replace(tzinfo=output.zone(zone))
+            until = until if until.tzinfo else until.replace(tzinfo=zones.zone(zone))
             now = datetime.now(UTC)
             if until <= now:
                 raise admin.AdminError(

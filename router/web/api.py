@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 import strategies
-from router import admin, call_log, crud, stats
+from router import admin, call_log, crud, stats, zones
 from router.billing import render as statement_render
 from router.billing import statements
 from router.billing.months import Month, MonthError
@@ -154,16 +154,13 @@ def rows(found: Any) -> list[dict[str, Any]]:
 
 
 def parse_time(name: str, text: str | None) -> datetime | None:
+    """An ISO date or time; without an offset it is the hotline's wall time (call_log)."""
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, f"{name}: {text!r} is not an ISO time, "
-                            "e.g. 2026-11-28T09:00:00+08:00") from None
-    if value.tzinfo is None:
-        raise ApiError(400, f"{name}: {text!r} needs an offset, e.g. {text}+08:00")
-    return value
+        return zones.parse_time(text)
+    except ValueError as exc:
+        raise ApiError(400, f"{name}: {exc}") from None
 
 
 def parse_day(name: str, text: str | None, default: date) -> date:
@@ -198,9 +195,8 @@ async def hotline_detail(ctx: Ctx) -> Any:
     await hotline_id(ctx)
     row = await crud.get_row(ctx.db, HOTLINES, {"number": ctx.param("number")})
     details = await HOTLINES.details(ctx.db, row) if HOTLINES.details else {}
-    zone = await ctx.db.fetchval(
-        "SELECT time_zone FROM plan_settings WHERE hotline_id = $1", row["id"])
-    return {**as_json(row), "time_zone": zone or "Asia/Shanghai",
+    zone = await zones.hotline_zone(ctx.db, row["number"])
+    return {**as_json(row), "time_zone": zone,
             **{name: rows(found) for name, found in details.items()}}
 
 
@@ -493,7 +489,10 @@ def call_filter(ctx: Ctx) -> call_log.CallFilter:
     if ctx.query("before"):
         at_text, _, id_text = (ctx.query("before") or "").rpartition("_")
         try:
-            before = (parse_time("before", at_text) or datetime.min, UUID(id_text))
+            at = parse_time("before", at_text)
+            if at is None or at.tzinfo is None:
+                raise ValueError(at_text)
+            before = (at, UUID(id_text))
         except ValueError:
             raise ApiError(400, "before: use the next_before value of the previous page") from None
     return call_log.CallFilter(
@@ -573,14 +572,16 @@ async def live_stream(ctx: Ctx) -> web.StreamResponse:
     return response
 
 
-def _period(ctx: Ctx) -> tuple[date, date]:
-    today = stats.local_today()
-    first = parse_day("from", ctx.query("from"), today)
+async def _period(ctx: Ctx) -> tuple[date, date]:
+    """``from`` and ``to``; by default today in the hotline's zone."""
+    text = ctx.query("from")
+    first = (parse_day("from", text, date.min) if text is not None  # (an unknown hotline: 404)
+             else await zones.hotline_today(ctx.db, ctx.param("number")))
     return first, parse_day("to", ctx.query("to"), first)
 
 
 async def report(ctx: Ctx) -> Any:
-    first, last = _period(ctx)
+    first, last = await _period(ctx)
     found = await stats.report(ctx.db, ctx.param("number"), first, last,
                                parse_int("service_level_s", ctx.query("service_level_s"),
                                          stats.SERVICE_LEVEL_S))
@@ -594,7 +595,7 @@ async def report_table(ctx: Ctx) -> Any:
     table = ctx.param("table")
     if table not in stats.TABLES:
         raise ApiError(404, f"no report table {table!r} (tables: {', '.join(stats.TABLES)})")
-    first, last = _period(ctx)
+    first, last = await _period(ctx)
     found = await stats.report(ctx.db, ctx.param("number"), first, last,
                                parse_int("service_level_s", ctx.query("service_level_s"),
                                          stats.SERVICE_LEVEL_S))
@@ -706,8 +707,9 @@ ROUTES: tuple[Route, ...] = (
         ("hotline", "a 400/800 number"),
         ("caller", "a caller number, or a prefix ending in *"),
         ("outcome", "answered, busy, no-answer, … ; missed (offered, not answered); live"),
-        ("since", "started at or after (ISO time with offset)"),
-        ("until", "started before (ISO time with offset)"),
+        ("since", "started at or after: an ISO time with offset, or a date / time "
+                  "without one in the hotline's zone"),
+        ("until", "started before (as since)"),
         ("before", "the next_before value of the previous page"),
         ("limit", "calls per page, 1–1000 (default 50)"))),
     Route("GET", "/calls/{call_id}", "one call in full: plan decision, menu keys, legs, charge",

@@ -12,11 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from router.text import printable
-
-DEFAULT_ZONE = "Asia/Shanghai"
+from router.zones import zone
 
 OUTCOMES_ZH = {
     "answered": "已接听", "busy": "占线", "no-answer": "无人接听", "failed": "呼叫失败",
@@ -37,10 +35,6 @@ STRATEGIES_ZH = {"sequential": "顺序接听", "random": "随机接听", "round_
                  "least_talk_time": "最短通话时长优先", "ring_progressively": "逐个追加振铃"}
 DAYS_ZH = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五",
            "sat": "周六", "sun": "周日", "holiday": "法定假日"}
-
-
-def zone(name: str | None) -> ZoneInfo:
-    return ZoneInfo(name or DEFAULT_ZONE)
 
 
 def iso_utc(value: datetime) -> str:

@@ -97,8 +97,8 @@ async def test_errors_are_json_sentences(api: Any, operator_token: str) -> None:
          bearer(operator_token), 400, "request body: Object contains unknown field `colour`"),
         ("GET", "/api/v1/calls?outcome=lost", None, bearer(operator_token), 400,
          "outcome must be one of"),
-        ("GET", "/api/v1/calls?since=2026-10-01T00:00:00", None, bearer(operator_token), 400,
-         "needs an offset"),
+        ("GET", "/api/v1/calls?since=2026-10-01%2B08:00", None, bearer(operator_token), 400,
+         "since: '2026-10-01+08:00' is not an ISO date or time, e.g. 2026-10-01 (a day)"),
         ("GET", "/api/v1/calls/not-a-uuid", None, bearer(operator_token), 400,
          "is not a call id"),
     ]
