@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from router import admin, crud, region
+from router import admin, crud, plan_checks
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, pool
@@ -47,11 +47,7 @@ async def _values(db: Any, hotline: int, args: argparse.Namespace) -> dict[str, 
     for flag, column in (("list", "caller_list"), ("region", "caller_region")):
         if getattr(args, flag) is not None:
             values[column] = _none(getattr(args, flag))
-    if values.get("caller_region"):
-        try:
-            region.check_place(values["caller_region"])
-        except ValueError as exc:
-            raise admin.AdminError(f"--region: {exc}") from None
+    plan_checks.check_region(values.get("caller_region"), "--region")
     if args.schedule is not None:
         schedule = _none(args.schedule)
         values["schedule_id"] = schedule and await named_id(db, "schedules", hotline, schedule)

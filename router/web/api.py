@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 import strategies
-from router import admin, call_log, crud, stats, zones
+from router import admin, call_log, crud, plan_checks, stats, zones
 from router.billing import render as statement_render
 from router.billing import statements
 from router.billing.months import Month, MonthError
@@ -349,7 +349,9 @@ async def set_members(ctx: Ctx) -> Any:
 # --- plan rules ------------------------------------------------------------------------
 
 async def _rule_values(ctx: Ctx, hotline: int, given: dict[str, Any]) -> dict[str, Any]:
-    """Names of schedule, group and menu -> their ids within the hotline."""
+    """Names of schedule, group and menu -> their ids within the hotline; the region
+    checked as the CLI checks it."""
+    plan_checks.check_region(given.get("caller_region"), "caller_region")
     for key, table, column, noun in (("schedule", "schedules", "schedule_id", "schedule"),
                                      ("group", "phone_groups", "group_id", "group"),
                                      ("menu", "voice_menus", "menu_id", "voice menu")):
@@ -403,8 +405,10 @@ async def list_callers(ctx: Ctx) -> Any:
 
 async def add_caller(ctx: Ctx) -> Any:
     body = ctx.body
+    value = stored_value(body.match, body.value)
+    plan_checks.check_area_code(body.match, value, "value: area code")
     values = {"hotline_id": await hotline_id(ctx), "list": body.list, "match": body.match,
-              "value": stored_value(body.match, body.value), "note": body.note}
+              "value": value, "note": body.note}
     return as_json(await crud.insert_row(ctx.db, ENTRIES, values))
 
 
@@ -452,6 +456,10 @@ async def change_schedule(ctx: Ctx) -> Any:
     given = ctx.body.given()
     if given.get("override") is None and "override" in given:
         given.setdefault("override_until", None)  # "follow the hours" ends any override
+    if given.get("override_until") is not None:
+        given["override_until"] = plan_checks.override_end(
+            given["override_until"], await zones.hotline_zone(ctx.db, ctx.param("number")),
+            "override_until")
     await crud.update_row(ctx.db, SCHEDULES, {"id": schedule}, given, ctx.param("name"))
     return await _schedule_json(ctx, schedule)
 
