@@ -109,9 +109,12 @@ class GroupChange(Body):
 
 
 class Member(Body):
+    """A bound phone in a group. ``weight`` null or left out: the binding's weight, which
+    the strategy reads as its default share (as `group member add` without --weight)."""
+
     phone_id: int
     position: int = 1
-    weight: int = 1
+    weight: int | None = None
 
 
 class RuleNew(Body):

@@ -65,3 +65,24 @@ async def test_an_override_ending_in_the_past_is_refused(api: Any, account: Acco
     assert changed.status == 200, await changed.text()
     stored = datetime.fromisoformat((await changed.json())["override_until"])
     assert stored == later.replace(tzinfo=UTC) - timedelta(hours=8)
+
+
+async def test_a_member_without_a_weight_follows_its_binding_as_in_the_cli(
+        api: Any, db: Any, account: Account) -> None:
+    phone = await db.fetchval(
+        "INSERT INTO phones (dial_string, label) VALUES ($1, 'a') RETURNING id",
+        f"PJSIP/phones/sip:w{account.number}@127.0.0.1:5")
+    await db.execute("INSERT INTO bound_phones (hotline_id, phone_id, position, weight) "
+                     "SELECT id, $2, 1, 30 FROM hotlines WHERE number = $1",
+                     account.number, phone)
+    groups = f"/api/v1/hotlines/{account.number}/groups"
+    made = await api.post(groups, headers=bearer(account.token),
+                          json={"name": "sales", "strategy": "weighted"})
+    assert made.status == 201, await made.text()
+    response = await api.put(f"{groups}/sales/members", headers=bearer(account.token),
+                             json=[{"phone_id": phone}])
+    group = await response.json()
+    assert response.status == 200, group
+    assert [(m["weight"], m["weight_from"]) for m in group["members"]] == [(30, "binding")]
+    assert await db.fetchval("SELECT weight FROM group_members WHERE phone_id = $1",
+                             phone) is None
