@@ -33,7 +33,7 @@ from router.cli.caller_lists import ENTRIES, stored_value
 from router.cli.groups import GROUPS
 from router.cli.hotlines import HOTLINES
 from router.cli.phones import PHONES
-from router.cli.rules import RULES
+from router.cli.rules import RULES, insert_rule, update_rule
 from router.cli.schedules import SCHEDULES
 from router.web import auth, schemas
 from router.web.errors import ApiError
@@ -369,11 +369,7 @@ async def list_rules(ctx: Ctx) -> Any:
 async def add_rule(ctx: Ctx) -> Any:
     hotline = await hotline_id(ctx)
     values = await _rule_values(ctx, hotline, ctx.body.given())
-    if "position" not in values:
-        values["position"] = await ctx.db.fetchval(
-            "SELECT coalesce(max(position), 0) + 1 FROM plan_rules WHERE hotline_id = $1",
-            hotline)
-    return as_json(await crud.insert_row(ctx.db, RULES, {"hotline_id": hotline, **values}))
+    return as_json(await insert_rule(ctx.db, {"hotline_id": hotline, **values}))
 
 
 async def _rule(ctx: Ctx) -> tuple[int, int]:
@@ -388,7 +384,7 @@ async def _rule(ctx: Ctx) -> tuple[int, int]:
 async def change_rule(ctx: Ctx) -> Any:
     hotline, rule = await _rule(ctx)
     values = await _rule_values(ctx, hotline, ctx.body.given())
-    return as_json(await crud.update_row(ctx.db, RULES, {"id": rule}, values, str(rule)))
+    return as_json(await update_rule(ctx.db, rule, values, str(rule)))
 
 
 async def delete_rule(ctx: Ctx) -> Any:
