@@ -72,3 +72,13 @@ def test_the_command_line_says_what_is_wrong_without_a_traceback(argv: list[str]
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "error: argument" in done.stderr
+
+
+def test_a_token_says_whether_it_is_an_operators() -> None:
+    """Without --customer a token sees every hotline: that must be asked for (--operator)."""
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
+        build_parser().parse_args(["token", "create", "crm sync"])
+    assert "one of the arguments --operator --customer is required" in err.getvalue()
+    assert build_parser().parse_args(["token", "create", "ops", "--operator"]).operator
+    customer = build_parser().parse_args(["token", "create", "crm", "--customer", "某某科技"])
+    assert (customer.operator, customer.customer) == (False, "某某科技")
