@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import jinja2
@@ -60,7 +61,17 @@ async def signed_in(request: web.Request) -> auth.Principal:
     try:
         return await api.principal_of(request)
     except ApiError:
-        raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
+        raise web.HTTPSeeOther("/login?" + urlencode({"next": request.path_qs})) from None
+
+
+def local_path(target: str) -> str:
+    """``target`` when it is a path on this site, else "/": after signing in the browser
+    goes there, so it must never lead elsewhere (``//host``, ``/\\host`` and ``https:``
+    are other sites to a browser)."""
+    if (not target.startswith("/") or target[1:2] in ("/", "\\")
+            or any(ch.isspace() or not ch.isprintable() for ch in target)):
+        return "/"
+    return target
 
 
 async def hotlines_of(db: Any) -> list[Any]:
@@ -81,15 +92,14 @@ def chosen(request: web.Request, hotlines: list[Any]) -> str | None:
 # --- sign in ----------------------------------------------------------------------------
 
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", message="", next=request.query.get("next", "/"))
+    return render(request, "login.html", message="",
+                  next=local_path(request.query.get("next", "/")))
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     token = str(form.get("token", "")).strip()
-    target = str(form.get("next", "/"))
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = local_path(str(form.get("next", "/")))
     who = await auth.authenticate(request.app[api.POOL], token)
     if who is None:
         return render(request, "login.html", status=401, next=target,
