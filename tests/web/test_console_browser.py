@@ -181,7 +181,9 @@ async def test_a_reports_plot_has_a_bar_per_answered_and_missed_part_of_each_hou
     csv_link = page.locator("a", has_text="CSV").first
     async with page.expect_download() as download:
         await csv_link.click()
-    text = (await (await download.value).path()).read_text(encoding="utf-8")
+    raw = (await (await download.value).path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the Chinese as UTF-8
+    text = raw.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("key,calls,offered,answered,missed")
     assert text.splitlines()[1 + 9].startswith("09,3,3,2,1,")
     await page.context.close()
