@@ -120,3 +120,14 @@ def test_an_adjustment_that_gives_money_back_is_positive() -> None:
         args = build_parser().parse_args(shlex.split(line, comments=True)[1:])
         gives_back = any(word in args.note.lower() for word in _CREDIT_WORDS)
         assert (args.fen > 0) == gives_back, line
+
+
+def test_the_schema_guide_lists_every_table() -> None:
+    created = {m[1] for path in sorted((REPO / "migrations").glob("[0-9]*.sql"))
+               for m in re.finditer(r"(?im)^CREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)",
+                                    path.read_text())}
+    schema = (REPO / "docs" / "schema.md").read_text()
+    assert len(created) > 20
+    assert sorted(t for t in created if f"`{t}`" not in schema) == []
+    for words in ("row-level security", "hotline_router_customer", "api_tokens"):
+        assert words in schema.lower(), words
