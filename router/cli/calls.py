@@ -2,7 +2,7 @@
 (`calls show ID`), or the calls in progress (`--live`).
 
 Caller ids and labels come from outside: they are printed with control
-characters escaped (router/text.py), so a forged id cannot add table rows or
+characters escaped (router/callers.py, printable), so a forged id cannot add table rows or
 drive the terminal. Tables are drawn by rich, which measures Chinese text by
 its display width.
 """
@@ -23,11 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from router import admin, call_log, live_calls
+from router.billing.money import yuan
+from router.callers import printable
 from router.cli import arguments
 from router.cli.common import pool, print_json_lines, print_table
 from router.plan import DEFAULT_TIME_ZONE
-from router.text import printable
-from router.web.present import as_json, local_text, seconds_text, yuan
+from router.web.present import as_json, local_text, seconds_text
 
 FIELDS = ("id", "hotline", "caller", "started_at", "answered_at", "ended_at", "outcome",
           "answered_by", "billable_ms")

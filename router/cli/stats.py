@@ -10,9 +10,9 @@ from typing import Any
 from rich.text import Text
 
 from router import admin, stats, zones
+from router.callers import printable
 from router.cli.calls import console, table
 from router.cli.common import pool
-from router.text import printable
 from router.web.present import percent
 
 

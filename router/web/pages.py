@@ -20,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from router import call_log, crud, stats, zones
+from router.billing.money import yuan
 from router.cli.bindings import BINDINGS
 from router.cli.hotlines import HOTLINES
 from router.cli.rules import RULES
@@ -43,7 +44,7 @@ _env.globals.update(
     leg_results=present.LEG_RESULTS_ZH, plan_results=present.PLAN_RESULTS_ZH,
     phone_states=PHONE_STATES_ZH, strategies_zh=present.STRATEGIES_ZH, days_zh=present.DAYS_ZH,
     local=present.local_text, secs=present.seconds_text, percent=present.percent,
-    yuan=present.yuan, shown=present.shown)
+    yuan=yuan, shown=present.shown)
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:

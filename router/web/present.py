@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from router.text import printable
+from router.callers import printable
 from router.zones import zone
 
 OUTCOMES_ZH = {
@@ -93,14 +93,6 @@ def percent(rate: float | None) -> str:
     return "–" if rate is None else f"{rate * 100:.1f}%"
 
 
-def yuan(fen: int | None) -> str:
-    """Integer fen as ``¥1.23``; '' for None (not rated yet)."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}¥{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 def shown(text: str | None) -> str:
-    """Text from outside (caller ids, labels) with control characters escaped."""
-    return printable(text)
+    """Text from outside (caller ids, labels) with control characters escaped; None -> ''."""
+    return printable(text or "")
