@@ -70,6 +70,7 @@ GRANT hotline_router_admin, hotline_router_customer TO hotline_router_web;
 GRANT USAGE ON SCHEMA public TO hotline_router_web, hotline_router_customer;
 GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO hotline_router_web;
 GRANT SELECT (id, name) ON customers TO hotline_router_web;
+GRANT SELECT ON schema_migrations TO hotline_router_web;  -- `web` checks it is migrated
 GRANT INSERT, UPDATE, DELETE ON customers, api_tokens TO hotline_router_admin;  -- `customer`, `token`
 -- A customer reads its hotlines, their phones, calls, plans and bills...
 GRANT SELECT ON hotlines, bound_phones, phones, phone_state, calls, call_legs, plan_settings,

@@ -2,7 +2,7 @@
 
 Read by the CLI (`hotline-router calls`), the HTTP API and the web console.
 Rows carry UTC times (milliseconds) and the hotline's time zone
-(``plan_settings.time_zone``, default Asia/Shanghai) so each reader shows
+(``plan_settings.time_zone``, router/zones.py) so each reader shows
 local times. Pages are newest first and keyed on (started_at, id): the next
 page is "before the last row", which stays fast however deep the log is
 (index ``calls_log_by_hotline``, migration 0011).
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-DEFAULT_ZONE = "Asia/Shanghai"
+from router.zones import HOTLINE_ZONE_SQL
 
 # Outcomes where the caller was to be put through to a phone: the figures a
 # 400 customer reads (answered, missed, answer rate) count these. The others
@@ -31,7 +31,12 @@ class CallLogError(ValueError):
 
 @dataclass(frozen=True)
 class CallFilter:
-    """Which calls: every field None means "any". Times are aware datetimes."""
+    """Which calls: every field None means "any".
+
+    ``since`` and ``until`` are instants when aware; naive, they are wall times in
+    each call's hotline zone (``2026-10-01`` is that hotline's midnight), so a day
+    is the hotline's own day whatever the reader's zone.
+    """
 
     hotline: str | None = None        # the 400/800 number
     caller: str | None = None         # exact, or a prefix ending in '*'
@@ -48,10 +53,6 @@ class CallFilter:
                                f"(got {self.outcome!r})")
         if not 1 <= self.limit <= 1000:
             raise CallLogError("limit must be 1 to 1000 calls")
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                raise CallLogError(f"{name} needs a UTC offset, e.g. 2026-11-28T09:00:00+08:00")
         if self.caller is not None and not 1 <= len(self.caller) <= 40:
             raise CallLogError("caller must be 1 to 40 characters")
 
@@ -65,7 +66,7 @@ _COLUMNS = """
          THEN (extract(epoch FROM c.answered_at - c.started_at) * 1000)::bigint END AS wait_ms,
     c.plan_result, c.plan_reason, c.plan_rule_id, c.plan_group, c.menu_keys,
     c.router_id, c.reconciled_at,
-    coalesce(ps.time_zone, 'Asia/Shanghai') AS time_zone
+    """ + HOTLINE_ZONE_SQL + """ AS time_zone
 """
 
 _FROM = """
@@ -110,10 +111,15 @@ async def list_calls(db: Any, wanted: CallFilter) -> list[Any]:
         conditions.append("c.ended_at IS NULL")
     elif wanted.outcome is not None:
         conditions.append(f"c.outcome = {arg(wanted.outcome)}")
+    def instant(value: datetime) -> str:
+        if value.tzinfo is not None:
+            return arg(value)
+        return f"({arg(value)}::timestamp AT TIME ZONE {HOTLINE_ZONE_SQL})"
+
     if wanted.since is not None:
-        conditions.append(f"c.started_at >= {arg(wanted.since)}")
+        conditions.append(f"c.started_at >= {instant(wanted.since)}")
     if wanted.until is not None:
-        conditions.append(f"c.started_at < {arg(wanted.until)}")
+        conditions.append(f"c.started_at < {instant(wanted.until)}")
     if wanted.before is not None:
         at, call_id = wanted.before
         conditions.append(f"(c.started_at, c.id) < ({arg(at)}, {arg(call_id)})")

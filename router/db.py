@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -36,3 +38,15 @@ async def connect(database_url: str) -> Any:
     connection = await asyncpg.connect(database_url, command_timeout=30)
     await _init_connection(connection)
     return connection
+
+
+@asynccontextmanager
+async def transaction(db: Any) -> AsyncIterator[Any]:
+    """A connection in a transaction, from a pool or a connection (inside a transaction
+    already: a savepoint), for writes that stand or fall together."""
+    if hasattr(db, "acquire"):
+        async with db.acquire() as connection, connection.transaction():
+            yield connection
+    else:
+        async with db.transaction():
+            yield db

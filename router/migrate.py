@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import structlog
 
 log = structlog.get_logger("router.migrate")
@@ -28,6 +29,10 @@ GRANTS = "grants.sql"
 
 class MigrationError(RuntimeError):
     pass
+
+
+class NotMigrated(RuntimeError):
+    """The database lacks migrations this version needs; the message names the first."""
 
 
 @dataclass(frozen=True)
@@ -102,3 +107,25 @@ async def migrate(connection: Any) -> list[Migration]:
         return done
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
+
+
+async def require_current(connection: Any) -> None:
+    """Raise NotMigrated unless every migration shipped with this version is applied.
+
+    What `run` and `web` check before serving, so an unmigrated database stops
+    them at once with one line instead of failing request by request. Any login
+    of the project's roles may read ``schema_migrations`` (grants.sql).
+    """
+    if not await connection.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"):
+        raise NotMigrated("the database has no migrations applied")
+    try:
+        applied = {r["version"] for r in await connection.fetch(
+            "SELECT version FROM schema_migrations")}
+    except asyncpg.exceptions.InsufficientPrivilegeError:
+        # grants.sql of this version lets every role read it: older grants
+        raise NotMigrated("the database's grants are older than this version") from None
+    missing = [m for m in available() if m.version not in applied]
+    if missing:
+        first = missing[0]
+        raise NotMigrated(f"migration {first.version:04d}_{first.name} is not applied"
+                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))

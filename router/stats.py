@@ -20,14 +20,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from router.call_log import OFFERED_OUTCOMES
+from router.zones import HOTLINE_ZONE_SQL
 
 SERVICE_LEVEL_S = 20
 MAX_DAYS = 366
-
-
-def local_today(zone_name: str = "Asia/Shanghai") -> date:
-    """Today in ``zone_name`` (the default period of a report)."""
-    return datetime.now(ZoneInfo(zone_name)).date()
 
 
 class StatsError(ValueError):
@@ -130,7 +126,7 @@ async def report(db: Any, number: str, first_day: date, last_day: date,
     if not 1 <= service_level_s <= 600:
         raise StatsError("service level must be 1 to 600 seconds")
     hotline = await db.fetchrow(
-        """SELECT h.id, h.number, h.name, coalesce(ps.time_zone, 'Asia/Shanghai') AS time_zone
+        f"""SELECT h.id, h.number, h.name, {HOTLINE_ZONE_SQL} AS time_zone
            FROM hotlines h LEFT JOIN plan_settings ps ON ps.hotline_id = h.id
            WHERE h.number = $1""", number)
     if hotline is None:

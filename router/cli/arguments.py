@@ -6,28 +6,16 @@ import argparse
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-
-def time_with_offset(text: str) -> datetime:
-    """An ISO time that says its offset, e.g. 2026-11-28T09:00:00+08:00."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO time, e.g. 2026-11-28T09:00:00+08:00") from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} needs an offset, e.g. {text}+08:00 or {text}Z")
-    return when
+from router import zones
 
 
 def iso_time(text: str) -> datetime:
-    """An ISO time, with or without an offset (without: the command says whose zone)."""
+    """An ISO date or time, with or without an offset (without: the command says whose
+    zone; a date alone is that zone's midnight)."""
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO time, e.g. 2026-10-01T10:00 (local) or "
-            "2026-10-01T10:00:00+08:00") from None
+        return zones.parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_int(text: str) -> int:

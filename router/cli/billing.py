@@ -475,7 +475,8 @@ def register(sub: Any) -> None:
     parser = _command(billing, "adjust", "correct a balance: a negative amount charges, a "
                       "positive one credits (kept in the ledger with its reason)")
     parser.add_argument("--fen", type=int, required=True,
-                        help="amount in fen: -500 takes ¥5.00 off the balance")
+                        help="what it does to the balance, in fen: 500 refunds ¥5.00, "
+                             "-500 charges ¥5.00")
     parser.add_argument("--note", required=True, help="why (stays in the ledger)")
     parser.add_argument("--month", type=_month,
                         help="show it on this month's statement (YYYY-MM)")

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from router import admin, callers, crud, region
+from router import callers, crud, plan_checks
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, pool
@@ -40,11 +40,7 @@ def stored_value(match: str, value: str) -> str:
 
 
 async def add(args: argparse.Namespace) -> int:
-    if args.match == "area-code":
-        try:
-            region.check_place(stored_value(args.match, args.value))
-        except ValueError as exc:
-            raise admin.AdminError(f"area code {args.value}: {exc}") from None
+    plan_checks.check_area_code(args.match, stored_value(args.match, args.value), "area code")
     async with pool(args) as db:
         values = {"hotline_id": await hotline_id(db, args.hotline) if args.hotline else None,
                   "list": args.list, "match": args.match,

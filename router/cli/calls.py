@@ -2,7 +2,7 @@
 (`calls show ID`), or the calls in progress (`--live`).
 
 Caller ids and labels come from outside: they are printed with control
-characters escaped (router/text.py), so a forged id cannot add table rows or
+characters escaped (router/callers.py, printable), so a forged id cannot add table rows or
 drive the terminal. Tables are drawn by rich, which measures Chinese text by
 its display width.
 """
@@ -23,10 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from router import admin, call_log, live_calls
+from router.billing.money import yuan
+from router.callers import printable
 from router.cli import arguments
 from router.cli.common import pool, print_json_lines, print_table
-from router.text import printable
-from router.web.present import as_json, local_text, seconds_text, yuan
+from router.plan import DEFAULT_TIME_ZONE
+from router.web.present import as_json, local_text, seconds_text
 
 FIELDS = ("id", "hotline", "caller", "started_at", "answered_at", "ended_at", "outcome",
           "answered_by", "billable_ms")
@@ -77,8 +79,8 @@ async def list_calls(args: argparse.Namespace) -> int:
         f"{r['wait_ms'] / 1000:.1f}" if r["wait_ms"] is not None else "-",
         f"{r['billable_ms'] / 1000:.3f}", r["plan_result"] or "-", str(r["id"]),
     ] for r in rows]
-    zones = sorted({r["time_zone"] for r in rows}) or ["Asia/Shanghai"]
-    console().print(table([f"started ({', '.join(zones)})", "hotline", "caller", "outcome",
+    shown_zones = sorted({r["time_zone"] for r in rows}) or [DEFAULT_TIME_ZONE]
+    console().print(table([f"started ({', '.join(shown_zones)})", "hotline", "caller", "outcome",
                            "answered by", "wait s", "billable s", "plan", "id"], lines))
     return 0
 
@@ -184,10 +186,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--caller", help="a caller number, or a prefix ending in *")
     parser.add_argument("--outcome", type=_outcome,
                         help="answered, busy, no-answer, …; missed: offered, not answered")
-    parser.add_argument("--since", type=arguments.time_with_offset,
-                        help="ISO time with offset, e.g. 2026-11-28T00:00:00+08:00")
-    parser.add_argument("--until", type=arguments.time_with_offset,
-                        help="started before this ISO time with offset")
+    parser.add_argument("--since", type=arguments.iso_time, metavar="TIME",
+                        help="started at or after: a day (2026-11-28: from midnight in the "
+                             "hotline's zone), a local time (2026-11-28T09:00) or an instant "
+                             "with offset (2026-11-28T09:00:00+08:00)")
+    parser.add_argument("--until", type=arguments.iso_time, metavar="TIME",
+                        help="started before this day or time (as --since)")
     parser.add_argument("--limit", type=arguments.positive_int, default=1000,
                         help="the newest N calls (default 1000, at most 1000)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from router import db, settings
+from router import db, migrate, settings
 from router.cli import errors, output
 
 
@@ -29,6 +29,23 @@ async def pool(args: argparse.Namespace) -> AsyncIterator[Any]:
         yield connections
     finally:
         await connections.close()
+
+
+@asynccontextmanager
+async def migrated(url: str) -> AsyncIterator[Any]:
+    """One connection to a database with every migration of this version applied.
+
+    What a long-running process (`run`, `web`) checks before it serves: an
+    unreachable database raises errors.CliError, an unmigrated one
+    migrate.NotMigrated (both one line, exit 3, telling what to do).
+    """
+    async with errors.database(url):
+        connection = await db.connect(url)
+    try:
+        await migrate.require_current(connection)
+        yield connection
+    finally:
+        await connection.close()
 
 
 def plain(value: Any) -> Any:

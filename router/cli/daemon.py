@@ -12,7 +12,7 @@ import structlog
 from router import db, logs, migrate, settings
 from router.ari import AriClient, AriError
 from router.cli import asterisk, errors
-from router.cli.common import database_url
+from router.cli.common import database_url, migrated
 from router.cli.config import add_config_argument
 from router.plan_store import sound_list
 
@@ -81,13 +81,8 @@ async def preflight(config: settings.Settings) -> None:
     """Before taking calls: the database must answer, migrated; a refused ARI login
     stops here, naming the setting; sounds the configuration names but Asterisk lacks
     are logged (a caller would hear nothing)."""
-    async with errors.database(config.database_url):
-        connection = await db.connect(config.database_url)
-    try:
-        await connection.fetchval("SELECT count(*) FROM routers")  # migrated at all?
+    async with migrated(config.database_url) as connection:
         rows = await connection.fetch(_SOUNDS)
-    finally:
-        await connection.close()
     client = AriClient(config.ari_url, config.ari_user, config.ari_password, timeout_s=3)
     try:
         try:

@@ -74,7 +74,7 @@ _NOT_MIGRATED = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.Unde
 
 # What main() explains in one line; anything else is a bug and keeps its traceback.
 EXPLAINED = (CliError, admin.AdminError, settings.SettingsError, migrate.MigrationError,
-             ListenError, asyncpg.PostgresError, OSError)
+             migrate.NotMigrated, ListenError, asyncpg.PostgresError, OSError)
 
 
 def explain(exc: BaseException, command: str) -> tuple[str, int]:
@@ -87,12 +87,20 @@ def explain(exc: BaseException, command: str) -> tuple[str, int]:
         return f"bad settings: {exc}", REFUSED
     if isinstance(exc, migrate.MigrationError):
         return f"migration refused: {exc}", REFUSED
+    if isinstance(exc, migrate.NotMigrated):
+        return (f"the database is not migrated for this version ({exc}); run "
+                "'hotline-router migrate' as the database owner"), UNREACHABLE
     if isinstance(exc, ListenError):
         return str(exc), LOCAL
     if isinstance(exc, _NOT_MIGRATED):
         return (f"the database is not ready for this version ({admin.explain(exc)}); run "
                 "'hotline-router migrate' as the database owner"), UNREACHABLE
     if isinstance(exc, asyncpg.exceptions.InsufficientPrivilegeError):
+        if command == "migrate" and " role" in str(exc):
+            return (f"migrate creates the hotline_router_* roles and grants them, so its login "
+                    f"needs CREATEROLE or superuser ({admin.explain(exc)}); run it as "
+                    "postgres, or ALTER ROLE … CREATEROLE (docs/operations.md, Migrations)"
+                    ), UNREACHABLE
         if command == "migrate" or "schema" in str(exc):
             return (f"migrations need the owner of the database's schema "
                     f"({admin.explain(exc)}); run 'hotline-router migrate' with the owner's "

@@ -50,7 +50,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "customer list": ("hotline-router customer list",),
     "customer assign": (f"hotline-router customer assign 上海某某科技 {N}",),
     "customer unassign": (f"hotline-router customer unassign {N}",),
-    "token create": ('hotline-router token create "crm sync" --customer 上海某某科技',),
+    "token create": ('hotline-router token create "crm sync" --customer 上海某某科技',
+                     'hotline-router token create "ops desk" --operator'),
     "token list": ("hotline-router token list",),
     "token revoke": ("hotline-router token revoke 7",),
     "billing tariff set": (f"hotline-router billing tariff set --hotline {N} --price-fen 12",),
@@ -63,8 +64,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                          "--low-balance-fen 10000",),
     "billing topup": (f"hotline-router billing topup --hotline {N} --fen 50000 "
                       '--note "transfer 2026-12-03"',),
-    "billing adjust": (f"hotline-router billing adjust --hotline {N} --fen -500 "
-                       '--note "refund: dropped call"',),
+    "billing adjust": (f"hotline-router billing adjust --hotline {N} --fen 500 "
+                       '--note "refund: dropped call"',
+                       f"hotline-router billing adjust --hotline {N} --fen -300 "
+                       '--note "late fee"'),
     "billing balance": (f"hotline-router billing balance --hotline {N}",),
     "billing statement": (f"hotline-router billing statement --hotline {N} --month 2026-10",
                           "hotline-router billing statement --all --month 2026-10 "

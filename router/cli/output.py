@@ -16,16 +16,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from router.callers import printable
+from router.zones import zone
 
 # Wide enough that a table piped to a file or `grep` is never wrapped.
 _PIPE_WIDTH = 1000
@@ -36,15 +35,6 @@ def console() -> Console:
     tty = sys.stdout.isatty()
     return Console(file=sys.stdout, width=None if tty else _PIPE_WIDTH, no_color=not tty,
                    highlight=False, markup=False, emoji=False, soft_wrap=not tty)
-
-
-@cache
-def zone(name: str) -> ZoneInfo:
-    """A tz database zone; the database already refused unknown names."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def local(value: datetime, zone_name: str) -> str:

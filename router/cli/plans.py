@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from router import admin, callers, menu, plan, preview, region
+from router import admin, callers, menu, plan, preview, region, zones
 from router.call import screening
 from router.cli import arguments, asterisk, output
 from router.cli.common import as_dict, pool, print_record, print_table
@@ -86,7 +86,7 @@ WHERE b.hotline_id = $1 ORDER BY b.position, p.id
 
 def in_zone(when: datetime, zone_name: str) -> datetime:
     """``when``; a time without an offset is read in ``zone_name`` (the hotline's zone)."""
-    return when if when.tzinfo else when.replace(tzinfo=output.zone(zone_name))
+    return when if when.tzinfo else when.replace(tzinfo=zones.zone(zone_name))
 
 
 def menu_route(hotline: Hotline, menu_id: int,

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from router import admin, crud, region
+from router import admin, crud, plan_checks
+from router import db as router_db
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, pool
@@ -47,11 +48,7 @@ async def _values(db: Any, hotline: int, args: argparse.Namespace) -> dict[str, 
     for flag, column in (("list", "caller_list"), ("region", "caller_region")):
         if getattr(args, flag) is not None:
             values[column] = _none(getattr(args, flag))
-    if values.get("caller_region"):
-        try:
-            region.check_place(values["caller_region"])
-        except ValueError as exc:
-            raise admin.AdminError(f"--region: {exc}") from None
+    plan_checks.check_region(values.get("caller_region"), "--region")
     if args.schedule is not None:
         schedule = _none(args.schedule)
         values["schedule_id"] = schedule and await named_id(db, "schedules", hotline, schedule)
@@ -67,15 +64,43 @@ async def _values(db: Any, hotline: int, args: argparse.Namespace) -> dict[str, 
     return values
 
 
+async def insert_rule(db: Any, values: dict[str, Any]) -> Any:
+    """Add a rule at ``values["position"]`` (default: last), moving the rules at that
+    position and after one down, so it is tried before them (rules are tried by
+    (position, id): without the move, an older rule at the same position would win).
+    Used by `rule add` and the API. Returns the rule as RULES shows it."""
+    async with router_db.transaction(db) as connection:
+        if values.get("position") is None:
+            values["position"] = await connection.fetchval(
+                "SELECT coalesce(max(position), 0) + 1 FROM plan_rules WHERE hotline_id = $1",
+                values["hotline_id"])
+        else:
+            await _make_room(connection, values["hotline_id"], values["position"])
+        return await crud.insert_row(connection, RULES, values)
+
+
+async def update_rule(db: Any, rule: int, changes: dict[str, Any], named: str) -> Any:
+    """Change a rule; a new position moves the rules from there on down (as insert_rule)."""
+    async with router_db.transaction(db) as connection:
+        if changes.get("position") is not None:
+            hotline = await connection.fetchval(
+                "SELECT hotline_id FROM plan_rules WHERE id = $1", rule)
+            await _make_room(connection, hotline, changes["position"], rule)
+        return await crud.update_row(connection, RULES, {"id": rule}, changes, named)
+
+
+async def _make_room(db: Any, hotline: int | None, position: int, moving: int = 0) -> None:
+    # Only when the place is taken: a free position leaves the others where they are.
+    if await db.fetchval("SELECT true FROM plan_rules WHERE hotline_id = $1 AND position = $2 "
+                         "AND id <> $3", hotline, position, moving):
+        await db.execute("UPDATE plan_rules SET position = position + 1 WHERE hotline_id = $1 "
+                         "AND position >= $2 AND id <> $3", hotline, position, moving)
+
+
 async def add(args: argparse.Namespace) -> int:
     async with pool(args) as db:
         hotline = await hotline_id(db, args.hotline)
-        if args.position is None:
-            args.position = await db.fetchval(
-                "SELECT coalesce(max(position), 0) + 1 FROM plan_rules WHERE hotline_id = $1",
-                hotline)
-        values = {"hotline_id": hotline, **await _values(db, hotline, args)}
-        row = await crud.insert_row(db, RULES, values)
+        row = await insert_rule(db, {"hotline_id": hotline, **await _values(db, hotline, args)})
     print(json.dumps(as_dict(row), ensure_ascii=False) if args.json
           else f"rule {row['id']} added to {row['hotline']} at position {row['position']}")
     return 0
@@ -89,7 +114,7 @@ async def update(args: argparse.Namespace) -> int:
         changes = await _values(db, hotline, args)
         if not changes:
             raise admin.AdminError("nothing to change")
-        row = await crud.update_row(db, RULES, where, changes, args.id)
+        row = await update_rule(db, where["id"], changes, args.id)
     print(json.dumps(as_dict(row), ensure_ascii=False) if args.json
           else f"rule {row['id']} updated")
     return 0

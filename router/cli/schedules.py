@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-from router import admin, crud
+from router import admin, crud, plan_checks, zones
 from router.cli import arguments, output
 from router.cli import crud as crud_cli
 from router.cli.bindings import HOTLINE
 from router.cli.common import as_dict, plain, pool
 from router.cli.plan_names import hotline_id, named_id
-from router.plan import DEFAULT_TIME_ZONE
 from router.schedule import WEEKDAYS
 
 NAME = crud.Key("name", "SCHEDULE", "schedule", help="the schedule's name, e.g. office")
@@ -54,11 +53,11 @@ SCHEDULES = crud.TableSpec(
         crud.Field("makeup_workday_as", "--makeup-as", str,
                    "whose hours a make-up workday (调休) keeps (default mon)", "mon…fri"),
     ),
-    select="""SELECT s.id, s.hotline_id, h.number AS hotline, s.name, s.observe_holidays,
+    select=f"""SELECT s.id, s.hotline_id, h.number AS hotline, s.name, s.observe_holidays,
                      s.makeup_workday_as, s.override, s.override_until,
                      (SELECT count(*) FROM schedule_windows w WHERE w.schedule_id = s.id)
                      AS windows,
-                     coalesce(ps.time_zone, 'Asia/Shanghai') AS time_zone
+                     {zones.HOTLINE_ZONE_SQL} AS time_zone
               FROM schedules s JOIN hotlines h ON h.id = s.hotline_id
               LEFT JOIN plan_settings ps ON ps.hotline_id = s.hotline_id""",
     order_by="hotline, name",
@@ -112,18 +111,8 @@ async def override(args: argparse.Namespace) -> int:
         raise admin.AdminError("clear takes no --until")
     async with pool(args) as db:
         schedule = await _schedule(db, args)
-        zone = await db.fetchval(
-            "SELECT coalesce((SELECT time_zone FROM plan_settings WHERE hotline_id = $1), $2)",
-            await hotline_id(db, args.hotline), DEFAULT_TIME_ZONE)
-        until = args.until
-        if until is not None:
-            until = until if until.tzinfo else until.replace(tzinfo=output.zone(zone))
-            now = datetime.now(UTC)
-            if until <= now:
-                raise admin.AdminError(
-                    f"--until {output.local(until, zone)} is already past (now "
-                    f"{output.local(now, zone)} in {zone}): give a later time, or leave "
-                    "--until out for 'until cleared'")
+        zone = await zones.hotline_zone(db, args.hotline)
+        until = plan_checks.override_end(args.until, zone, "--until")
         with admin.refusals():
             await db.execute("UPDATE schedules SET override = $2, override_until = $3 "
                              "WHERE id = $1", schedule, state, until)

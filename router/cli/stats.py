@@ -9,10 +9,10 @@ from typing import Any
 
 from rich.text import Text
 
-from router import admin, stats
+from router import admin, stats, zones
+from router.callers import printable
 from router.cli.calls import console, table
 from router.cli.common import pool
-from router.text import printable
 from router.web.present import percent
 
 
@@ -34,10 +34,10 @@ def _figures_line(f: stats.Figures) -> list[str]:
 
 
 async def show_stats(args: argparse.Namespace) -> int:
-    last = args.to or args.from_ or stats.local_today()
-    first = args.from_ or last - timedelta(days=args.days - 1)
     async with pool(args) as db:
         try:
+            last = args.to or args.from_ or await zones.hotline_today(db, args.hotline)
+            first = args.from_ or last - timedelta(days=args.days - 1)
             found = await stats.report(db, args.hotline, first, args.to or last,
                                        args.service_level)
         except (LookupError, stats.StatsError) as exc:
@@ -82,7 +82,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--from", dest="from_", type=_day, metavar="DAY",
                         help="first local day, YYYY-MM-DD (default: --days before --to)")
     parser.add_argument("--to", type=_day, metavar="DAY",
-                        help="last local day, inclusive (default today, or --from)")
+                        help="last local day, inclusive (default: today in the hotline's zone, "
+                             "or --from)")
     parser.add_argument("--days", type=int, default=1, metavar="N",
                         help="without --from: the last N days (default 1: today)")
     parser.add_argument("--table", choices=("all", *stats.TABLES), default="all")

@@ -99,9 +99,14 @@ def register(sub: Any) -> None:
     topic = sub.add_parser("token", help="API tokens of the web console and API"
                            ).add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = _json(topic.add_parser(
-        "create", help="a new token: operator (everything), or --customer NAME (its hotlines)"))
+        "create", help="a new token: --operator (everything) or --customer NAME (its hotlines)"))
     parser.add_argument("name", help="who or what uses it, e.g. 'crm sync'")
-    parser.add_argument("--customer", metavar="NAME", help="a customer token for this account")
+    # Which kind is said out loud: a forgotten --customer must not make an
+    # operator token (one that sees and changes every hotline).
+    kind = parser.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--operator", action="store_true",
+                      help="an operator token: every hotline, everything the admin CLI does")
+    kind.add_argument("--customer", metavar="NAME", help="a customer token for this account")
     parser.set_defaults(handler=token_create)
     _json(topic.add_parser("list", help="tokens (never the tokens themselves)")
           ).set_defaults(handler=token_list)

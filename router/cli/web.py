@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from router import logs
+from router.cli.common import migrated
 
 
 async def run_web(args: argparse.Namespace) -> int:
@@ -14,6 +15,8 @@ async def run_web(args: argparse.Namespace) -> int:
 
     config = app.load_settings(args.database_url, args.listen)
     logs.configure(os.environ.get("LOG_FORMAT", "auto"), os.environ.get("LOG_LEVEL", "info"))
+    async with migrated(config.database_url):
+        pass  # reachable and migrated, or one line and exit 3 (as `run`)
     await app.serve(config)
     return 0
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 import strategies
-from router import admin, call_log, crud, stats
+from router import admin, call_log, crud, plan_checks, stats, zones
 from router.billing import render as statement_render
 from router.billing import statements
 from router.billing.months import Month, MonthError
@@ -33,7 +33,7 @@ from router.cli.caller_lists import ENTRIES, stored_value
 from router.cli.groups import GROUPS
 from router.cli.hotlines import HOTLINES
 from router.cli.phones import PHONES
-from router.cli.rules import RULES
+from router.cli.rules import RULES, insert_rule, update_rule
 from router.cli.schedules import SCHEDULES
 from router.web import auth, schemas
 from router.web.errors import ApiError
@@ -153,17 +153,21 @@ def rows(found: Any) -> list[dict[str, Any]]:
     return [as_json(r) for r in found]
 
 
+def csv_download(text: str, name: str) -> web.Response:
+    """A CSV file to download, UTF-8 with a byte order mark: without it Excel, which
+    these reach first, reads the Chinese names as another encoding."""
+    return web.Response(text="\ufeff" + text, content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
 def parse_time(name: str, text: str | None) -> datetime | None:
+    """An ISO date or time; without an offset it is the hotline's wall time (call_log)."""
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, f"{name}: {text!r} is not an ISO time, "
-                            "e.g. 2026-11-28T09:00:00+08:00") from None
-    if value.tzinfo is None:
-        raise ApiError(400, f"{name}: {text!r} needs an offset, e.g. {text}+08:00")
-    return value
+        return zones.parse_time(text)
+    except ValueError as exc:
+        raise ApiError(400, f"{name}: {exc}") from None
 
 
 def parse_day(name: str, text: str | None, default: date) -> date:
@@ -198,9 +202,8 @@ async def hotline_detail(ctx: Ctx) -> Any:
     await hotline_id(ctx)
     row = await crud.get_row(ctx.db, HOTLINES, {"number": ctx.param("number")})
     details = await HOTLINES.details(ctx.db, row) if HOTLINES.details else {}
-    zone = await ctx.db.fetchval(
-        "SELECT time_zone FROM plan_settings WHERE hotline_id = $1", row["id"])
-    return {**as_json(row), "time_zone": zone or "Asia/Shanghai",
+    zone = await zones.hotline_zone(ctx.db, row["number"])
+    return {**as_json(row), "time_zone": zone,
             **{name: rows(found) for name, found in details.items()}}
 
 
@@ -218,7 +221,7 @@ async def add_hotline(ctx: Ctx) -> Any:
 
 async def change_hotline(ctx: Ctx) -> Any:
     given = ctx.body.given()
-    operator_fields(ctx, given, ("number", "enabled", "customer", "overflow_forward_to"))
+    operator_fields(ctx, given, schemas.OPERATOR_HOTLINE_FIELDS)
     await hotline_id(ctx)
     number = ctx.param("number")
     row = await crud.update_row(ctx.db, HOTLINES, {"number": number},
@@ -353,7 +356,9 @@ async def set_members(ctx: Ctx) -> Any:
 # --- plan rules ------------------------------------------------------------------------
 
 async def _rule_values(ctx: Ctx, hotline: int, given: dict[str, Any]) -> dict[str, Any]:
-    """Names of schedule, group and menu -> their ids within the hotline."""
+    """Names of schedule, group and menu -> their ids within the hotline; the region
+    checked as the CLI checks it."""
+    plan_checks.check_region(given.get("caller_region"), "caller_region")
     for key, table, column, noun in (("schedule", "schedules", "schedule_id", "schedule"),
                                      ("group", "phone_groups", "group_id", "group"),
                                      ("menu", "voice_menus", "menu_id", "voice menu")):
@@ -371,11 +376,7 @@ async def list_rules(ctx: Ctx) -> Any:
 async def add_rule(ctx: Ctx) -> Any:
     hotline = await hotline_id(ctx)
     values = await _rule_values(ctx, hotline, ctx.body.given())
-    if "position" not in values:
-        values["position"] = await ctx.db.fetchval(
-            "SELECT coalesce(max(position), 0) + 1 FROM plan_rules WHERE hotline_id = $1",
-            hotline)
-    return as_json(await crud.insert_row(ctx.db, RULES, {"hotline_id": hotline, **values}))
+    return as_json(await insert_rule(ctx.db, {"hotline_id": hotline, **values}))
 
 
 async def _rule(ctx: Ctx) -> tuple[int, int]:
@@ -390,7 +391,7 @@ async def _rule(ctx: Ctx) -> tuple[int, int]:
 async def change_rule(ctx: Ctx) -> Any:
     hotline, rule = await _rule(ctx)
     values = await _rule_values(ctx, hotline, ctx.body.given())
-    return as_json(await crud.update_row(ctx.db, RULES, {"id": rule}, values, str(rule)))
+    return as_json(await update_rule(ctx.db, rule, values, str(rule)))
 
 
 async def delete_rule(ctx: Ctx) -> Any:
@@ -407,8 +408,10 @@ async def list_callers(ctx: Ctx) -> Any:
 
 async def add_caller(ctx: Ctx) -> Any:
     body = ctx.body
+    value = stored_value(body.match, body.value)
+    plan_checks.check_area_code(body.match, value, "value: area code")
     values = {"hotline_id": await hotline_id(ctx), "list": body.list, "match": body.match,
-              "value": stored_value(body.match, body.value), "note": body.note}
+              "value": value, "note": body.note}
     return as_json(await crud.insert_row(ctx.db, ENTRIES, values))
 
 
@@ -456,6 +459,10 @@ async def change_schedule(ctx: Ctx) -> Any:
     given = ctx.body.given()
     if given.get("override") is None and "override" in given:
         given.setdefault("override_until", None)  # "follow the hours" ends any override
+    if given.get("override_until") is not None:
+        given["override_until"] = plan_checks.override_end(
+            given["override_until"], await zones.hotline_zone(ctx.db, ctx.param("number")),
+            "override_until")
     await crud.update_row(ctx.db, SCHEDULES, {"id": schedule}, given, ctx.param("name"))
     return await _schedule_json(ctx, schedule)
 
@@ -493,7 +500,10 @@ def call_filter(ctx: Ctx) -> call_log.CallFilter:
     if ctx.query("before"):
         at_text, _, id_text = (ctx.query("before") or "").rpartition("_")
         try:
-            before = (parse_time("before", at_text) or datetime.min, UUID(id_text))
+            at = parse_time("before", at_text)
+            if at is None or at.tzinfo is None:
+                raise ValueError(at_text)
+            before = (at, UUID(id_text))
         except ValueError:
             raise ApiError(400, "before: use the next_before value of the previous page") from None
     return call_log.CallFilter(
@@ -574,14 +584,16 @@ async def live_stream(ctx: Ctx) -> web.StreamResponse:
     return response
 
 
-def _period(ctx: Ctx) -> tuple[date, date]:
-    today = stats.local_today()
-    first = parse_day("from", ctx.query("from"), today)
+async def _period(ctx: Ctx) -> tuple[date, date]:
+    """``from`` and ``to``; by default today in the hotline's zone."""
+    text = ctx.query("from")
+    first = (parse_day("from", text, date.min) if text is not None  # (an unknown hotline: 404)
+             else await zones.hotline_today(ctx.db, ctx.param("number")))
     return first, parse_day("to", ctx.query("to"), first)
 
 
 async def report(ctx: Ctx) -> Any:
-    first, last = _period(ctx)
+    first, last = await _period(ctx)
     found = await stats.report(ctx.db, ctx.param("number"), first, last,
                                parse_int("service_level_s", ctx.query("service_level_s"),
                                          stats.SERVICE_LEVEL_S))
@@ -595,16 +607,14 @@ async def report_table(ctx: Ctx) -> Any:
     table = ctx.param("table")
     if table not in stats.TABLES:
         raise ApiError(404, f"no report table {table!r} (tables: {', '.join(stats.TABLES)})")
-    first, last = _period(ctx)
+    first, last = await _period(ctx)
     found = await stats.report(ctx.db, ctx.param("number"), first, last,
                                parse_int("service_level_s", ctx.query("service_level_s"),
                                          stats.SERVICE_LEVEL_S))
     fmt = ctx.query("format") or "json"
     name = f"{found.number}-{table}-{first}-{last}"
     if fmt == "csv":
-        return web.Response(text=stats.to_csv(found, table), content_type="text/csv",
-                            charset="utf-8", headers={
-                                "Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return csv_download(stats.to_csv(found, table), name)
     if fmt != "json":
         raise ApiError(400, "format must be json or csv")
     return stats.rows(found, table)
@@ -619,8 +629,8 @@ async def statement(ctx: Ctx) -> Any:
     found = await statements.load(ctx.db, ctx.param("number"), month)
     fmt = ctx.query("format") or "json"
     if fmt == "csv":
-        return web.Response(text=statement_render.to_csv(found), content_type="text/csv",
-                            charset="utf-8")
+        return csv_download(statement_render.to_csv(found),
+                            f"statement-{ctx.param('number')}-{month}")
     if fmt != "json":
         raise ApiError(400, "format must be json or csv")
     return statement_render.to_json(found)
@@ -707,8 +717,9 @@ ROUTES: tuple[Route, ...] = (
         ("hotline", "a 400/800 number"),
         ("caller", "a caller number, or a prefix ending in *"),
         ("outcome", "answered, busy, no-answer, … ; missed (offered, not answered); live"),
-        ("since", "started at or after (ISO time with offset)"),
-        ("until", "started before (ISO time with offset)"),
+        ("since", "started at or after: an ISO time with offset, or a date / time "
+                  "without one in the hotline's zone"),
+        ("until", "started before (as since)"),
         ("before", "the next_before value of the previous page"),
         ("limit", "calls per page, 1–1000 (default 50)"))),
     Route("GET", "/calls/{call_id}", "one call in full: plan decision, menu keys, legs, charge",

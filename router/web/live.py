@@ -32,7 +32,8 @@ import structlog
 from router import db as router_db
 from router.call_log import OFFERED_OUTCOMES
 from router.web import auth
-from router.web.present import DEFAULT_ZONE, iso_utc, shown, zone
+from router.web.present import iso_utc, shown
+from router.zones import HOTLINE_ZONE_SQL
 
 log = structlog.get_logger("router.web.live")
 
@@ -81,14 +82,19 @@ ORDER BY p.label, p.id
 """
 
 # Hotlines with calls today only: an operator's thousands of quiet hotlines
-# would cost every push and say nothing.
-_TODAY = """
+# would cost every push and say nothing. "Today" is each hotline's own, from
+# midnight in its zone; every zone's midnight is less than a day ago, which
+# bounds the scan.
+_TODAY = f"""
 SELECT h.number, h.name,
        count(*) AS calls,
        count(*) FILTER (WHERE c.answered_at IS NOT NULL) AS answered,
-       count(*) FILTER (WHERE c.answered_at IS NULL AND c.outcome = ANY ($2::text[])) AS missed
+       count(*) FILTER (WHERE c.answered_at IS NULL AND c.outcome = ANY ($1::text[])) AS missed
 FROM calls c JOIN hotlines h ON h.id = c.hotline_id
-WHERE c.started_at >= $1 AND c.ended_at IS NOT NULL
+LEFT JOIN plan_settings ps ON ps.hotline_id = h.id
+WHERE c.started_at > now() - interval '1 day' AND c.ended_at IS NOT NULL
+  AND c.started_at >= date_trunc('day', now() AT TIME ZONE {HOTLINE_ZONE_SQL})
+                      AT TIME ZONE {HOTLINE_ZONE_SQL}
 GROUP BY h.id ORDER BY h.number
 """
 
@@ -110,13 +116,7 @@ def phone_state(row: Mapping[str, Any], now: datetime) -> str:
     return "idle"
 
 
-def start_of_today(zone_name: str = DEFAULT_ZONE) -> datetime:
-    local = datetime.now(zone(zone_name))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-async def read_view(db: Any, today: list[dict[str, Any]] | None = None,
-                    zone_name: str = DEFAULT_ZONE) -> dict[str, Any]:
+async def read_view(db: Any, today: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The live view as JSON-ready data, read through ``db`` (already scoped).
 
     ``{"at": UTC ISO, "calls": [...], "phones": [...], "today": [...]}``; pass
@@ -126,7 +126,7 @@ async def read_view(db: Any, today: list[dict[str, Any]] | None = None,
     calls = await db.fetch(_CALLS)
     phones = await db.fetch(_PHONES)
     if today is None:
-        today = await read_today(db, zone_name)
+        today = await read_today(db)
     return {
         "at": iso_utc(now),
         "calls": [{
@@ -146,9 +146,10 @@ async def read_view(db: Any, today: list[dict[str, Any]] | None = None,
     }
 
 
-async def read_today(db: Any, zone_name: str = DEFAULT_ZONE) -> list[dict[str, Any]]:
-    """Today's (local midnight on) calls, answered and missed, per visible hotline with calls."""
-    rows = await db.fetch(_TODAY, start_of_today(zone_name), list(OFFERED_OUTCOMES))
+async def read_today(db: Any) -> list[dict[str, Any]]:
+    """Today's calls (from midnight in each hotline's zone), answered and missed, per
+    visible hotline with calls."""
+    rows = await db.fetch(_TODAY, list(OFFERED_OUTCOMES))
     return [{"hotline": r["number"], "name": shown(r["name"]), "calls": r["calls"],
              "answered": r["answered"], "missed": r["missed"]} for r in rows]
 

@@ -10,15 +10,17 @@ Signing in stores the token in an HttpOnly, SameSite=Strict cookie.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import jinja2
 from aiohttp import web
 
-from router import call_log, crud, stats
+from router import call_log, crud, stats, zones
+from router.billing.money import yuan
 from router.cli.bindings import BINDINGS
 from router.cli.hotlines import HOTLINES
 from router.cli.rules import RULES
@@ -42,7 +44,7 @@ _env.globals.update(
     leg_results=present.LEG_RESULTS_ZH, plan_results=present.PLAN_RESULTS_ZH,
     phone_states=PHONE_STATES_ZH, strategies_zh=present.STRATEGIES_ZH, days_zh=present.DAYS_ZH,
     local=present.local_text, secs=present.seconds_text, percent=present.percent,
-    yuan=present.yuan, shown=present.shown)
+    yuan=yuan, shown=present.shown)
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -60,7 +62,17 @@ async def signed_in(request: web.Request) -> auth.Principal:
     try:
         return await api.principal_of(request)
     except ApiError:
-        raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
+        raise web.HTTPSeeOther("/login?" + urlencode({"next": request.path_qs})) from None
+
+
+def local_path(target: str) -> str:
+    """``target`` when it is a path on this site, else "/": after signing in the browser
+    goes there, so it must never lead elsewhere (``//host``, ``/\\host`` and ``https:``
+    are other sites to a browser)."""
+    if (not target.startswith("/") or target[1:2] in ("/", "\\")
+            or any(ch.isspace() or not ch.isprintable() for ch in target)):
+        return "/"
+    return target
 
 
 async def hotlines_of(db: Any) -> list[Any]:
@@ -81,15 +93,14 @@ def chosen(request: web.Request, hotlines: list[Any]) -> str | None:
 # --- sign in ----------------------------------------------------------------------------
 
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", message="", next=request.query.get("next", "/"))
+    return render(request, "login.html", message="",
+                  next=local_path(request.query.get("next", "/")))
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     token = str(form.get("token", "")).strip()
-    target = str(form.get("next", "/"))
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = local_path(str(form.get("next", "/")))
     who = await auth.authenticate(request.app[api.POOL], token)
     if who is None:
         return render(request, "login.html", status=401, next=target,
@@ -125,23 +136,22 @@ async def calls(request: web.Request) -> web.Response:
         wanted = call_log.CallFilter(
             hotline=query.get("hotline") or None, caller=query.get("caller") or None,
             outcome=query.get("outcome") or None,
-            since=api.parse_time("since", _day_start(query.get("day"))),
-            until=api.parse_time("until", _day_start(query.get("day"), 1)),
+            since=_day_start(query.get("day")), until=_day_start(query.get("day"), 1),
             before=_before(query.get("before")), limit=50)
         found = await call_log.list_calls(db, wanted)
     return render(request, "calls.html", hotlines=hotlines, calls=found, query=query,
                   next_before=api.next_before(found, wanted.limit))
 
 
-def _day_start(day: str | None, plus: int = 0) -> str | None:
-    """A local day (Asia/Shanghai) as its start, ISO with offset."""
+def _day_start(day: str | None, plus: int = 0) -> datetime | None:
+    """The start of a local day: naive, so each call's hotline zone applies (call_log)."""
     if not day:
         return None
     try:
         first = date.fromisoformat(day) + timedelta(days=plus)
     except ValueError:
         raise ApiError(400, f"day: {day!r} is not a date, e.g. 2026-10-12") from None
-    return f"{first.isoformat()}T00:00:00+08:00"
+    return datetime.combine(first, time())
 
 
 def _before(text: str | None) -> tuple[Any, UUID] | None:
@@ -150,7 +160,7 @@ def _before(text: str | None) -> tuple[Any, UUID] | None:
     at_text, _, id_text = text.rpartition("_")
     try:
         at = api.parse_time("before", at_text)
-        return (at, UUID(id_text)) if at else None
+        return (at, UUID(id_text)) if at and at.tzinfo else None
     except ValueError:
         raise ApiError(400, "before: use the link to the next page") from None
 
@@ -170,13 +180,16 @@ async def call_page(request: web.Request) -> web.Response:
 
 async def reports(request: web.Request) -> web.Response:
     who = await signed_in(request)
-    today = stats.local_today()
-    first = _date(request.query.get("from"), today - timedelta(days=6))
-    last = _date(request.query.get("to"), today if "from" not in request.query else first)
+    found = None
     async with auth.scoped(request.app[api.POOL], who) as db:
         hotlines = await hotlines_of(db)
         number = chosen(request, hotlines)
-        found = await stats.report(db, number, first, last) if number else None
+        # "today" is the hotline's (another hotline's zone may be on another date)
+        today = await zones.hotline_today(db, number) if number else date.today()
+        first = _date(request.query.get("from"), today - timedelta(days=6))
+        last = _date(request.query.get("to"), today if "from" not in request.query else first)
+        if number:
+            found = await stats.report(db, number, first, last)
     context: dict[str, Any] = {"hotlines": hotlines, "number": number, "report": found,
                                "first": first, "last": last}
     if found is not None:

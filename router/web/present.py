@@ -12,11 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from router.text import printable
-
-DEFAULT_ZONE = "Asia/Shanghai"
+from router.callers import printable
+from router.zones import zone
 
 OUTCOMES_ZH = {
     "answered": "已接听", "busy": "占线", "no-answer": "无人接听", "failed": "呼叫失败",
@@ -37,10 +35,6 @@ STRATEGIES_ZH = {"sequential": "顺序接听", "random": "随机接听", "round_
                  "least_talk_time": "最短通话时长优先", "ring_progressively": "逐个追加振铃"}
 DAYS_ZH = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五",
            "sat": "周六", "sun": "周日", "holiday": "法定假日"}
-
-
-def zone(name: str | None) -> ZoneInfo:
-    return ZoneInfo(name or DEFAULT_ZONE)
 
 
 def iso_utc(value: datetime) -> str:
@@ -99,14 +93,6 @@ def percent(rate: float | None) -> str:
     return "–" if rate is None else f"{rate * 100:.1f}%"
 
 
-def yuan(fen: int | None) -> str:
-    """Integer fen as ``¥1.23``; '' for None (not rated yet)."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}¥{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 def shown(text: str | None) -> str:
-    """Text from outside (caller ids, labels) with control characters escaped."""
-    return printable(text)
+    """Text from outside (caller ids, labels) with control characters escaped; None -> ''."""
+    return printable(text or "")

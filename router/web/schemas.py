@@ -38,9 +38,14 @@ class HotlineNew(Body):
     customer: str | UnsetType | None = UNSET
 
 
+# What only an operator token may change on a hotline: its identity, and where
+# calls are forwarded (a dial string reaches any line at the operator's cost).
+# The customer role's column grants (migrations/grants.sql) say the same.
+OPERATOR_HOTLINE_FIELDS = ("number", "enabled", "customer", "overflow_forward_to")
+
+
 class HotlineChange(Body):
-    """Changes to a hotline. Customers may not change number, enabled, customer or
-    overflow_forward_to (a dial string)."""
+    """Changes to a hotline. Customers may not change OPERATOR_HOTLINE_FIELDS."""
 
     number: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
@@ -104,9 +109,12 @@ class GroupChange(Body):
 
 
 class Member(Body):
+    """A bound phone in a group. ``weight`` null or left out: the binding's weight, which
+    the strategy reads as its default share (as `group member add` without --weight)."""
+
     phone_id: int
     position: int = 1
-    weight: int = 1
+    weight: int | None = None
 
 
 class RuleNew(Body):

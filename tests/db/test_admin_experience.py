@@ -17,11 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from router import db as router_db
+from router import migrate
 from router.billing import ledger
 from tests.billing_helpers import add_call
 from tests.conftest import TEST_DB
 from tests.lab import database
+from tests.web.conftest import WEB_LOGIN
 
 # Asterisk is not reachable here: sound names cannot be checked, only warned about.
 NO_ASTERISK = {"ARI_URL": "http://127.0.0.1:9", "ARI_PASSWORD": "x"}
@@ -354,6 +358,55 @@ async def test_a_database_not_migrated_says_to_run_migrate() -> None:
     assert done.returncode == 3
     assert done.stderr.strip().endswith("run 'hotline-router migrate' as the database owner")
     assert 'relation "hotlines" does not exist' in done.stderr
+
+
+@pytest.mark.parametrize("command", [("web", "--listen", "127.0.0.1:9"), ("run",)])
+async def test_the_web_process_and_the_router_refuse_an_unmigrated_database(
+        command: tuple[str, ...]) -> None:
+    url = await database.recreate(f"{TEST_DB}_empty")
+    done = run(url, *command)
+    assert done.returncode == 3, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line == ("hotline-router: the database is not migrated for this version (the "
+                    "database has no migrations applied); run 'hotline-router migrate' as the "
+                    "database owner")
+
+
+async def test_the_web_process_names_the_first_migration_missing(database_url: str) -> None:
+    url = await database.fresh(f"{TEST_DB}_behind")
+    last = migrate.available()[-1]
+    connection = await router_db.connect(url)
+    try:
+        await connection.execute("DELETE FROM schema_migrations WHERE version = $1",
+                                 last.version)
+        if not await connection.fetchval("SELECT true FROM pg_roles WHERE rolname = $1",
+                                         WEB_LOGIN):
+            await connection.execute(f"CREATE ROLE {WEB_LOGIN} LOGIN IN ROLE hotline_router_web")
+    finally:
+        await connection.close()
+    done = run(url.replace("//postgres@", f"//{WEB_LOGIN}@", 1), "web", "--listen",
+               "127.0.0.1:9")
+    assert done.returncode == 3, done.stderr
+    assert f"migration {last.version:04d}_{last.name} is not applied" in done.stderr
+    assert done.stderr.strip().endswith("run 'hotline-router migrate' as the database owner")
+
+
+async def test_migrate_without_createrole_says_it_needs_it(database_url: str) -> None:
+    """migrate creates and grants the hotline_router_* roles: the database's owner alone
+    cannot (docs/operations.md)."""
+    url = await database.recreate(f"{TEST_DB}_no_createrole")
+    connection = await router_db.connect(url)
+    try:
+        if not await connection.fetchval("SELECT true FROM pg_roles WHERE rolname = 'hr_owner'"):
+            await connection.execute("CREATE ROLE hr_owner LOGIN NOCREATEROLE")
+        await connection.execute(f'ALTER DATABASE "{TEST_DB}_no_createrole" OWNER TO hr_owner')
+    finally:
+        await connection.close()
+    done = run(url.replace("//postgres@", "//hr_owner@", 1), "migrate")
+    assert done.returncode == 3, done.stderr
+    line = done.stderr.strip().splitlines()[-1]  # after the log of migrations it applied
+    assert line.startswith("hotline-router: migrate creates the hotline_router_* roles and "
+                           "grants them, so its login needs CREATEROLE or superuser ("), line
 
 
 async def test_migrate_as_a_login_that_does_not_own_the_schema_says_who_does(

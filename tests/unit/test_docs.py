@@ -104,3 +104,30 @@ def test_documented_links_between_guides_resolve() -> None:
 def test_the_parser_walk_finds_every_command() -> None:
     actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert {"run", "migrate", "billing", "plan", "completion"} <= set(actions[0].choices)
+
+
+_CREDIT_WORDS = ("refund", "goodwill", "credit", "compensat", "退款", "补偿")
+
+
+def test_an_adjustment_that_gives_money_back_is_positive() -> None:
+    """`billing adjust --fen N`: N is what it does to the balance (router/billing/ledger.py:
+    a charge negative), so a refund in the docs or the --help examples must be positive."""
+    from router.cli.examples import EXAMPLES
+    lines = [line for _, line in DOCUMENTED if line.startswith("hotline-router billing adjust")]
+    lines += list(EXAMPLES["billing adjust"])
+    assert len(lines) >= 3
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line, comments=True)[1:])
+        gives_back = any(word in args.note.lower() for word in _CREDIT_WORDS)
+        assert (args.fen > 0) == gives_back, line
+
+
+def test_the_schema_guide_lists_every_table() -> None:
+    created = {m[1] for path in sorted((REPO / "migrations").glob("[0-9]*.sql"))
+               for m in re.finditer(r"(?im)^CREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)",
+                                    path.read_text())}
+    schema = (REPO / "docs" / "schema.md").read_text()
+    assert len(created) > 20
+    assert sorted(t for t in created if f"`{t}`" not in schema) == []
+    for words in ("row-level security", "hotline_router_customer", "api_tokens"):
+        assert words in schema.lower(), words

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from router.billing.money import yuan
 from router.stats import Figures
-from router.text import printable
 from router.web.live import PHONE_STATES, phone_state
 from router.web.plots import nice_top, stacked
-from router.web.present import seconds_text, yuan
+from router.web.present import seconds_text, shown
 
 
 def figures(key: str, answered: int, missed: int) -> Figures:
@@ -70,17 +70,16 @@ def test_phone_states_by_precedence(changes: dict[str, Any], state: str) -> None
 
 
 def test_outside_text_is_shown_escaped() -> None:
-    assert printable("13800138000") == "13800138000"
-    assert printable("1380\r\n\x1b[2J") == "1380\\x0d\\x0a\\x1b[2J"
-    assert printable("abc\u202edef") == "abc\\u202edef"
-    assert printable("上海 021") == "上海 021"
-    assert printable(None) == ""
+    assert shown("13800138000") == "13800138000"
+    assert shown("1380\r\n\x1b[2J") == "1380\\x0d\\x0a\\x1b[2J"
+    assert shown("abc\u202edef") == "abc\\u202edef"
+    assert shown("上海 021") == "上海 021"
+    assert shown(None) == ""
 
 
 def test_people_read_seconds_and_yuan() -> None:
     assert seconds_text(1234) == "1.2 秒"
     assert seconds_text(75_000) == "1 分 15 秒"
     assert seconds_text(None) == ""
-    assert yuan(1234) == "¥12.34"
+    assert yuan(123456) == "¥1,234.56"  # one yuan() for the CLI, the statements and pages
     assert yuan(-5) == "-¥0.05"
-    assert yuan(None) == ""

@@ -181,7 +181,9 @@ async def test_a_reports_plot_has_a_bar_per_answered_and_missed_part_of_each_hou
     csv_link = page.locator("a", has_text="CSV").first
     async with page.expect_download() as download:
         await csv_link.click()
-    text = (await (await download.value).path()).read_text(encoding="utf-8")
+    raw = (await (await download.value).path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the Chinese as UTF-8
+    text = raw.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("key,calls,offered,answered,missed")
     assert text.splitlines()[1 + 9].startswith("09,3,3,2,1,")
     await page.context.close()
@@ -294,4 +296,43 @@ async def test_business_hours_edited_in_the_page_are_kept_and_close_the_hotline_
     assert await db.fetchval(
         """SELECT count(*) FROM schedule_windows w JOIN schedules s ON s.id = w.schedule_id
            JOIN hotlines h ON h.id = s.hotline_id WHERE h.number = $1""", hotline_number) == 2
+    await page.context.close()
+
+
+async def test_a_full_settings_page_fits_a_phone_screen_and_forwards_only_where_set(
+        browser: Browser, web_console: WebProcess, operator_token: str, db: Any,
+        hotline_number: str) -> None:
+    """Hours, rules, long dial strings: still no sideways scrolling at 390 px. Forwarding
+    is offered only with a target (set by the operator), and the page shows it."""
+    await admin.add_hotline(db, hotline_number, name="设置很多的热线名称")
+    for n in range(2):
+        await seed.bound_phone(
+            db, hotline_number,
+            f"PJSIP/phones/sip:very-long-extension-name-{n}-{hotline_number}@192.168.100.200:5060",
+            "售后服务部门前台话机")
+    await db.execute(
+        """WITH h AS (SELECT id FROM hotlines WHERE number = $1),
+                s AS (INSERT INTO schedules (hotline_id, name) SELECT id, 'office' FROM h
+                      RETURNING id, hotline_id)
+           INSERT INTO schedule_windows (schedule_id, days, opens, closes)
+           SELECT id, '{mon,tue,wed,thu,fri}', '09:00', '18:00' FROM s""", hotline_number)
+    await db.execute(
+        """INSERT INTO plan_rules (hotline_id, position, name, caller_region, action)
+           SELECT id, 1, '上海来电的很长很长的规则名称', '上海', 'refuse' FROM hotlines
+           WHERE number = $1""", hotline_number)
+    page = await signed_in(browser, web_console, operator_token, phone_sized=True)
+    await page.goto(f"{web_console.url}/settings?hotline={hotline_number}")
+    await expect(page.locator("h1")).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    await screenshot(page, "settings-full-phone")
+    assert width <= 390, f"the settings page is {width} px wide on a 390 px screen"
+    forward = page.locator("select[name=overflow] option[value=forward]")
+    await expect(forward).to_be_disabled()
+    await expect(page.locator("#forward-to")).to_contain_text("运营商")
+
+    await db.execute("UPDATE hotlines SET overflow_forward_to = 'PJSIP/backup/sip:8000@10.0.0.1' "
+                     "WHERE number = $1", hotline_number)
+    await page.reload()
+    await expect(forward).to_be_enabled()
+    await expect(page.locator("#forward-to")).to_contain_text("PJSIP/backup/sip:8000@10.0.0.1")
     await page.context.close()

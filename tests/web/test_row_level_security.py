@@ -175,3 +175,38 @@ async def test_a_revoked_token_is_refused_at_once(api: Any, db: Any, two: Any) -
     response = await api.get("/api/v1/me", headers=bearer(a.token))
     assert response.status == 401
     assert (await response.json())["error"]["message"] == "this API token is unknown or revoked"
+
+
+async def test_a_customer_cannot_set_where_calls_are_forwarded(
+        api: Any, db: Any, web_database_url: str, two: Any) -> None:
+    """A forwarding target is a dial string: it costs money and reaches any line, so
+    only the operator sets it. The customer may still choose 'forward' to the
+    operator's target."""
+    a, _, _ = two
+    response = await api.patch(f"/api/v1/hotlines/{a.number}", headers=bearer(a.token),
+                               json={"overflow_forward_to": "PJSIP/trunk/sip:00882123@1.2.3.4"})
+    assert response.status == 403, await response.text()
+    assert (await response.json())["error"]["message"] == (
+        "a customer token cannot change 'overflow_forward_to'; ask the operator")
+    assert await db.fetchval("SELECT overflow_forward_to FROM hotlines WHERE number = $1",
+                             a.number) is None
+    await db.execute("UPDATE hotlines SET overflow_forward_to = 'PJSIP/backup' "
+                     "WHERE number = $1", a.number)
+    response = await api.patch(f"/api/v1/hotlines/{a.number}", headers=bearer(a.token),
+                               json={"overflow": "forward"})
+    assert response.status == 200, await response.text()
+    # In SQL as the customer role: the column grant refuses it too.
+    connection = await router_db.connect(web_database_url)
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "SELECT set_config('role', 'hotline_router_customer', true), "
+                "set_config('hotline_router.token', $1, true)", a.token)
+            with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+                await connection.execute(
+                    "UPDATE hotlines SET overflow_forward_to = 'PJSIP/x' WHERE number = $1",
+                    a.number)
+    finally:
+        await connection.close()
+    assert await db.fetchval("SELECT overflow_forward_to FROM hotlines WHERE number = $1",
+                             a.number) == "PJSIP/backup"

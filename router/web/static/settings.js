@@ -69,7 +69,7 @@
       const row = document.createElement("tr");
       row.className = "window";
       row.innerHTML = '<td><input name="days" value="mon,tue,wed,thu,fri" aria-label="日期"></td>' +
-        '<td><input name="opens" type="time" value="09:00"></td>' +
+        '<td><input name="opens" type="time" value="09:00" aria-label="开始"></td>' +
         '<td><input name="closes" value="18:00" aria-label="结束"></td>' +
         '<td><button type="button" class="remove-window">删除</button></td>';
       body.appendChild(row);
