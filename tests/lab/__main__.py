@@ -7,8 +7,21 @@ import subprocess
 import sys
 import time
 
-from tests.lab import asterisk
+from tests.lab import asterisk, ports
 from tests.lab.errors import LabError
+
+
+def stop_stray_sipps() -> None:
+    """End the sipp phones and callers of this lab (this LAB_PORT_OFFSET) that an
+    interrupted run left behind: those bound to a port of its sipp range."""
+    listed = subprocess.run(["pgrep", "-af", "sipp .*hotline-sipp-"],
+                            capture_output=True, text=True, check=False).stdout
+    ours = ports.sipp_range()
+    for line in listed.splitlines():
+        pid, *argv = line.split()
+        bound = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "-p"]
+        if bound and bound[0].isdigit() and int(bound[0]) in ours:
+            subprocess.run(["kill", pid], check=False)
 
 
 def main() -> int:
@@ -24,8 +37,7 @@ def main() -> int:
             print(lab.describe())
         elif args.command == "down":
             removed = asterisk.down()
-            # sipp phones and callers the lab started, if a run was interrupted
-            subprocess.run(["pkill", "-f", "sipp .*hotline-sipp-"], check=False)
+            stop_stray_sipps()
             print(f"lab down ({', '.join(removed) or 'nothing was running'})")
         else:
             # imported here: `down` must work before the virtualenv exists
