@@ -36,10 +36,10 @@ async def catch_up(call: Call, seen: Reconcile) -> None:
                 call.reconciled = True
                 call.phone_hung_up(seen.lost_at)
                 call.log.warning("phone hung up while the router was away")
-        elif leg.ringing:
+        elif leg.result is None:  # ringing, or answered and not yet bridged
             if state is None:
                 await call.legs.end(leg, LegResult.FAILED, seen.lost_at)
-            elif state == "Up":
+            elif state == "Up" and leg.answered_at is None:
                 call.legs.answered(leg, seen.lost_at)
 
 
@@ -60,6 +60,7 @@ async def resume(call: Call, recorded: Sequence[OpenLeg], channels: Mapping[str,
                                 hangup=None if gone else "normal")
     if answered is not None:
         call.legs.winner = answered
+        answered.bridged = True  # its answer was recorded with the bridge (CallBridged)
         call.bridge_id = str(call.id)
         call.state.to(State.BRIDGED, adopted=True)
         call.deliver(Reconcile(channels, lost_at))

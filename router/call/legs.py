@@ -6,6 +6,10 @@ with a result, or — once bridged — the phone hung up). :class:`Legs` is the
 thin I/O shell around it: it claims the phone, creates and dials the channel,
 and on every path ends a leg the same way (hang up if asked, release the
 claim, write the record).
+
+A phone that answers is not yet a phone that talks: until it is in the bridge
+with the caller, its hangup ends it as a failed attempt (its answer time
+kept), and only a leg that was bridged counts talk time for its phone.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Leg:
     claimed: bool = False    # holds a call slot of its phone
     in_stasis: bool = False  # its channel is in our application (it may be dialled)
     answered_at: datetime | None = None
+    bridged: bool = False    # in the bridge with the caller: the phone talked
     result: LegResult | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
@@ -124,6 +129,8 @@ def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> L
             return PhoneLeft(event.at)
         if leg.ringing:
             return Ended(CAUSES.get(event.cause, LegResult.FAILED), event.at, event.cause)
+        if leg.result is None:  # it answered, and left before it was bridged with the caller
+            return Ended(LegResult.FAILED, event.at, event.cause)
     return None
 
 
@@ -252,11 +259,11 @@ class Legs:
             await call.ari_quietly(call.services.ari.hangup(leg.channel_id, hangup))
         if leg.claimed:
             leg.claimed = False
-            talk_ms = None
-            if result is LegResult.ANSWERED and leg.answered_at is not None:
+            talk_ms = None  # a phone that never talked has no call to count today
+            if leg.bridged and leg.answered_at is not None:
                 talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
             await call.services.store.release(leg.id, talk_ms)
-        call.recorder.add(LegEnded(leg.id, at, result, cause))
+        call.recorder.add(LegEnded(leg.id, at, result, cause, leg.answered_at))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         call.log.info("leg ended", phone_id=leg.phone_id, result=result)
 
@@ -269,7 +276,9 @@ class Legs:
 
     async def end_all(self, at: datetime) -> None:
         """Teardown: the bridged leg ends answered at ``at``, any other still
-        open is cancelled (hung up, or the phone rings on after the call)."""
+        open is cancelled (hung up, or the phone rings on after the call); one
+        that answered as the call ended (the caller left at that moment) ends
+        answered, with its answer time and no talk."""
         for leg in self:
             if leg.timer:
                 leg.timer.cancel()
@@ -277,7 +286,8 @@ class Legs:
                 gone = self.call.phone_left_at is not None
                 await self.end(leg, LegResult.ANSWERED, at, hangup=None if gone else "normal")
             elif leg.result is None:
-                await self.end(leg, LegResult.CANCELLED, at, hangup="normal")
+                result = LegResult.CANCELLED if leg.answered_at is None else LegResult.ANSWERED
+                await self.end(leg, result, max(at, leg.answered_at or at), hangup="normal")
 
     def channels(self) -> list[str]:
         return list(self.by_channel)

@@ -11,8 +11,10 @@ inbox (router/call/events.py); nothing else changes it. Its life, below in
 4. hunt: the group's strategy orders its idle phones into waves, rung while
    the caller hears ringback (router/call/hunt.py);
 5. no phone took it: the hotline's overflow (forward, queue, or busy);
-6. a phone answered: answer the caller and bridge them (:meth:`Call.connect`
-   is where a call is answered), then talk until either side hangs up;
+6. a phone answered: it goes into the bridge, and only then is the caller
+   answered and added (:meth:`Call.seat`, during the hunt: a phone gone before
+   that is a failed attempt and the hunt goes on); :meth:`Call.connect`
+   records the call answered; then talk until either side hangs up;
 7. whatever happened, :meth:`Call.finish` hangs up what is left, releases
    every claim and closes the records, with Asterisk's own timestamps.
 
@@ -25,6 +27,7 @@ caller hears, and answering), ``recorder`` (records in order), the current
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -55,6 +58,7 @@ from router.records.kinds import (
     CallOverflow,
     CallStarted,
     LegPurpose,
+    LegResult,
     Outcome,
     OverflowTaken,
     PlanDecided,
@@ -75,6 +79,9 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
     Outcome.CLOSED: ("closed", "no_answer"),
     Outcome.MOBILE_ON_800: ("landline_only", "rejected"),
 }
+
+# How long to wait for the hangup of an answered phone that could not be bridged.
+HANGUP_WAIT_S = 1.0
 
 # Plan decisions that end the call with an announcement.
 REFUSALS = {"refused": Outcome.REFUSED, "blacklisted": Outcome.REFUSED,
@@ -260,29 +267,72 @@ class Call:
         if answered_at is not None:
             self.recorder.add(CallerAnswered(self.id, answered_at))
 
-    async def connect(self, leg: Leg) -> None:
-        """The call is answered here: answer the caller and bridge it with the
-        phone that answered."""
-        assert leg.answered_at is not None
-        self.legs.winner = leg
+    async def seat(self, leg: Leg) -> bool:
+        """Bridge the phone that answered with the caller: the phone goes into
+        the call's bridge first, and only once it is known to be there is the
+        caller answered and added. True when both are in; False when the phone
+        left before the caller joined it (a failed attempt, its answer time kept;
+        the caller, if answered meanwhile, is not billed for it).
+
+        Raises CallerLeft when the caller hangs up meanwhile, AriError when
+        Asterisk refuses the caller's side.
+        """
         if leg.timer:
             leg.timer.cancel()
-        await self.inbox.until(lambda: leg.in_stasis)
+        await self.inbox.until(lambda: leg.in_stasis or leg.result is not None)
+        ari = self.services.ari
+        bridge_id = str(self.id)
         try:
-            await self.media.stop_music()
-            await self.media.answer()
-            # Billing starts at the earlier answer; ours cannot precede the phone's
-            # (a greeting or menu answered earlier, and that time is kept).
-            caller_answered_at = max(self.clock(), leg.answered_at)
-            self.bridge_id = str(self.id)
-            await self.services.ari.create_bridge(self.bridge_id)
-            await self.services.ari.add_to_bridge(self.bridge_id,
-                                                  [self.caller.id, leg.channel_id])
+            if self.bridge_id is None:
+                self.bridge_id = bridge_id  # set first: teardown destroys it
+                await ari.create_bridge(bridge_id)
+            if leg.result is None:
+                await ari.add_to_bridge(bridge_id, [leg.channel_id])
         except AriError as exc:
-            await self.inbox.drain()  # learn whether a side hung up meanwhile
+            await self._lost_before_bridge(leg, exc)
+        await self.inbox.drain()  # a hangup already queued is news for this decision
+        if self.caller_left_at is not None:
+            raise CallerLeft
+        if leg.result is not None:
+            return False
+        await self.media.stop_music()
+        await self.media.answer()
+        try:
+            await ari.add_to_bridge(bridge_id, [self.caller.id])
+        except AriError as exc:
+            await self.inbox.drain()
             if self.caller_left_at is not None:
                 raise CallerLeft from exc
             raise
+        await self.inbox.drain()
+        if self.caller_left_at is not None:
+            raise CallerLeft
+        if leg.result is not None:
+            # The phone left in the instant the caller was answered: the caller
+            # hears ringing again while the hunt goes on.
+            await self.ari_quietly(ari.remove_from_bridge(bridge_id, [self.caller.id]))
+            await self.media.ringback()
+            return False
+        return True
+
+    async def _lost_before_bridge(self, leg: Leg, error: AriError) -> None:
+        """The phone could not be put in the bridge (gone already, 400/404/422):
+        wait briefly for its hangup, so the attempt ends at Asterisk's time."""
+        self.log.warning("answered phone not bridged", phone_id=leg.phone_id, error=str(error))
+        with contextlib.suppress(TimeoutError):
+            await self.inbox.until(lambda: leg.result is not None, timeout_s=HANGUP_WAIT_S)
+        if leg.result is None:
+            await self.legs.end(leg, LegResult.FAILED, self.clock(), hangup="normal")
+
+    async def connect(self, leg: Leg) -> None:
+        """The call is answered here: the phone that answered is bridged with
+        the caller (:meth:`seat`); record it before the call goes on."""
+        assert leg.answered_at is not None
+        self.legs.winner = leg
+        leg.bridged = True
+        # Billing starts at the earlier answer; ours cannot precede the phone's
+        # (a greeting or menu answered earlier, and that time is kept).
+        caller_answered_at = max(self.clock(), leg.answered_at)
         self.state.to(State.BRIDGED, phone_id=leg.phone_id)
         # Written before the call goes on: a router that dies from here on must
         # find this call bridged when it is adopted, never "still to be routed".

@@ -125,6 +125,9 @@ class LegEnded(Record, frozen=True, tag="leg_ended"):
     ended_at: datetime
     result: LegResult
     hangup_cause: int | None  # Q.850, when Asterisk gave one
+    # The phone's answer (Asterisk's time), kept also when it never reached the
+    # caller: a phone that answered and left before the bridge is a failed attempt.
+    answered_at: datetime | None = None
 
 
 class CallBridged(Record, frozen=True, tag="call_bridged"):

@@ -107,9 +107,9 @@ async def _leg_started(db: Any, r: LegStarted) -> None:
 async def _leg_ended(db: Any, r: LegEnded) -> None:
     await db.execute(
         """UPDATE call_legs SET ended_at = greatest($2, dial_started_at), result = $3,
-                                hangup_cause = $4
+                                hangup_cause = $4, answered_at = coalesce(answered_at, $5)
            WHERE id = $1 AND ended_at IS NULL""",
-        r.leg_id, r.ended_at, r.result.value, r.hangup_cause)
+        r.leg_id, r.ended_at, r.result.value, r.hangup_cause, r.answered_at)
 
 
 async def _claim_released(db: Any, r: ClaimReleased) -> None:

@@ -161,6 +161,7 @@ class MemoryStore(Store):
             elif isinstance(r, kinds.LegEnded):
                 if legs[r.leg_id]["ended_at"] is None:
                     legs[r.leg_id].update(result=r.result.value, ended_at=r.ended_at)
+                    legs[r.leg_id]["answered_at"] = legs[r.leg_id]["answered_at"] or r.answered_at
             elif isinstance(r, kinds.CallBridged):
                 row = rows[r.call_id]
                 legs[r.leg_id]["answered_at"] = r.answered_at
@@ -227,6 +228,10 @@ class CallLab:
     def claims_held(self) -> int:
         """Claims the "database" still holds, plus local ones of an outage."""
         return len(self.store.claims) + len(self.store.local)
+
+    def talk_counted(self) -> list[int | None]:
+        """The talk time each released claim gave its phone's stats (None: no call counted)."""
+        return [r.talk_ms for r in self.store.written if isinstance(r, kinds.ClaimReleased)]
 
     def ended_results(self, call: Call) -> list[LegResult | None]:
         return [leg.result for leg in call.legs]

@@ -39,7 +39,8 @@ class Phone:
     ``answer_after_s`` None: it rings until it is hung up on. ``busy`` and
     ``unreachable`` end the attempt at once (486 / no route). ``talk_s``: the
     phone hangs up that long after answering (None: it talks until the other
-    side ends the call).
+    side ends the call; 0: it hangs up in the instant it answers, before
+    anything the router does about it).
     """
 
     answer_after_s: float | None = 1.0
@@ -79,7 +80,9 @@ class ScriptedAri:
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, list[str]] = {}
         self.failures: dict[str, AriError] = {}  # request name -> the error it raises
+        self.answered: list[str] = []  # phones' channels, in the order they answered
         self._playbacks: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+        self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._loop = asyncio.get_running_loop()
         self._origin = self._loop.time()  # T0, on the loop's clock
 
@@ -123,10 +126,22 @@ class ScriptedAri:
 
     # --- ARI, as the call uses it --------------------------------------------------
 
+    def when(self, name: str, action: Callable[[], None]) -> None:
+        """Do ``action`` once, right after the next request ``name`` is carried out
+        (e.g. a phone hangs up the instant it is put in the bridge), or after the
+        next phone answers (``phone_answered``); the events it sends are queued
+        before the call hears of the request's result."""
+        self._hooks.setdefault(name, []).append(action)
+
     def _request(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.requests.append(Request(name, args, kwargs))
         if name in self.failures:
             raise self.failures[name]
+
+    def _done(self, name: str) -> None:
+        hooks = self._hooks.get(name)
+        if hooks:
+            hooks.pop(0)()
 
     async def create_channel(self, endpoint: str, app: str, channel_id: str,
                              originator: str | None = None,
@@ -161,6 +176,7 @@ class ScriptedAri:
         self._request("answer", channel_id)
         channel = self._existing(channel_id)
         channel.state = "Up"
+        self._done("answer")
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
         self._request("hangup", channel_id, reason=reason)
@@ -207,6 +223,14 @@ class ScriptedAri:
                 raise AriError("POST", f"/bridges/{bridge_id}/addChannel", 400,
                                "Channel not found")
         self.bridges[bridge_id] += channel_ids
+        self._done("add_to_bridge")
+
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: Iterable[str]) -> None:
+        channel_ids = list(channel_ids)
+        self._request("remove_from_bridge", bridge_id, channels=channel_ids)
+        for channel_id in channel_ids:
+            if channel_id in self.bridges.get(bridge_id, []):
+                self.bridges[bridge_id].remove(channel_id)
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         self._request("destroy_bridge", bridge_id)
@@ -227,7 +251,11 @@ class ScriptedAri:
         channel.state = "Up"
         self._send(ev.Dial, channel, dialstatus="ANSWER")
         self._send(ev.ChannelStateChange, channel)
-        if phone.talk_s is not None:
+        self.answered.append(channel.id)
+        self._done("phone_answered")
+        if phone.talk_s == 0:  # gone in the same instant: its BYE follows the 200 OK
+            self.hang_up(channel.id)
+        elif phone.talk_s is not None:
             self._after(channel, phone.talk_s, lambda: self.hang_up(channel.id))
 
     def _end_dial(self, channel: FakeChannel, status: str, cause: int) -> None:
