@@ -195,9 +195,10 @@ class PhoneFactory:
         self.started: list[sipp.Phone] = []
 
     def __call__(self, answer_after_ms: int | None = 200, reject_code: int | None = None,
-                 hangup_after_ms: int | None = None) -> sipp.Phone:
+                 hangup_after_ms: int | None = None,
+                 scenario_file: Path | None = None) -> sipp.Phone:
         phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
-                           hangup_after_ms=hangup_after_ms).start()
+                           hangup_after_ms=hangup_after_ms, scenario_file=scenario_file).start()
         self.started.append(phone)
         return phone
 

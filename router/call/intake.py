@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 from router.ari import events as ev
 from router.call import adoption
 from router.call.events import CallEvent, HuntTimeout, Reconcile, RingTimeout, WaveDue
-from router.call.legs import Answered, Ended, EnteredStasis, PhoneLeft, read_event
+from router.call.legs import (
+    Answered,
+    Ended,
+    EnteredBridge,
+    EnteredStasis,
+    PhoneLeft,
+    read_event,
+)
 
 if TYPE_CHECKING:
     from router.call.story import Call
@@ -53,6 +60,8 @@ async def apply(call: Call, event: CallEvent) -> None:
     change = read_event(leg, event, bridged=leg is call.legs.winner)
     if isinstance(change, EnteredStasis):
         leg.in_stasis = True
+    elif isinstance(change, EnteredBridge):
+        leg.in_bridge = True
     elif isinstance(change, Answered):
         call.legs.answered(leg, change.at)
     elif isinstance(change, Ended):

@@ -57,6 +57,7 @@ class Leg:
     claimed: bool = False    # holds a call slot of its phone
     in_stasis: bool = False  # its channel is in our application (it may be dialled)
     answered_at: datetime | None = None
+    in_bridge: bool = False  # Asterisk said it entered the call's bridge
     bridged: bool = False    # in the bridge with the caller: the phone talked
     result: LegResult | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -88,6 +89,11 @@ class EnteredStasis:
 
 
 @dataclass(frozen=True)
+class EnteredBridge:
+    pass
+
+
+@dataclass(frozen=True)
 class Answered:
     at: datetime
 
@@ -106,7 +112,7 @@ class PhoneLeft:
     at: datetime
 
 
-LegChange = EnteredStasis | Answered | Ended | PhoneLeft
+LegChange = EnteredStasis | EnteredBridge | Answered | Ended | PhoneLeft
 
 
 def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> LegChange | None:
@@ -116,6 +122,8 @@ def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> L
     """
     if isinstance(event, ev.StasisStart):
         return EnteredStasis()
+    if isinstance(event, ev.ChannelEnteredBridge):
+        return EnteredBridge()
     if isinstance(event, ev.Dial):
         if event.dialstatus == "ANSWER":
             return _answered(leg, event.at)

@@ -80,7 +80,8 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
     Outcome.MOBILE_ON_800: ("landline_only", "rejected"),
 }
 
-# How long to wait for the hangup of an answered phone that could not be bridged.
+# How long to wait for word of an answered phone: its hangup when it could not
+# be bridged, its entering the bridge when it could.
 HANGUP_WAIT_S = 1.0
 
 # Plan decisions that end the call with an announcement.
@@ -290,6 +291,13 @@ class Call:
                 await ari.add_to_bridge(bridge_id, [leg.channel_id])
         except AriError as exc:
             await self._lost_before_bridge(leg, exc)
+        # Known to be in the bridge once Asterisk says so; a phone that hangs up
+        # meanwhile says that first (its events come in order).
+        try:
+            await self.inbox.until(lambda: leg.in_bridge or leg.result is not None,
+                                   timeout_s=HANGUP_WAIT_S)
+        except TimeoutError:
+            self.log.warning("no word of the phone entering the bridge", phone_id=leg.phone_id)
         await self.inbox.drain()  # a hangup already queued is news for this decision
         if self.caller_left_at is not None:
             raise CallerLeft
@@ -309,7 +317,9 @@ class Call:
             raise CallerLeft
         if leg.result is not None:
             # The phone left in the instant the caller was answered: the caller
-            # hears ringing again while the hunt goes on.
+            # hears ringing again while the hunt goes on (billed, if at all, from
+            # the answer of a phone that talks).
+            self.log.warning("phone left as the caller was answered", phone_id=leg.phone_id)
             await self.ari_quietly(ari.remove_from_bridge(bridge_id, [self.caller.id]))
             await self.media.ringback()
             return False

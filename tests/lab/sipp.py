@@ -139,6 +139,7 @@ class Phone:
     answer_after_ms: int | None = 200
     reject_code: int | None = None
     hangup_after_ms: int | None = None
+    scenario_file: Path | None = None  # a phone scenario as received (a field case)
     user: str = "phone"
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -155,8 +156,11 @@ class Phone:
 
     def start(self, attempts: int = 3) -> Phone:
         scenario = self.workdir / "phone.xml"
-        scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
-                                            self.hangup_after_ms))
+        if self.scenario_file is not None:
+            shutil.copyfile(self.scenario_file, scenario)
+        else:
+            scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
+                                                self.hangup_after_ms))
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
             self.process = subprocess.Popen(

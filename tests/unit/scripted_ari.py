@@ -223,6 +223,9 @@ class ScriptedAri:
                 raise AriError("POST", f"/bridges/{bridge_id}/addChannel", 400,
                                "Channel not found")
         self.bridges[bridge_id] += channel_ids
+        for channel_id in channel_ids:
+            self._send(ev.ChannelEnteredBridge, self.channels[channel_id],
+                       bridge=ev.Bridge(id=bridge_id))
         self._done("add_to_bridge")
 
     async def remove_from_bridge(self, bridge_id: str, channel_ids: Iterable[str]) -> None:
