@@ -159,6 +159,12 @@ class AriClient:
         await self.request("POST", f"/channels/{channel_id}/variable",
                            {"variable": name, "value": value})
 
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        """A channel variable or dialplan function's value ("" when unset)."""
+        reply = await self.request("GET", f"/channels/{channel_id}/variable",
+                                   {"variable": name})
+        return str((reply or {}).get("value", ""))
+
     async def list_channels(self) -> list[Any]:
         return list(await self.request("GET", "/channels") or [])
 

@@ -65,6 +65,7 @@ class FakeChannel:
     dial_string: str = ""
     state: str = "Ring"
     up: bool = True  # not yet destroyed
+    answered_at: datetime | None = None  # as its CDR has it
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -98,10 +99,12 @@ class ScriptedAri:
                           caller=ev.CallerId(number=number),
                           dialplan=ev.DialplanCEP(context="hotline", exten=exten))
 
-    def add_channel(self, channel_id: str, dial_string: str, state: str) -> None:
-        """A phone's channel that outlived the router (for adoption)."""
+    def add_channel(self, channel_id: str, dial_string: str, state: str,
+                    answered_at: datetime | None = None) -> None:
+        """A phone's channel that outlived the router (for adoption); ``answered_at``
+        is what its CDR says (None: no answer time)."""
         self.channels[channel_id] = FakeChannel(channel_id, dial_string=dial_string,
-                                                state=state)
+                                                state=state, answered_at=answered_at)
 
     def hang_up(self, channel_id: str, cause: int = 16) -> None:
         """The channel's far end hangs up (the caller, or a phone)."""
@@ -164,6 +167,14 @@ class ScriptedAri:
             self._after(channel, 0.2, lambda: self._end_dial(channel, "BUSY", 17))
         elif phone.answer_after_s is not None:
             self._after(channel, phone.answer_after_s, lambda: self._answer(channel, phone))
+
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        self._request("get_variable", channel_id, variable=name)
+        channel = self._existing(channel_id)
+        if name == "CDR(answer,u)":
+            at = channel.answered_at
+            return f"{at.timestamp():.6f}" if at else "0.000000"
+        return ""
 
     async def ring(self, channel_id: str) -> None:
         self._request("ring", channel_id)
@@ -252,6 +263,7 @@ class ScriptedAri:
 
     def _answer(self, channel: FakeChannel, phone: Phone) -> None:
         channel.state = "Up"
+        channel.answered_at = self.now()
         self._send(ev.Dial, channel, dialstatus="ANSWER")
         self._send(ev.ChannelStateChange, channel)
         self.answered.append(channel.id)
