@@ -233,8 +233,12 @@ class Store:
             await self._run("replay", self.spool.replay(self.db), timeout_s=60)
             metrics.RECORDS_SPOOLED.set(self.spool.pending)
         for leg_id, local in list(self.local.items()):
-            await self._run("claim", claims.adopt(self.db, local.phone_id, leg_id,
-                                                  local.call_id, self.router_id))
+            if not await self._run("claim", claims.adopt(self.db, local.phone_id, leg_id,
+                                                         local.call_id, self.router_id)):
+                metrics.CLAIM_CONFLICTS.inc()
+                log.warning("claim not written back: its phone is at capacity "
+                            "(kept in claim_conflicts)", phone_id=local.phone_id,
+                            leg_id=str(leg_id), call_id=str(local.call_id))
             if self.local.pop(leg_id, None) is None and leg_id not in self.held:
                 # released while it was being written back: undo it there too
                 await self._run("release", claims.release(self.db, leg_id, None))

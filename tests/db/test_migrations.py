@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from router import db as router_db
@@ -107,3 +108,31 @@ async def test_0010_cleans_caller_ids_recorded_before_it_and_keeps_them_raw(
     assert [(r["caller"], r["caller_raw"]) for r in rows] == [
         (sanitise(dirty[0]), dirty[0]), (sanitise(dirty[1]), dirty[1]),
         (sanitise(dirty[2]), dirty[2]), ("13800138000", None)]
+
+
+async def test_0014_names_the_caller_channels_recorded_twice_before_it(
+        empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migrate.migrations_dir().glob("*.sql"):
+        if path.name != migrate.GRANTS and int(path.name[:4]) < 14:
+            shutil.copy(path, before / path.name)
+    connection = await router_db.connect(empty_database_url)
+    try:
+        monkeypatch.setenv("HOTLINE_ROUTER_MIGRATIONS", str(before))
+        await migrate.migrate(connection)
+        for channel in ("1764468000.7", "1764468000.7", "1764468000.8"):
+            await connection.execute(
+                """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at)
+                   VALUES (gen_random_uuid(), '4000000001', '13800138000', $1, 'r', now())""",
+                channel)
+        monkeypatch.delenv("HOTLINE_ROUTER_MIGRATIONS")
+        with pytest.raises(asyncpg.RaiseError,
+                           match=r"caller channel 1764468000\.7\nHINT:  Keep one record"):
+            await migrate.migrate(connection)
+        await connection.execute(
+            "DELETE FROM calls WHERE id = (SELECT id FROM calls "
+            "WHERE caller_channel = '1764468000.7' LIMIT 1)")
+        assert [m.version for m in await migrate.migrate(connection)][-1] >= 14
+    finally:
+        await connection.close()
