@@ -64,7 +64,8 @@ class Router:
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
-                           timeout_s=settings.db_timeout_s)
+                           timeout_s=settings.db_timeout_s,
+                           lease_s=settings.router_lease_s)
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
@@ -105,7 +106,7 @@ class Router:
 
         The first claim wins; the call then arrives here as a StasisStart.
         """
-        if self.draining:
+        if self.draining or self.store.fenced:  # a peer or the dialplan's fallback takes it
             metrics.BROADCASTS.labels(result="declined").inc()
             return
         self._spawn(self._claim(event.channel.id), f"claim-{event.channel.id}")
@@ -138,7 +139,7 @@ class Router:
             log.warning("dialled number is not a number", dialled=dialled[:40],
                         channel=channel.id)
             dialled = dialled[:20]
-        if self.draining:
+        if self.draining or self.store.fenced:
             self._spawn(self._hand_back(channel.id, dialled), f"hand-back-{channel.id}")
             return
         start_call(self, channel, dialled, event.at)
@@ -202,6 +203,7 @@ class Router:
                 await asyncio.wait_for(heartbeat.beat(self.db, self.router_id, self.app,
                                                       self.settings.ari_url),
                                        self.settings.db_timeout_s)
+                self.store.renew_lease()
                 self.store.routers_alive = await asyncio.wait_for(
                     heartbeat.alive(self.db, self.settings.router_lease_s),
                     self.settings.db_timeout_s)

@@ -10,6 +10,12 @@ timeout) the store turns *degraded* and the router keeps routing:
   phone they cannot see each other claim), up to each phone's capacity;
 - call records go to the local spool (router/spool.py), in order, durably.
 
+Fencing: the routers alive are those whose lease (a heartbeat in the
+database) is current. A degraded router cannot renew its own, so once most of
+its lease has run out it is *fenced*: its peers may soon count it dead, adopt
+its calls and use all its phones, so it claims no phone any more and declines
+new calls (router/service.py hands them to a peer or the dialplan's fallback).
+
 A watcher probes the database every second; once it answers, the spool is
 replayed in order, the claims taken meanwhile are written back, and the
 store is healthy again. Writes keep going to the spool until it is empty, so
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +45,11 @@ from router.spool import Spool
 
 log = structlog.get_logger("router.store")
 T = TypeVar("T")
+
+
+# A degraded router fences itself this far into its lease, leaving the rest for
+# clock differences and a heartbeat in flight.
+FENCE_AT_LEASE_SHARE = 0.8
 
 
 class Unavailable(Exception):
@@ -64,8 +76,12 @@ class Store:
     def __init__(self, pool: Any, router_id: str, spool: Spool,
                  snapshot: Callable[[], Snapshot | None],
                  fresh_snapshot: Callable[[], Snapshot | None],
-                 timeout_s: float = 1.0) -> None:
+                 timeout_s: float = 1.0, lease_s: float | None = None) -> None:
         self.db = pool
+        self.lease_s = lease_s  # this router's lease in the database (None: not fenced)
+        self.monotonic: Callable[[], float] = time.monotonic  # seconds, for the lease
+        self._lease_renewed_at = self.monotonic()
+        self._fenced_logged = False
         self.router_id = router_id
         self.spool = spool
         self._snapshot = snapshot
@@ -101,8 +117,29 @@ class Store:
         return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
                                 for p in hotline.phones if self._mine(p.phone_id)})
 
+    # --- fencing ----------------------------------------------------------------
+
+    def renew_lease(self) -> None:
+        """This router's heartbeat reached the database: its lease runs anew."""
+        self._lease_renewed_at = self.monotonic()
+        self._fenced_logged = False
+
+    @property
+    def fenced(self) -> bool:
+        """Degraded with most of the lease run out: peers may count this router
+        dead, so it claims no phone and takes no new call."""
+        if self.healthy or self.lease_s is None:
+            return False
+        fenced = self.monotonic() - self._lease_renewed_at >= self.lease_s * FENCE_AT_LEASE_SHARE
+        if fenced and not self._fenced_logged:
+            self._fenced_logged = True
+            log.error("lease running out while the database is away: claiming no phones "
+                      "and declining new calls", lease_s=self.lease_s)
+        return fenced
+
     async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
-        """Take a call slot on the phone for this leg; False when it is busy."""
+        """Take a call slot on the phone for this leg; False when it is busy (or,
+        while fenced, when the database cannot take the claim)."""
         attempted = False
         if self.healthy:
             try:
@@ -115,7 +152,8 @@ class Store:
                 if taken:
                     self.held[leg_id] = phone_id
                 return taken
-        if not self._mine(phone_id) or Counter(self.held.values())[phone_id] >= capacity:
+        if (self.fenced or not self._mine(phone_id)
+                or Counter(self.held.values())[phone_id] >= capacity):
             if attempted:  # the claim may have committed before the database went away
                 await self.write(ClaimReleased(leg_id, None))  # idempotent: nothing if not
             return False

@@ -132,3 +132,28 @@ async def test_a_claim_that_may_have_landed_before_the_outage_is_released_later(
 ])
 def test_what_counts_as_the_database_being_away(error: BaseException, away: bool) -> None:
     assert unreachable(error) is away
+
+
+async def test_a_router_whose_lease_runs_out_while_away_claims_no_phone(
+        tmp_path: Path) -> None:
+    """Its peers count it dead once its lease is over and ring every phone: from
+    four fifths of the lease on it takes no claim of its own; a heartbeat that
+    reaches the database renews the lease."""
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+    away.lease_s = 15.0
+    now = [100.0]
+    away.monotonic = lambda: now[0]
+    away.renew_lease()
+    assert not away.fenced  # healthy so far
+    assert await away.claim(1, 2, uuid4(), uuid4())  # the outage starts: a local claim
+    assert not away.healthy
+    now[0] += 11.9
+    assert not away.fenced
+    assert await away.claim(2, 2, uuid4(), uuid4())
+    now[0] += 0.1  # 12 s: four fifths of 15
+    assert away.fenced
+    assert not await away.claim(3, 2, uuid4(), uuid4())
+    away.renew_lease()
+    assert not away.fenced
+    assert await away.claim(3, 2, uuid4(), uuid4())
