@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import re
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from router import db, gauges, heartbeat, http, metrics, reconcile, records, region
+from router import asterisk_lease, db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
@@ -199,6 +200,12 @@ class Router:
         """Say we are alive; learn who else is; adopt the calls of routers that died."""
         beats = 0
         while True:
+            if self.stream.connected.is_set():  # the lease in Asterisk, database or not
+                try:
+                    await asyncio.wait_for(asterisk_lease.beat(self.ari, self.app, time.time()),
+                                           self.settings.heartbeat_s)
+                except (TimeoutError, AriError, OSError) as exc:
+                    log.warning("lease in Asterisk not renewed", error=str(exc))
             try:
                 await asyncio.wait_for(heartbeat.beat(self.db, self.router_id, self.app,
                                                       self.settings.ari_url),
@@ -213,6 +220,13 @@ class Router:
                     for dead in await heartbeat.dead_on(self.db, self.settings.ari_url,
                                                         self.settings.router_lease_s,
                                                         self.router_id):
+                        if await asterisk_lease.still_alive(
+                                self.ari, dead["app"], self.settings.router_lease_s,
+                                time.time()):
+                            # Only its database is gone: it still drives its calls.
+                            log.warning("peer missed its lease but still beats in Asterisk: "
+                                        "its calls stay its own", router=dead["router_id"])
+                            continue
                         await reconcile.adopt(self, dead["router_id"], dead["app"],
                                               dead["last_seen_at"])
                 beats += 1
@@ -303,6 +317,8 @@ class Router:
     async def close_out(self) -> None:
         """Last words: stop calls that would not end, free claims, close records."""
         await self.registry.cancel_all()
+        with contextlib.suppress(TimeoutError, AriError, OSError):  # else it runs out
+            await asyncio.wait_for(asterisk_lease.end(self.ari, self.app), 1.0)
         try:
             released, closed = await self.store.close_out()
         except Exception as exc:  # the next start recovers the same way

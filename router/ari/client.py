@@ -223,5 +223,13 @@ class AriClient:
                            body={"allowed": [{"type": name} for name in types],
                                  "disallowed": []})
 
+    async def get_global(self, name: str) -> str:
+        """A global dialplan variable ("" when unset)."""
+        reply = await self.request("GET", "/asterisk/variable", {"variable": name})
+        return str((reply or {}).get("value", ""))
+
+    async def set_global(self, name: str, value: str) -> None:
+        await self.request("POST", "/asterisk/variable", {"variable": name, "value": value})
+
     async def info(self) -> Any:
         return await self.request("GET", "/asterisk/info")
