@@ -283,13 +283,13 @@ class Call:
         await self.inbox.until(lambda: leg.in_stasis or leg.result is not None)
         ari = self.services.ari
         bridge_id = str(self.id)
+        if self.bridge_id is None:  # one bridge per call, kept for the next phone
+            self.bridge_id = bridge_id  # set first: teardown destroys it
+            await ari.create_bridge(bridge_id)
         try:
-            if self.bridge_id is None:
-                self.bridge_id = bridge_id  # set first: teardown destroys it
-                await ari.create_bridge(bridge_id)
             if leg.result is None:
                 await ari.add_to_bridge(bridge_id, [leg.channel_id])
-        except AriError as exc:
+        except AriError as exc:  # the phone's side: it is gone, or not ours to bridge
             await self._lost_before_bridge(leg, exc)
         # Known to be in the bridge once Asterisk says so; a phone that hangs up
         # meanwhile says that first (its events come in order).
