@@ -27,7 +27,7 @@ from tests.lab.router import RouterProcess
 pytestmark = [pytest.mark.lab, pytest.mark.chaos]
 
 RANDPHONE = Path(__file__).parent.parent / "e2e" / "cases" / "randphone.xml"
-CALLS, EVERY_S, HOLD_MS, PHONES = 60, 0.7, 2000, 3
+CALLS, EVERY_S, HOLD_MS, PHONES = 100, 0.6, 2000, 3
 # A phone that rings on would hold its slot for a lone phone's whole total timeout.
 TOTAL_TIMEOUT_S = 6
 
@@ -71,7 +71,10 @@ async def test_phones_that_answer_and_vanish_leave_consistent_records(
     sampler = asyncio.ensure_future(over_capacity_samples(db, hotline_number, stop, samples))
     try:
         seen = {s.caller: s for s in await asyncio.gather(*(caller(n) for n in range(CALLS)))}
-        records = await wait_for_call(db, hotline_number, count=CALLS)
+        # A sipp caller that could not even start (a port taken meanwhile on this
+        # shared machine) placed no call: it is counted apart, never hidden.
+        placed = {c: s for c, s in seen.items() if s.result != "error"}
+        records = await wait_for_call(db, hotline_number, count=len(placed))
         await asyncio.sleep(1.0)  # the last releases trail the records by a round trip
     finally:
         stop.set()
@@ -104,7 +107,10 @@ async def test_phones_that_answer_and_vanish_leave_consistent_records(
     outcomes: dict[str, int] = {}
     for record in records:
         outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
-    print(f"\nrandom phones ({strategy}): {CALLS} calls offered, {len(records)} records "
+    not_placed = {c: s.errors.strip().splitlines()[-1:] for c, s in seen.items()
+                  if c not in placed}
+    print(f"\nrandom phones ({strategy}): {CALLS} calls offered, {len(placed)} placed "
+          f"(sipp could not place {not_placed}), {len(records)} records "
           f"written ({len(by_caller)} callers), {len(wrong)} inconsistent, outcomes {outcomes}, "
           f"{vanished} phones answered and gone before the bridge, "
           f"{len(left_at_answer)} left as the caller was answered, "
@@ -114,8 +120,8 @@ async def test_phones_that_answer_and_vanish_leave_consistent_records(
           file=sys.stderr)
 
     assert wrong == []
-    assert len(records) == CALLS
-    assert sorted(by_caller) == sorted(seen)
+    assert len(not_placed) <= CALLS // 20
+    assert set(placed) <= set(by_caller) <= set(seen)
     assert all(len(r) == 1 for r in by_caller.values())
     assert max(billing_off) < 0.5
     assert overbilled == []
