@@ -30,9 +30,11 @@ def variable_of(app: str) -> str:
     return PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", app).upper()
 
 
-async def beat(ari: GlobalVariables, app: str, now_s: float) -> None:
-    """Say in Asterisk that ``app``'s router is alive at ``now_s`` (epoch seconds)."""
-    await ari.set_global(variable_of(app), f"{now_s:.3f}")
+async def beat(ari: GlobalVariables, app: str, now_s: float, degraded: bool = False) -> None:
+    """Say in Asterisk that ``app``'s router is alive at ``now_s`` (epoch seconds),
+    and whether it is degraded (it cannot reach the database, so it rings only
+    its share of the phones, and its peers must keep to theirs)."""
+    await ari.set_global(variable_of(app), f"{now_s:.3f}" + (" degraded" if degraded else ""))
 
 
 async def end(ari: GlobalVariables, app: str) -> None:
@@ -44,9 +46,21 @@ async def still_alive(ari: GlobalVariables, app: str, lease_s: float, now_s: flo
     """Whether ``app``'s router beat in Asterisk less than ``lease_s`` seconds
     before ``now_s`` (epoch seconds, this router's clock: hosts are expected to
     keep time by NTP, well within a lease)."""
-    raw = await ari.get_global(variable_of(app))
+    return (await _read(ari, app, lease_s, now_s)) is not None
+
+
+async def degraded(ari: GlobalVariables, app: str, lease_s: float, now_s: float) -> bool:
+    """Whether ``app``'s router, alive in Asterisk, says it cannot reach the database."""
+    return await _read(ari, app, lease_s, now_s) is True
+
+
+async def _read(ari: GlobalVariables, app: str, lease_s: float, now_s: float) -> bool | None:
+    """None: not alive; else whether it is degraded."""
+    raw = (await ari.get_global(variable_of(app))).split()
     try:
-        seen = float(raw)
-    except ValueError:
-        return False  # never beat, or ended its lease
-    return now_s - seen < lease_s
+        seen = float(raw[0])
+    except (IndexError, ValueError):
+        return None  # never beat, or ended its lease
+    if now_s - seen >= lease_s:
+        return None
+    return raw[1:] == ["degraded"]

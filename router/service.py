@@ -202,8 +202,10 @@ class Router:
         while True:
             if self.stream.connected.is_set():  # the lease in Asterisk, database or not
                 try:
-                    await asyncio.wait_for(asterisk_lease.beat(self.ari, self.app, time.time()),
-                                           self.settings.heartbeat_s)
+                    await asyncio.wait_for(
+                        asterisk_lease.beat(self.ari, self.app, time.time(),
+                                            degraded=not self.store.healthy),
+                        self.settings.heartbeat_s)
                 except (TimeoutError, AriError, OSError) as exc:
                     log.warning("lease in Asterisk not renewed", error=str(exc))
             try:
@@ -214,6 +216,8 @@ class Router:
                 self.store.routers_alive = await asyncio.wait_for(
                     heartbeat.alive(self.db, self.settings.router_lease_s),
                     self.settings.db_timeout_s)
+                if self.stream.connected.is_set():
+                    await self._note_degraded_peers()
                 if self.stream.connected.is_set() and not self.draining:
                     if not self._previous_run_adopted:  # it failed on connecting
                         await self._adopt_previous_run()
@@ -237,6 +241,19 @@ class Router:
             except Exception as exc:  # the store notices outages; keep beating
                 log.warning("heartbeat failed", error=str(exc) or type(exc).__name__)
             await asyncio.sleep(self.settings.heartbeat_s)
+
+    async def _note_degraded_peers(self) -> None:
+        """Which live peers on this Asterisk say they cannot reach the database."""
+        degraded = set()
+        for peer in await heartbeat.alive_on(self.db, self.settings.ari_url,
+                                             self.settings.router_lease_s, self.router_id):
+            if await asterisk_lease.degraded(self.ari, peer["app"],
+                                             self.settings.router_lease_s, time.time()):
+                degraded.add(peer["router_id"])
+        if degraded != self.store.peers_degraded:
+            log.warning("peers without the database (while any: this router rings only "
+                        "its share of the phones)", peers=sorted(degraded))
+        self.store.peers_degraded = degraded
 
     async def readiness(self) -> dict[str, bool]:
         """Ready means: ARI events flow, the database answers, and we take calls."""

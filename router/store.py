@@ -91,6 +91,10 @@ class Store:
         self.held: dict[UUID, int] = {}  # every live claim of this router: leg -> phone
         self.local: dict[UUID, LocalClaim] = {}  # those taken while degraded
         self.routers_alive: list[str] = [router_id]
+        # Peers that say (in Asterisk) they cannot reach the database: they claim
+        # only their share of the phones without the database, so this router
+        # keeps to its own share too until they are back.
+        self.peers_degraded: set[str] = set()
         self._rotation: Counter[int] = Counter()
         metrics.RECORDS_SPOOLED.set(spool.pending)
 
@@ -141,6 +145,8 @@ class Store:
         """Take a call slot on the phone for this leg; False when it is busy (or,
         while fenced, when the database cannot take the claim)."""
         attempted = False
+        if self.healthy and self.peers_degraded and not self._mine(phone_id):
+            return False  # a degraded peer may ring it without telling the database
         if self.healthy:
             try:
                 attempted = True

@@ -157,3 +157,18 @@ async def test_a_router_whose_lease_runs_out_while_away_claims_no_phone(
     away.renew_lease()
     assert not away.fenced
     assert await away.claim(3, 2, uuid4(), uuid4())
+
+
+async def test_while_a_peer_is_degraded_a_healthy_router_keeps_to_its_share(
+        tmp_path: Path) -> None:
+    """The degraded peer rings its share of the phones without the database
+    seeing it: the healthy router must not ring those too."""
+    pool = Pool()
+    pool.down = False
+    healthy = store(tmp_path, pool)  # router-b of a and b: the odd phone ids
+    healthy.peers_degraded = {"router-a"}
+    assert not await healthy.claim(2, 1, uuid4(), uuid4())
+    assert await healthy.claim(3, 1, uuid4(), uuid4())
+    healthy.peers_degraded = set()
+    assert await healthy.claim(2, 1, uuid4(), uuid4())
+    assert healthy.healthy
