@@ -29,6 +29,7 @@ from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
+from router.call.legs import PHONE_VARIABLE
 from router.live_config import ConfigWatcher
 from router.settings import Settings
 from router.spool import Spool
@@ -67,6 +68,7 @@ class Router:
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
                            timeout_s=settings.db_timeout_s,
                            lease_s=settings.router_lease_s)
+        self.store.live_legs = self._live_legs
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
@@ -241,6 +243,15 @@ class Router:
             except Exception as exc:  # the store notices outages; keep beating
                 log.warning("heartbeat failed", error=str(exc) or type(exc).__name__)
             await asyncio.sleep(self.settings.heartbeat_s)
+
+    async def _live_legs(self) -> dict[str, int]:
+        """Every phone leg Asterisk has now, any router's: channel id -> phone id."""
+        legs = {}
+        for channel in await self.ari.list_channels():
+            phone = (channel.get("channelvars") or {}).get(PHONE_VARIABLE, "")
+            if str(phone).isdigit():
+                legs[str(channel["id"])] = int(phone)
+        return legs
 
     async def _note_degraded_peers(self) -> None:
         """Which live peers on this Asterisk say they cannot reach the database."""

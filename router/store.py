@@ -95,6 +95,10 @@ class Store:
         # only their share of the phones without the database, so this router
         # keeps to its own share too until they are back.
         self.peers_degraded: set[str] = set()
+        # Live phone legs per phone, as Asterisk shows them (any router's), by
+        # channel id -> phone id; None: not asked. Read while degraded, when the
+        # database cannot say what other routers claimed just before the outage.
+        self.live_legs: Callable[[], Awaitable[dict[str, int]]] | None = None
         self._rotation: Counter[int] = Counter()
         metrics.RECORDS_SPOOLED.set(spool.pending)
 
@@ -159,13 +163,28 @@ class Store:
                     self.held[leg_id] = phone_id
                 return taken
         if (self.fenced or not self._mine(phone_id)
-                or Counter(self.held.values())[phone_id] >= capacity):
+                or await self._calls_on(phone_id) >= capacity):
             if attempted:  # the claim may have committed before the database went away
                 await self.write(ClaimReleased(leg_id, None))  # idempotent: nothing if not
             return False
         self.held[leg_id] = phone_id
         self.local[leg_id] = LocalClaim(phone_id, call_id)
         return True
+
+    async def _calls_on(self, phone_id: int) -> int:
+        """While degraded: the phone's calls, ours (claimed, perhaps not dialled
+        yet) and any other router's that Asterisk shows live."""
+        ours = Counter(self.held.values())[phone_id]
+        if self.live_legs is None:
+            return ours
+        try:
+            live = await asyncio.wait_for(self.live_legs(), self.timeout_s)
+        except Exception as exc:  # Asterisk silent too: our own count is all we know
+            log.warning("live legs not known to Asterisk", error=str(exc) or type(exc).__name__)
+            return ours
+        mine = {str(leg_id) for leg_id in self.held}
+        return ours + sum(1 for channel, phone in live.items()
+                          if phone == phone_id and channel not in mine)
 
     async def release(self, leg_id: UUID, talk_ms: int | None) -> None:
         self.held.pop(leg_id, None)

@@ -40,6 +40,10 @@ DIALSTATUS = {"BUSY": LegResult.BUSY, "NOANSWER": LegResult.NO_ANSWER,
               "TORTURE": LegResult.FAILED, "INVALIDARGS": LegResult.FAILED}
 CAUSES = {17: LegResult.BUSY, 18: LegResult.NO_ANSWER, 19: LegResult.NO_ANSWER}
 
+# The channel variable naming the bound phone a leg rings (ari.conf channelvars
+# shows it in every channel's JSON).
+PHONE_VARIABLE = "HOTLINE_PHONE_ID"
+
 # How long a created channel may take to enter Stasis before it counts as failed.
 STASIS_WAIT_S = 5.0
 
@@ -205,11 +209,14 @@ class Legs:
         """Create the leg's channel in our application (not dialled yet: a
         channel accepts /dial only after its own StasisStart)."""
         call = self.call
+        variables = {"CALLERID(num)": call.caller.caller.number or "anonymous",
+                     "CALLERID(name)": call.dialled}
+        if leg.phone_id is not None:  # busy state Asterisk can tell (router/store.py)
+            variables[PHONE_VARIABLE] = str(leg.phone_id)
         try:
             await call.services.ari.create_channel(
                 leg.dial_string, call.services.app, leg.channel_id, originator=call.caller.id,
-                variables={"CALLERID(num)": call.caller.caller.number or "anonymous",
-                           "CALLERID(name)": call.dialled})
+                variables=variables)
         except AriError as exc:
             call.log.warning("channel create failed", phone_id=leg.phone_id, error=str(exc))
             await self.end(leg, LegResult.FAILED, call.clock())

@@ -163,7 +163,7 @@ def _render_config(lab: AsteriskLab) -> Path:
     (etc / "http.conf").write_text(
         f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {lab.http_port}\n")
     (etc / "ari.conf").write_text(
-        "[general]\nenabled = yes\npretty = no\n\n"
+        "[general]\nenabled = yes\npretty = no\nchannelvars = HOTLINE_PHONE_ID\n\n"
         f"[{lab.ari_user}]\ntype = user\nread_only = no\n"
         f"password = {lab.ari_password}\npassword_format = plain\n")
     (etc / "rtp.conf").write_text(

@@ -172,3 +172,40 @@ async def test_while_a_peer_is_degraded_a_healthy_router_keeps_to_its_share(
     healthy.peers_degraded = set()
     assert await healthy.claim(2, 1, uuid4(), uuid4())
     assert healthy.healthy
+
+
+async def test_while_away_a_phone_another_router_has_on_the_line_is_busy(
+        tmp_path: Path) -> None:
+    """Asterisk shows every router's phone legs (channel variable
+    HOTLINE_PHONE_ID): a claim another router took just before the outage,
+    which the database can no longer tell, still counts."""
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+    others = {"leg-of-router-a": 1}
+    asked: list[int] = []
+
+    async def live_legs() -> dict[str, int]:
+        asked.append(1)
+        return {**others, **{str(leg): phone for leg, phone in away.held.items()}}
+
+    away.live_legs = live_legs
+    mine = uuid4()
+    assert await away.claim(1, 2, mine, uuid4())  # 1 of router a's, now 1 of ours: full
+    assert not await away.claim(1, 2, uuid4(), uuid4())
+    assert await away.claim(3, 1, uuid4(), uuid4())
+    others.clear()  # router a's call on phone 1 ended
+    assert await away.claim(1, 2, uuid4(), uuid4())
+    assert asked
+
+
+async def test_while_away_and_asterisk_is_silent_our_own_count_decides(
+        tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+
+    async def silent() -> dict[str, int]:
+        raise ConnectionRefusedError(111, "refused")
+
+    away.live_legs = silent
+    assert await away.claim(1, 1, uuid4(), uuid4())
+    assert not await away.claim(1, 1, uuid4(), uuid4())
