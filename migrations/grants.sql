@@ -31,6 +31,8 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_daemon, hotline_
 GRANT UPDATE ON phone_state TO hotline_router_daemon;
 -- UPDATE on claims and calls: a router adopts the calls of one that died.
 GRANT INSERT, UPDATE, DELETE ON phone_claims TO hotline_router_daemon;
+-- Claims written back after an outage that would exceed capacity (0014).
+GRANT INSERT ON claim_conflicts TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON hotline_state TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON calls, call_legs TO hotline_router_daemon;
 GRANT INSERT ON ledger TO hotline_router_daemon;

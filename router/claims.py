@@ -50,15 +50,32 @@ RETURNING counts.n
 """
 
 
-# A claim taken while the database was away, written back: the phone is in use
-# whatever its count says, so this one does not check capacity.
+# A claim taken while the database was away, written back: inserted only while
+# the phone is below capacity (another router may have filled it meanwhile);
+# otherwise kept in claim_conflicts, so no phone is counted above its capacity.
+# A claim already written back (a second replay) changes nothing.
 _ADOPT = """
-WITH inserted AS (
-    INSERT INTO phone_claims (leg_id, phone_id, call_id, router_id) VALUES ($1, $2, $3, $4)
+WITH phone AS (
+    SELECT s.phone_id, s.active_calls, p.capacity FROM phone_state s
+    JOIN phones p ON p.id = s.phone_id
+    WHERE s.phone_id = $2 AND NOT EXISTS (SELECT 1 FROM phone_claims WHERE leg_id = $1)
+    FOR UPDATE OF s),
+inserted AS (
+    INSERT INTO phone_claims (leg_id, phone_id, call_id, router_id)
+    SELECT $1, phone_id, $3, $4 FROM phone WHERE active_calls < capacity
     ON CONFLICT (leg_id) DO NOTHING
-    RETURNING phone_id)
-UPDATE phone_state s SET active_calls = s.active_calls + 1
-FROM inserted WHERE s.phone_id = inserted.phone_id
+    RETURNING phone_id),
+counted AS (
+    UPDATE phone_state s SET active_calls = s.active_calls + 1
+    FROM inserted WHERE s.phone_id = inserted.phone_id
+    RETURNING s.phone_id),
+conflict AS (
+    INSERT INTO claim_conflicts (leg_id, phone_id, call_id, router_id, active_calls, capacity)
+    SELECT $1, phone_id, $3, $4, active_calls, capacity FROM phone
+    WHERE active_calls >= capacity
+    ON CONFLICT (leg_id) DO NOTHING
+    RETURNING leg_id)
+SELECT EXISTS (SELECT 1 FROM inserted) OR EXISTS (SELECT 1 FROM phone_claims WHERE leg_id = $1)
 """
 
 
@@ -67,21 +84,19 @@ async def claim(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: 
     return await db.fetchval(_CLAIM, phone_id, leg_id, call_id, router_id) is not None
 
 
-async def adopt(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: str) -> None:
-    """Record a claim that is already in use (idempotent)."""
-    await db.execute(_ADOPT, leg_id, phone_id, call_id, router_id)
+async def adopt(db: Any, phone_id: int, leg_id: UUID, call_id: UUID, router_id: str) -> bool:
+    """Write back a claim taken while the database was away (idempotent).
+
+    True when the claim is in ``phone_claims`` (now or from an earlier
+    replay); False when the phone was at capacity (the claim is recorded in
+    ``claim_conflicts`` instead) or is gone.
+    """
+    return bool(await db.fetchval(_ADOPT, leg_id, phone_id, call_id, router_id))
 
 
 async def release(db: Any, leg_id: UUID, talk_ms: int | None = None) -> bool:
     """Give the leg's slot back (idempotent); ``talk_ms`` for a call it answered."""
     return await db.fetchval(_RELEASE, leg_id, talk_ms) is not None
-
-
-async def held_by_others(db: Any, router_id: str) -> dict[int, int]:
-    """Live claims of routers other than ``router_id``, by phone: {phone_id: claims}."""
-    return {r["phone_id"]: r["n"] for r in await db.fetch(
-        "SELECT phone_id, count(*) AS n FROM phone_claims WHERE router_id <> $1 "
-        "GROUP BY phone_id", router_id)}
 
 
 async def release_all(db: Any, router_id: str) -> int:

@@ -48,3 +48,11 @@ async def dead_on(db: Any, ari_url: str, lease_s: float, me: str) -> list[Any]:
                                                   AND c.ended_at IS NULL)
                   OR EXISTS (SELECT 1 FROM phone_claims p WHERE p.router_id = r.router_id))""",
         ari_url, lease_s, me))
+
+
+async def alive_on(db: Any, ari_url: str, lease_s: float, me: str) -> list[Any]:
+    """Other routers on the same Asterisk heard from within their lease (id, app)."""
+    return list(await db.fetch(
+        """SELECT router_id, app FROM routers
+           WHERE ari_url = $1 AND router_id <> $3
+             AND last_seen_at > now() - make_interval(secs => $2)""", ari_url, lease_s, me))

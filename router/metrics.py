@@ -47,6 +47,10 @@ ARI_RECONNECTS = Counter("hotline_router_ari_reconnects",
                          "Times the ARI event websocket was lost and retried", registry=REGISTRY)
 DATABASE_ERRORS = Counter("hotline_router_database_errors",
                           "Database operations that failed", ["operation"], registry=REGISTRY)
+CLAIM_CONFLICTS = Counter("hotline_router_claim_conflicts",
+                          "Claims taken during a database outage and not written back: "
+                          "their phone was at capacity (table claim_conflicts)",
+                          registry=REGISTRY)
 BROADCASTS = Counter("hotline_router_broadcast_claims",
                      "StasisBroadcast offers, by what became of our claim", ["result"],
                      registry=REGISTRY)

@@ -17,17 +17,19 @@ import asyncio
 import contextlib
 import re
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from router import claims, db, gauges, heartbeat, http, metrics, reconcile, records, region
+from router import asterisk_lease, db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
+from router.call.legs import PHONE_VARIABLE
 from router.live_config import ConfigWatcher
 from router.quiet import QuietRetries
 from router.settings import Settings
@@ -65,7 +67,9 @@ class Router:
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
-                           timeout_s=settings.db_timeout_s, max_call_s=settings.max_call_s)
+                           timeout_s=settings.db_timeout_s,
+                           lease_s=settings.router_lease_s)
+        self.store.live_legs = self._live_legs
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
@@ -140,7 +144,10 @@ class Router:
                         channel=channel.id)
             dialled = dialled[:20]
         if not self.takes_calls:
-            if not self.draining:
+            if self.store.fenced:
+                log.warning("call declined: lease running out without the database",
+                            channel=channel.id)
+            elif not self.draining:
                 log.warning("call declined: it could not be recorded", channel=channel.id)
             self._spawn(self._hand_back(channel.id, dialled), f"hand-back-{channel.id}")
             return
@@ -202,21 +209,37 @@ class Router:
         beats = 0
         quiet = QuietRetries(log, "heartbeat")
         while True:
+            if self.stream.connected.is_set():  # the lease in Asterisk, database or not
+                try:
+                    await asyncio.wait_for(
+                        asterisk_lease.beat(self.ari, self.app, time.time(),
+                                            degraded=not self.store.healthy),
+                        self.settings.heartbeat_s)
+                except (TimeoutError, AriError, OSError) as exc:
+                    log.warning("lease in Asterisk not renewed", error=str(exc))
             try:
                 await asyncio.wait_for(heartbeat.beat(self.db, self.router_id, self.app,
                                                       self.settings.ari_url),
                                        self.settings.db_timeout_s)
+                self.store.renew_lease()
                 self.store.routers_alive = await asyncio.wait_for(
                     heartbeat.alive(self.db, self.settings.router_lease_s),
                     self.settings.db_timeout_s)
-                self.store.note_others(await asyncio.wait_for(
-                    claims.held_by_others(self.db, self.router_id), self.settings.db_timeout_s))
+                if self.stream.connected.is_set():
+                    await self._note_degraded_peers()
                 if self.stream.connected.is_set() and not self.draining:
                     if not self._previous_run_adopted:  # it failed on connecting
                         await self._adopt_previous_run()
                     for dead in await heartbeat.dead_on(self.db, self.settings.ari_url,
                                                         self.settings.router_lease_s,
                                                         self.router_id):
+                        if await asterisk_lease.still_alive(
+                                self.ari, dead["app"], self.settings.router_lease_s,
+                                time.time()):
+                            # Only its database is gone: it still drives its calls.
+                            log.warning("peer missed its lease but still beats in Asterisk: "
+                                        "its calls stay its own", router=dead["router_id"])
+                            continue
                         await reconcile.adopt(self, dead["router_id"], dead["app"],
                                               dead["last_seen_at"])
                 beats += 1
@@ -228,6 +251,28 @@ class Router:
             except Exception as exc:  # the store notices outages; keep beating
                 quiet.failed(exc)
             await asyncio.sleep(self.settings.heartbeat_s)
+
+    async def _live_legs(self) -> dict[str, int]:
+        """Every phone leg Asterisk has now, any router's: channel id -> phone id."""
+        legs = {}
+        for channel in await self.ari.list_channels():
+            phone = (channel.get("channelvars") or {}).get(PHONE_VARIABLE, "")
+            if str(phone).isdigit():
+                legs[str(channel["id"])] = int(phone)
+        return legs
+
+    async def _note_degraded_peers(self) -> None:
+        """Which live peers on this Asterisk say they cannot reach the database."""
+        degraded = set()
+        for peer in await heartbeat.alive_on(self.db, self.settings.ari_url,
+                                             self.settings.router_lease_s, self.router_id):
+            if await asterisk_lease.degraded(self.ari, peer["app"],
+                                             self.settings.router_lease_s, time.time()):
+                degraded.add(peer["router_id"])
+        if degraded != self.store.peers_degraded:
+            log.warning("peers without the database (while any: this router rings only "
+                        "its share of the phones)", peers=sorted(degraded))
+        self.store.peers_degraded = degraded
 
     async def readiness(self) -> dict[str, bool]:
         """Ready means: ARI events flow, the database answers, calls can be
@@ -242,8 +287,9 @@ class Router:
     @property
     def takes_calls(self) -> bool:
         """Whether a new call is ours to take: not while draining, nor while it
-        could not be recorded (neither the database nor the spool takes records)."""
-        return not self.draining and self.store.can_record
+        could not be recorded (neither the database nor the spool takes records),
+        nor while fenced (most of its lease run out without the database)."""
+        return not self.draining and self.store.can_record and not self.store.fenced
 
     def request_stop(self) -> None:
         """First call: drain. Second: end live calls now."""
@@ -315,6 +361,8 @@ class Router:
     async def close_out(self) -> None:
         """Last words: stop calls that would not end, free claims, close records."""
         await self.registry.cancel_all()
+        with contextlib.suppress(TimeoutError, AriError, OSError):  # else it runs out
+            await asyncio.wait_for(asterisk_lease.end(self.ari, self.app), 1.0)
         released: int | None
         closed: int | None
         try:

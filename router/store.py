@@ -10,6 +10,12 @@ timeout) the store turns *degraded* and the router keeps routing:
   phone they cannot see each other claim), up to each phone's capacity;
 - call records go to the local spool (router/spool.py), in order, durably.
 
+Fencing: the routers alive are those whose lease (a heartbeat in the
+database) is current. A degraded router cannot renew its own, so once most of
+its lease has run out it is *fenced*: its peers may soon count it dead, adopt
+its calls and use all its phones, so it claims no phone any more and declines
+new calls (router/service.py hands them to a peer or the dialplan's fallback).
+
 A watcher probes the database every second; once it answers, the spool is
 replayed in order, the claims taken meanwhile are written back, and the
 store is healthy again. Writes keep going to the spool until it is empty, so
@@ -28,7 +34,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -45,6 +51,11 @@ from router.spool import Spool
 
 log = structlog.get_logger("router.store")
 T = TypeVar("T")
+
+
+# A degraded router fences itself this far into its lease, leaving the rest for
+# clock differences and a heartbeat in flight.
+FENCE_AT_LEASE_SHARE = 0.8
 
 
 class Unavailable(Exception):
@@ -80,8 +91,12 @@ class Store:
     def __init__(self, pool: Any, router_id: str, spool: Spool,
                  snapshot: Callable[[], Snapshot | None],
                  fresh_snapshot: Callable[[], Snapshot | None],
-                 timeout_s: float = 1.0, max_call_s: float = 3600.0) -> None:
+                 timeout_s: float = 1.0, lease_s: float | None = None) -> None:
         self.db = pool
+        self.lease_s = lease_s  # this router's lease in the database (None: not fenced)
+        self.monotonic: Callable[[], float] = time.monotonic  # seconds, for the lease
+        self._lease_renewed_at = self.monotonic()
+        self._fenced_logged = False
         self.router_id = router_id
         self.spool = spool
         self._snapshot = snapshot
@@ -91,10 +106,14 @@ class Store:
         self.held: dict[UUID, int] = {}  # every live claim of this router: leg -> phone
         self.local: dict[UUID, LocalClaim] = {}  # those taken while degraded
         self.routers_alive: list[str] = [router_id]
-        self.max_call_s = max_call_s
-        # phone -> other routers' live claims on it, as last read (monotonic time)
-        self._others: dict[int, int] = {}
-        self._others_seen = 0.0
+        # Peers that say (in Asterisk) they cannot reach the database: they claim
+        # only their share of the phones without the database, so this router
+        # keeps to its own share too until they are back.
+        self.peers_degraded: set[str] = set()
+        # Live phone legs per phone, as Asterisk shows them (any router's), by
+        # channel id -> phone id; None: not asked. Read while degraded, when the
+        # database cannot say what other routers claimed just before the outage.
+        self.live_legs: Callable[[], Awaitable[dict[str, int]]] | None = None
         self._rotation: Counter[int] = Counter()
         # Records neither the database nor the spool took, in order, behind the spooled ones.
         self.unsaved: list[AnyRecord] = []
@@ -128,30 +147,36 @@ class Store:
         hotline = snapshot.hotlines.get(number)
         if hotline is None:
             return None
-        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=self._busy(p.phone_id))
+        busy = Counter(self.held.values())
+        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
                                 for p in hotline.phones if self._mine(p.phone_id)})
 
-    def note_others(self, claims_by_phone: Mapping[int, int]) -> None:
-        """The live claims other routers hold now, by phone (read every heartbeat).
+    # --- fencing ----------------------------------------------------------------
 
-        While the database is away they cannot be seen to end: a phone of this
-        router's share that a peer was using when the outage began counts them
-        as still live (never above capacity; at worst a caller hears busy).
-        """
-        self._others = dict(claims_by_phone)
-        self._others_seen = time.monotonic()
+    def renew_lease(self) -> None:
+        """This router's heartbeat reached the database: its lease runs anew."""
+        self._lease_renewed_at = self.monotonic()
+        self._fenced_logged = False
 
-    def _busy(self, phone_id: int) -> int:
-        """Live calls on a phone while degraded: this router's, and those other
-        routers had at the last heartbeat (forgotten after the longest call allowed)."""
-        others = self._others.get(phone_id, 0)
-        if time.monotonic() - self._others_seen > self.max_call_s:
-            others = 0
-        return Counter(self.held.values())[phone_id] + others
+    @property
+    def fenced(self) -> bool:
+        """Degraded with most of the lease run out: peers may count this router
+        dead, so it claims no phone and takes no new call."""
+        if self.healthy or self.lease_s is None:
+            return False
+        fenced = self.monotonic() - self._lease_renewed_at >= self.lease_s * FENCE_AT_LEASE_SHARE
+        if fenced and not self._fenced_logged:
+            self._fenced_logged = True
+            log.error("lease running out while the database is away: claiming no phones "
+                      "and declining new calls", lease_s=self.lease_s)
+        return fenced
 
     async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
-        """Take a call slot on the phone for this leg; False when it is busy."""
+        """Take a call slot on the phone for this leg; False when it is busy (or,
+        while fenced, when the database cannot take the claim)."""
         attempted = False
+        if self.healthy and self.peers_degraded and not self._mine(phone_id):
+            return False  # a degraded peer may ring it without telling the database
         if self.healthy:
             try:
                 attempted = True
@@ -163,13 +188,29 @@ class Store:
                 if taken:
                     self.held[leg_id] = phone_id
                 return taken
-        if not self._mine(phone_id) or self._busy(phone_id) >= capacity:
+        if (self.fenced or not self._mine(phone_id)
+                or await self._calls_on(phone_id) >= capacity):
             if attempted:  # the claim may have committed before the database went away
                 await self.write(ClaimReleased(leg_id, None))  # idempotent: nothing if not
             return False
         self.held[leg_id] = phone_id
         self.local[leg_id] = LocalClaim(phone_id, call_id)
         return True
+
+    async def _calls_on(self, phone_id: int) -> int:
+        """While degraded: the phone's calls, ours (claimed, perhaps not dialled
+        yet) and any other router's that Asterisk shows live."""
+        ours = Counter(self.held.values())[phone_id]
+        if self.live_legs is None:
+            return ours
+        try:
+            live = await asyncio.wait_for(self.live_legs(), self.timeout_s)
+        except Exception as exc:  # Asterisk silent too: our own count is all we know
+            log.warning("live legs not known to Asterisk", error=str(exc) or type(exc).__name__)
+            return ours
+        mine = {str(leg_id) for leg_id in self.held}
+        return ours + sum(1 for channel, phone in live.items()
+                          if phone == phone_id and channel not in mine)
 
     async def release(self, leg_id: UUID, talk_ms: int | None) -> None:
         self.held.pop(leg_id, None)
@@ -340,8 +381,12 @@ class Store:
             self._retried += 1
             metrics.RECORDS_UNSAVED.set(len(self.unsaved))
         for leg_id, local in list(self.local.items()):
-            await self._run("claim", claims.adopt(self.db, local.phone_id, leg_id,
-                                                  local.call_id, self.router_id))
+            if not await self._run("claim", claims.adopt(self.db, local.phone_id, leg_id,
+                                                         local.call_id, self.router_id)):
+                metrics.CLAIM_CONFLICTS.inc()
+                log.warning("claim not written back: its phone is at capacity "
+                            "(kept in claim_conflicts)", phone_id=local.phone_id,
+                            leg_id=str(leg_id), call_id=str(local.call_id))
             self._retried += 1
             if self.local.pop(leg_id, None) is None and leg_id not in self.held:
                 # released while it was being written back: undo it there too

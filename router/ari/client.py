@@ -159,6 +159,12 @@ class AriClient:
         await self.request("POST", f"/channels/{channel_id}/variable",
                            {"variable": name, "value": value})
 
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        """A channel variable or dialplan function's value ("" when unset)."""
+        reply = await self.request("GET", f"/channels/{channel_id}/variable",
+                                   {"variable": name})
+        return str((reply or {}).get("value", ""))
+
     async def list_channels(self) -> list[Any]:
         return list(await self.request("GET", "/channels") or [])
 
@@ -170,6 +176,10 @@ class AriClient:
 
     async def add_to_bridge(self, bridge_id: str, channel_ids: Iterable[str]) -> None:
         await self.request("POST", f"/bridges/{bridge_id}/addChannel",
+                           {"channel": ",".join(channel_ids)})
+
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: Iterable[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/removeChannel",
                            {"channel": ",".join(channel_ids)})
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
@@ -212,6 +222,14 @@ class AriClient:
         await self.request("PUT", f"/applications/{app}/eventFilter",
                            body={"allowed": [{"type": name} for name in types],
                                  "disallowed": []})
+
+    async def get_global(self, name: str) -> str:
+        """A global dialplan variable ("" when unset)."""
+        reply = await self.request("GET", "/asterisk/variable", {"variable": name})
+        return str((reply or {}).get("value", ""))
+
+    async def set_global(self, name: str, value: str) -> None:
+        await self.request("POST", "/asterisk/variable", {"variable": name, "value": value})
 
     async def info(self) -> Any:
         return await self.request("GET", "/asterisk/info")

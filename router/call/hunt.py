@@ -62,23 +62,29 @@ class Hunt:
             self.over = True
 
     async def run(self) -> Leg | None:
-        """Ring wave after wave until a phone answers (that leg), or none will (None).
+        """Ring wave after wave until a phone answers and is bridged with the
+        caller (that leg), or none will (None).
 
         A wave without delay starts when nothing of the earlier waves still
         rings; a wave with a delay starts that long after the previous one,
-        while earlier phones keep ringing. Every other leg is ended on return.
+        while earlier phones keep ringing. A phone that answers but is gone
+        before the bridge is a failed attempt, and the hunt goes on. Every
+        other leg is ended on return.
         """
         inbox = self.call.inbox
         self._timers.append(inbox.at(self.deadline, HuntTimeout(self.number)))
         try:
             while True:
-                # Screened phones are ready once confirmed: the first to confirm wins.
-                answered = [leg for leg in self.legs if leg.ready]
-                if answered:
-                    winner = min(answered, key=lambda leg: leg.ready_at or leg.dial_started_at)
+                # Screened phones are ready once confirmed: the first ready wins,
+                # once it is seated (in the bridge, then the caller with it).
+                ready = self._ready()
+                if ready:
+                    first = min(ready, key=lambda leg: leg.ready_at or leg.dial_started_at)
+                    if not await self.call.seat(first):
+                        continue  # it left before the bridge: the others ring on
                     await self.call.legs.cancel_ringing(self.legs, LegResult.CANCELLED,
-                                                        "answered_elsewhere", keep=winner)
-                    return winner
+                                                        "answered_elsewhere", keep=first)
+                    return first
                 if self.waves and not self.over and (self.wave_due or not self._ringing()):
                     await self._ring_next_wave()
                     continue
@@ -95,9 +101,14 @@ class Hunt:
         """A phone still rings, or answered and is confirming (screening)."""
         return any(leg.ringing or leg.confirming for leg in self.legs)
 
+    def _ready(self) -> list[Leg]:
+        """Legs ready to be seated (answered, and confirmed when screened) and
+        still there (not yet bridged or failed)."""
+        return [leg for leg in self.legs if leg.ready]
+
     def _should_act(self) -> bool:
         """A phone is ready, all stopped ringing, a wave is due, or time is up."""
-        return (self.wave_due or self.over or any(leg.ready for leg in self.legs)
+        return (self.wave_due or self.over or bool(self._ready())
                 or not self._ringing())
 
     async def _ring_next_wave(self) -> None:

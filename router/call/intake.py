@@ -20,7 +20,14 @@ from router.call.events import (
     RingTimeout,
     WaveDue,
 )
-from router.call.legs import Answered, Ended, EnteredStasis, PhoneLeft, read_event
+from router.call.legs import (
+    Answered,
+    Ended,
+    EnteredBridge,
+    EnteredStasis,
+    PhoneLeft,
+    read_event,
+)
 
 if TYPE_CHECKING:
     from router.call.story import Call
@@ -72,6 +79,8 @@ async def apply(call: Call, event: CallEvent) -> None:
     change = read_event(leg, event, bridged=leg is call.legs.winner)
     if isinstance(change, EnteredStasis):
         leg.in_stasis = True
+    elif isinstance(change, EnteredBridge):
+        leg.in_bridge = True
     elif isinstance(change, Answered):
         call.legs.answered(leg, change.at)
         if leg.screen is not None:

@@ -6,6 +6,10 @@ with a result, or — once bridged — the phone hung up). :class:`Legs` is the
 thin I/O shell around it: it claims the phone, creates and dials the channel,
 and on every path ends a leg the same way (hang up if asked, release the
 claim, write the record).
+
+A phone that answers is not yet a phone that talks: until it is in the bridge
+with the caller, its hangup ends it as a failed attempt (its answer time
+kept), and only a leg that was bridged counts talk time for its phone.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ DIALSTATUS = {"BUSY": LegResult.BUSY, "NOANSWER": LegResult.NO_ANSWER,
               "TORTURE": LegResult.FAILED, "INVALIDARGS": LegResult.FAILED}
 CAUSES = {17: LegResult.BUSY, 18: LegResult.NO_ANSWER, 19: LegResult.NO_ANSWER}
 
+# The channel variable naming the bound phone a leg rings (ari.conf channelvars
+# shows it in every channel's JSON).
+PHONE_VARIABLE = "HOTLINE_PHONE_ID"
+
 # How long a created channel may take to enter Stasis before it counts as failed.
 STASIS_WAIT_S = 5.0
 
@@ -58,6 +66,8 @@ class Leg:
     # Ready to be bridged: its answer, or when screened its confirmation (or
     # the whisper's end); billing starts here (router/call/screening.py).
     ready_at: datetime | None = None
+    in_bridge: bool = False  # Asterisk said it entered the call's bridge
+    bridged: bool = False    # in the bridge with the caller: the phone talked
     result: LegResult | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     screen: Screen | None = None  # what it hears and must press before the bridge
@@ -103,6 +113,11 @@ class EnteredStasis:
 
 
 @dataclass(frozen=True)
+class EnteredBridge:
+    pass
+
+
+@dataclass(frozen=True)
 class Answered:
     at: datetime
 
@@ -121,7 +136,7 @@ class PhoneLeft:
     at: datetime
 
 
-LegChange = EnteredStasis | Answered | Ended | PhoneLeft
+LegChange = EnteredStasis | EnteredBridge | Answered | Ended | PhoneLeft
 
 
 def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> LegChange | None:
@@ -131,6 +146,8 @@ def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> L
     """
     if isinstance(event, ev.StasisStart):
         return EnteredStasis()
+    if isinstance(event, ev.ChannelEnteredBridge):
+        return EnteredBridge()
     if isinstance(event, ev.Dial):
         if event.dialstatus == "ANSWER":
             return _answered(leg, event.at)
@@ -146,6 +163,8 @@ def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> L
             return Ended(LegResult.UNCONFIRMED, event.at, event.cause)
         if leg.ringing:
             return Ended(CAUSES.get(event.cause, LegResult.FAILED), event.at, event.cause)
+        if leg.result is None:  # it answered, and left before it was bridged with the caller
+            return Ended(LegResult.FAILED, event.at, event.cause)
     return None
 
 
@@ -219,6 +238,8 @@ class Legs:
             # The From of an outbound PJSIP call is its connected line, which a
             # dial with a caller copies from the caller: set it, dial without.
             variables |= {"CONNECTEDLINE(num,i)": number, "CONNECTEDLINE(name,i)": name}
+        if leg.phone_id is not None:  # busy state Asterisk can tell (router/store.py)
+            variables[PHONE_VARIABLE] = str(leg.phone_id)
         try:
             await call.services.ari.create_channel(
                 leg.dial_string, call.services.app, leg.channel_id, originator=call.caller.id,
@@ -283,14 +304,16 @@ class Legs:
             await call.ari_quietly(call.services.ari.hangup(leg.channel_id, hangup))
         if leg.claimed:
             leg.claimed = False
-            talk_ms = None
+            talk_ms = None  # a phone that never talked has no call to count today
             talked_from = leg.ready_at or leg.answered_at  # a screened phone: its key
-            if result is LegResult.ANSWERED and talked_from is not None:
+            if leg.bridged and talked_from is not None:
                 talk_ms = max(0, int((at - talked_from).total_seconds() * 1000))
             try:
                 await call.services.store.release(leg.id, talk_ms)
             except Exception:  # the store keeps what it could not write; the leg ends
                 call.log.exception("claim release failed", phone_id=leg.phone_id)
+        # A phone's own answer is kept also when it never reached the caller
+        # (the winner's is recorded with the bridge: CallBridged).
         call.recorder.add(LegEnded(leg.id, at, result, cause,
                                    leg.answered_at if leg is not self.winner else None))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
@@ -311,7 +334,9 @@ class Legs:
 
     async def end_all(self, at: datetime) -> None:
         """Teardown: the bridged leg ends answered at ``at``, any other still
-        open is cancelled (hung up, or the phone rings on after the call)."""
+        open is cancelled (hung up, or the phone rings on after the call); one
+        that answered as the call ended (the caller left at that moment) ends
+        answered, with its answer time and no talk."""
         for leg in self:
             if leg.timer:
                 leg.timer.cancel()
@@ -319,7 +344,8 @@ class Legs:
                 gone = self.call.phone_left_at is not None
                 await self.end(leg, LegResult.ANSWERED, at, hangup=None if gone else "normal")
             elif leg.result is None:
-                await self.end(leg, LegResult.CANCELLED, at, hangup="normal")
+                result = LegResult.CANCELLED if leg.answered_at is None else LegResult.ANSWERED
+                await self.end(leg, result, max(at, leg.answered_at or at), hangup="normal")
 
     def channels(self) -> list[str]:
         return list(self.by_channel)

@@ -13,8 +13,10 @@ inbox (router/call/events.py); nothing else changes it. Its life, below in
    the caller hears ringback or the hotline's own (企业彩铃, early media);
    a screened phone confirms with a key first (router/call/screening.py);
 5. no phone took it: the hotline's overflow (forward, queue, or busy);
-6. a phone answered: answer the caller and bridge them (:meth:`Call.connect`
-   is where a call is answered), then talk until either side hangs up;
+6. a phone answered: it goes into the bridge, and only then is the caller
+   answered and added (:meth:`Call.seat`, during the hunt: a phone gone before
+   that is a failed attempt and the hunt goes on); :meth:`Call.connect`
+   records the call answered; then talk until either side hangs up;
 7. whatever happened, :meth:`Call.finish` hangs up what is left, releases
    every claim and closes the records, with Asterisk's own timestamps.
 
@@ -60,6 +62,7 @@ from router.records.kinds import (
     CallStarted,
     EndSource,
     LegPurpose,
+    LegResult,
     Outcome,
     OverflowTaken,
     PlanDecided,
@@ -82,7 +85,9 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
 }
 
 # How long a call that the router ends waits for Asterisk's hangup event, whose
-# time is the call's end (the router's clock only when none comes).
+# time is the call's end (the router's clock only when none comes); also how
+# long to wait for word of an answered phone being seated: its hangup when it
+# could not be bridged, its entering the bridge when it could.
 HANGUP_EVENT_WAIT_S = 1.0
 # How long the caller's channel may take to be destroyed after it hung up.
 CALLER_GONE_WAIT_S = 0.5
@@ -115,6 +120,8 @@ class Call:
         self.phone_left_at: datetime | None = None  # the bridged phone hung up
         self.reconciled = False  # its end happened while no router watched
         self.bridge_id: str | None = None
+        # Asterisk's time of the caller's answer when a phone was seated (UTC).
+        self.caller_answered_at: datetime | None = None
         self.hunt: Hunt | None = None  # the hunting pass under way
         self.hunts = 0
         self.recorder = Recorder(services.store, self.log)
@@ -286,32 +293,89 @@ class Call:
         if answered_at is not None:
             self.recorder.add(CallerAnswered(self.id, answered_at))
 
-    async def connect(self, leg: Leg) -> None:
-        """The call is answered here: answer the caller and bridge it with the
-        phone that answered."""
-        assert leg.answered_at is not None
-        self.legs.winner = leg
+    async def seat(self, leg: Leg) -> bool:
+        """Bridge the phone that answered with the caller: the phone goes into
+        the call's bridge first, and only once it is known to be there is the
+        caller answered and added. True when both are in; False when the phone
+        left before the caller joined it (a failed attempt, its answer time kept;
+        the caller, if answered meanwhile, is not billed for it).
+
+        Raises CallerLeft when the caller hangs up meanwhile, AriError when
+        Asterisk refuses the caller's side.
+        """
         if leg.timer:
             leg.timer.cancel()
-        await self.inbox.until(lambda: leg.in_stasis)
+        await self.inbox.until(lambda: leg.in_stasis or leg.result is not None)
+        ari = self.services.ari
+        bridge_id = str(self.id)
+        if self.bridge_id is None:  # one bridge per call, kept for the next phone
+            self.bridge_id = bridge_id  # set first: teardown destroys it
+            await ari.create_bridge(bridge_id)
         try:
-            await self.media.stop_music()
-            ours = await self.media.answer()  # None: answered earlier (a voice menu)
-            # Billing starts when the caller is answered (docs/billing.md, one
-            # rule): a voice menu's earlier answer is kept (the record keeps the
-            # first); else Asterisk's time of this answer, never before the
-            # phone's answer, or its confirmation key when it was screened.
-            talk_from = leg.ready_at or leg.answered_at
-            billed_from = max(ours or talk_from, talk_from)
-            self.bridge_id = str(self.id)
-            await self.services.ari.create_bridge(self.bridge_id)
-            await self.services.ari.add_to_bridge(self.bridge_id,
-                                                  [self.caller.id, leg.channel_id])
+            if leg.result is None:
+                await ari.add_to_bridge(bridge_id, [leg.channel_id])
+        except AriError as exc:  # the phone's side: it is gone, or not ours to bridge
+            await self._lost_before_bridge(leg, exc)
+        # Known to be in the bridge once Asterisk says so; a phone that hangs up
+        # meanwhile says that first (its events come in order).
+        try:
+            await self.inbox.until(lambda: leg.in_bridge or leg.result is not None,
+                                   timeout_s=HANGUP_EVENT_WAIT_S)
+        except TimeoutError:
+            self.log.warning("no word of the phone entering the bridge", phone_id=leg.phone_id)
+        await self.inbox.drain()  # a hangup already queued is news for this decision
+        if self.caller_left_at is not None:
+            raise CallerLeft
+        if leg.result is not None:
+            return False
+        await self.media.stop_music()
+        # Asterisk's time of the caller's answer; None: answered earlier (a
+        # voice menu, or a phone that left as it was seated). Billing starts
+        # here (CallBridged, in connect).
+        ours = await self.media.answer()
+        if ours is not None:
+            self.caller_answered_at = ours
+        try:
+            await ari.add_to_bridge(bridge_id, [self.caller.id])
         except AriError as exc:
-            await self.inbox.drain()  # learn whether a side hung up meanwhile
+            await self.inbox.drain()
             if self.caller_left_at is not None:
                 raise CallerLeft from exc
             raise
+        await self.inbox.drain()
+        if self.caller_left_at is not None:
+            raise CallerLeft
+        if leg.result is not None:
+            # The phone left in the instant the caller was answered: the caller
+            # hears ringing again while the hunt goes on (billed, if at all, from
+            # the answer of a phone that talks).
+            self.log.warning("phone left as the caller was answered", phone_id=leg.phone_id)
+            await self.ari_quietly(ari.remove_from_bridge(bridge_id, [self.caller.id]))
+            await self.media.ringback()
+            return False
+        return True
+
+    async def _lost_before_bridge(self, leg: Leg, error: AriError) -> None:
+        """The phone could not be put in the bridge (gone already, 400/404/422):
+        wait briefly for its hangup, so the attempt ends at Asterisk's time."""
+        self.log.warning("answered phone not bridged", phone_id=leg.phone_id, error=str(error))
+        with contextlib.suppress(TimeoutError):
+            await self.inbox.until(lambda: leg.result is not None, timeout_s=HANGUP_EVENT_WAIT_S)
+        if leg.result is None:
+            await self.legs.end(leg, LegResult.FAILED, self.clock(), hangup="normal")
+
+    async def connect(self, leg: Leg) -> None:
+        """The call is answered here: the phone that answered is bridged with
+        the caller (:meth:`seat`); record it before the call goes on."""
+        assert leg.answered_at is not None
+        self.legs.winner = leg
+        leg.bridged = True
+        # Billing starts when the caller is answered (docs/billing.md, one
+        # rule): a voice menu's earlier answer is kept (the record keeps the
+        # first); else Asterisk's time of the answer in seat, never before the
+        # phone's answer, or its confirmation key when it was screened.
+        talk_from = leg.ready_at or leg.answered_at
+        billed_from = max(self.caller_answered_at or talk_from, talk_from)
         self.state.to(State.BRIDGED, phone_id=leg.phone_id)
         # Written before the call goes on: a router that dies from here on must
         # find this call bridged when it is adopted, never "still to be routed".

@@ -134,8 +134,9 @@ class LegEnded(Record, frozen=True, tag="leg_ended"):
     ended_at: datetime
     result: LegResult
     hangup_cause: int | None  # Q.850, when Asterisk gave one
-    # Its own answer, when it answered but was never bridged (a screened phone
-    # that did not confirm, or one cancelled while confirming).
+    # The phone's own answer (Asterisk's time), when it answered but was never
+    # bridged: a screened phone that did not confirm, one cancelled while
+    # confirming, or one that left before the bridge (a failed attempt).
     answered_at: datetime | None = None
 
 

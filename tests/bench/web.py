@@ -114,7 +114,7 @@ async def wallboard(calls: int) -> None:
 SEED = """
 INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, started_at,
                    answered_at, ended_at, outcome, plan_result, plan_reason)
-SELECT gen_random_uuid(), $1, $2, '139' || lpad((n % 50000)::text, 8, '0'), 'chan', 'seed',
+SELECT gen_random_uuid(), $1, $2, '139' || lpad((n % 50000)::text, 8, '0'), random()::text, 'seed',
        ts, CASE WHEN n % 5 <> 0 THEN ts + interval '6 s' END,
        ts + interval '66 s', CASE WHEN n % 5 <> 0 THEN 'answered' ELSE 'no-answer' END,
        'default', 'no rule matched'

@@ -147,3 +147,45 @@ async def prepare_private(server: PrivatePostgres, hotline: str, phones: list[si
     for phone in phones:
         await admin.add_phone(pool, hotline, phone.dial_string)
     return pool
+
+
+async def inconsistent_records(db: Any, dialled: str) -> list[str]:
+    """Each call of ``dialled`` whose record disagrees with itself, as one line why.
+
+    A call is consistent when its outcome agrees with its legs: ``answered``
+    exactly when it has an answer time, one leg ``answered`` at that time and
+    by that phone; otherwise nothing billable. Every leg that ended
+    ``answered`` keeps its answer time, and one answered without a bridge only
+    when the caller left at that moment (``abandoned``).
+    """
+    calls = await db.fetch(
+        """SELECT id, caller, outcome, answered_at, answered_phone_id, caller_answered_at,
+                  billable_ms FROM calls WHERE dialled = $1""", dialled)
+    legs = await db.fetch(
+        """SELECT l.call_id, l.phone_id, l.result, l.answered_at FROM call_legs l
+           JOIN calls c ON c.id = l.call_id WHERE c.dialled = $1""", dialled)
+    by_call: dict[Any, list[Any]] = defaultdict(list)
+    for leg in legs:
+        by_call[leg["call_id"]].append(leg)
+    wrong = []
+    for call in calls:
+        mine = by_call[call["id"]]
+        answered = [leg for leg in mine if leg["result"] == "answered"]
+        why = []
+        if any(leg["answered_at"] is None for leg in answered):
+            why.append("a leg answered with no answer time")
+        if (call["outcome"] == "answered") != (call["answered_at"] is not None):
+            why.append(f"outcome {call['outcome']} with answered_at {call['answered_at']}")
+        if call["outcome"] == "answered":
+            if [(leg["answered_at"], leg["phone_id"]) for leg in answered] != [
+                    (call["answered_at"], call["answered_phone_id"])]:
+                why.append(f"answered, but its answered legs are {answered}")
+        else:
+            if call["billable_ms"] or call["caller_answered_at"] is not None:
+                why.append(f"{call['outcome']} but billable {call['billable_ms']} ms, "
+                           f"caller answered at {call['caller_answered_at']}")
+            if answered and call["outcome"] != "abandoned":
+                why.append(f"{call['outcome']} with an answered leg")
+        if why:
+            wrong.append(f"call from {call['caller']}: " + "; ".join(why))
+    return wrong

@@ -60,3 +60,74 @@ async def test_a_restarted_router_adopts_the_20_calls_its_killed_run_bridged(
     assert {r["answered_phone_id"] for r in records} == set(phone_ids)
     assert await peak_calls_per_phone(db, hotline_number) == 1
     await nothing_left_open(db, hotline_number)
+
+
+async def test_a_phone_that_answers_while_the_router_is_dead_is_bridged_on_restart(
+        db: Any, lab: AsteriskLab, routers: RouterFactory, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    calls, answer_ms, hold_ms = 6, 3000, 3000
+    bound = [phones(answer_after_ms=answer_ms) for _ in range(calls)]
+    phone_ids = list((await add_hotline(db, hotline_number, bound, "round_robin",
+                                        ring_timeout_s=15)).values())
+    first = routers("hotline-router-ringkill")
+
+    async def caller(n: int) -> sipp.CallResult:
+        await asyncio.sleep(n * 0.05)
+        return await sipp.call(lab.sip_address, hotline_number, caller=f"1330000{n:04d}",
+                               hold_ms=hold_ms)
+
+    with dialplan_global(lab, "ROUTER_APPS", "^hotline-router-ringkill$"):
+        placed = asyncio.ensure_future(asyncio.gather(*(caller(n) for n in range(calls))))
+        ringing, deadline = 0, time.monotonic() + 2.5  # every phone rings before it answers
+        while ringing < calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            ringing = await db.fetchval(
+                """SELECT count(*) FROM call_legs l JOIN calls c ON c.id = l.call_id
+                   WHERE c.dialled = $1""", hotline_number)
+        first.stop(signal.SIGKILL)
+        await asyncio.sleep(answer_ms / 1000 + 0.5)  # each phone answers while nobody watches
+        routers("hotline-router-ringkill")  # the same router, restarted
+        ready_at = time.time()
+        seen = await placed
+        records = await wait_for_call(db, hotline_number, count=calls)
+
+    rung = {phone_id: phone.results() for phone, phone_id in zip(bound, phone_ids, strict=True)}
+    # What each phone saw of the call it took last (its sipp log: answer to end).
+    phone_view = {phone_id: sipp._result_from_row("", rows[-1], "")
+                  for phone_id, rows in rung.items() if rows}
+    waited_after_restart = [s.t_answer - ready_at for s in seen if s.t_answer is not None]
+    # Billing starts at the caller's answer (one billable time, Asterisk's):
+    # measured against what each caller's sipp saw from its answer to its end.
+    caller_view = {f"1330000{n:04d}": s for n, s in enumerate(seen)}
+    off = max(abs(r["billable_ms"] / 1000 - caller_view[r["caller"]].talk_seconds)
+              if r["caller"] in caller_view else float("inf") for r in records)
+    # The phone's own answer is Asterisk's (its CDR), as its sipp saw it.
+    answer_off = max(abs(r["answered_at"].timestamp() - (phone_view[r["answered_phone_id"]]
+                                                          .t_answer or float("inf")))
+                     if r["answered_phone_id"] in phone_view else float("inf")
+                     for r in records)
+    legs = await db.fetch(
+        """SELECT l.result, l.answered_at FROM call_legs l JOIN calls c ON c.id = l.call_id
+           WHERE c.dialled = $1""", hotline_number)
+    print(f"\nrouter SIGKILL while {ringing} phones rang: {calls} calls offered, "
+          f"records {len(records)}, answered {sum(r['outcome'] == 'answered' for r in records)}, "
+          f"legs {[leg['result'] for leg in legs]}, callers answered at most "
+          f"{max(waited_after_restart, default=-1):.2f} s after the restart, "
+          f"largest billing difference {off:.3f} s (callers' view), phones' answers "
+          f"recorded within {answer_off:.3f} s, "
+          f"phones rung twice {sum(len(rows) > 1 for rows in rung.values())}", file=sys.stderr)
+
+    assert ringing == calls
+    assert all(len(rows) == 1 for rows in rung.values())  # never hung up on and rung again
+    assert [s.result for s in seen] == ["answered"] * calls
+    assert all(talked_in_full(s, hold_ms) for s in seen)
+    assert len(records) == calls
+    assert all(r["outcome"] == "answered" for r in records)
+    assert sorted(leg["result"] for leg in legs) == ["answered"] * calls  # one leg each
+    assert all(leg["answered_at"] is not None for leg in legs)
+    # Bridged with the phone that was up, not rung afresh (a new ring takes 3 s).
+    assert max(waited_after_restart) < 2.0
+    assert off < 0.5  # billed from the caller's answer, as Asterisk's CDR has it
+    assert answer_off < 0.5  # the phone's answer from Asterisk's CDR, not the restart
+    assert await peak_calls_per_phone(db, hotline_number) == 1
+    await nothing_left_open(db, hotline_number)

@@ -157,7 +157,7 @@ async def test_each_refusal_exits_2_with_the_reason(
         await db.execute(
             """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                                   started_at)
-               SELECT gen_random_uuid(), id, number, '1', 'c', 'r', now() FROM hotlines
+               SELECT gen_random_uuid(), id, number, '1', random()::text, 'r', now() FROM hotlines
                WHERE number = '4007000021'""")
     message = refused(database_url, *args)
     assert message.startswith("hotline-router: ")
@@ -173,7 +173,7 @@ async def test_psql_meets_the_same_refusal(db: Any) -> None:
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at)
-           SELECT gen_random_uuid(), id, number, '1', 'c', 'r', now() FROM hotlines
+           SELECT gen_random_uuid(), id, number, '1', random()::text, 'r', now() FROM hotlines
            WHERE number = '4007000030'""")
     with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError) as refusal:
         await db.execute("DELETE FROM hotlines WHERE number = '4007000030'")

@@ -59,7 +59,8 @@ async def test_a_hotline_with_call_records_cannot_be_deleted(db: Any) -> None:
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at)
-           VALUES (gen_random_uuid(), $1, '4001239878', '1', 'c', 'r', now())""", row["id"])
+           VALUES (gen_random_uuid(), $1, '4001239878', '1', random()::text, 'r', now())""",
+        row["id"])
     with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError):
         await db.execute("DELETE FROM hotlines WHERE id = $1", row["id"])
 

@@ -67,3 +67,40 @@ async def test_release_all_frees_only_that_routers_claims(db: Any) -> None:
     assert await active(db, phone) == 1
     assert await db.fetchval(
         "SELECT router_id FROM phone_claims WHERE phone_id = $1", phone) == "live-router"
+
+
+async def test_a_claim_written_back_after_an_outage_respects_capacity(db: Any) -> None:
+    phone = await new_phone(db, capacity=1)
+    # While router r1 could not reach the database it took the phone on its own;
+    # router r2 claimed it meanwhile.
+    assert await claims.claim(db, phone, uuid4(), uuid4(), "r2")
+    local_leg, local_call = uuid4(), uuid4()
+    assert not await claims.adopt(db, phone, local_leg, local_call, "r1")
+    assert await active(db, phone) == 1
+    assert await db.fetchval("SELECT count(*) FROM phone_claims WHERE phone_id = $1", phone) == 1
+    conflict = await db.fetchrow("SELECT * FROM claim_conflicts WHERE leg_id = $1", local_leg)
+    assert (conflict["phone_id"], conflict["call_id"], conflict["router_id"],
+            conflict["active_calls"], conflict["capacity"]) == (phone, local_call, "r1", 1, 1)
+    # A second replay changes nothing; releasing the claim never written frees nothing.
+    assert not await claims.adopt(db, phone, local_leg, local_call, "r1")
+    assert not await claims.release(db, local_leg)
+    assert await active(db, phone) == 1
+
+
+async def test_a_claim_written_back_below_capacity_is_inserted_once(db: Any) -> None:
+    phone = await new_phone(db, capacity=2)
+    leg = uuid4()
+    assert await claims.adopt(db, phone, leg, uuid4(), "r1")
+    assert await claims.adopt(db, phone, leg, uuid4(), "r1")  # replayed: already there
+    assert await active(db, phone) == 1
+    assert await db.fetchval("SELECT count(*) FROM claim_conflicts WHERE leg_id = $1", leg) == 0
+
+
+async def test_concurrent_write_backs_never_exceed_capacity(db: Any) -> None:
+    phone = await new_phone(db, capacity=2)
+    results = await asyncio.gather(
+        *(claims.adopt(db, phone, uuid4(), uuid4(), f"router-{i}") for i in range(10)))
+    assert sum(results) == 2
+    assert await active(db, phone) == 2
+    assert await db.fetchval(
+        "SELECT count(*) FROM claim_conflicts WHERE phone_id = $1", phone) == 8

@@ -30,7 +30,7 @@ async def test_hotline_and_phone_add_then_calls_as_json(db: Any, database_url: s
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at, answered_at, ended_at, outcome)
-           VALUES ($1, $2, '4006660001', '13800000000', 'c1', 'r',
+           VALUES ($1, $2, '4006660001', '13800000000', random()::text, 'r',
                    '2031-01-02 03:04:05.100+00', '2031-01-02 03:04:06.200+00',
                    '2031-01-02 03:05:06.250+00', 'answered')""", call_id, hotline_id)
     listed = cli(database_url, "calls", "--since", "2031-01-01T00:00:00+00:00", "--json")

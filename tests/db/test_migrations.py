@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from router import db as router_db
@@ -145,3 +146,31 @@ async def test_0013_keeps_every_earlier_calls_billable_time_and_rates_nothing_ag
     # As rated before 0013: from the earlier of the two answers.
     assert [r["billable_ms"] for r in rows] == [8000, 9000, 8000]
     assert requeued == 0
+
+
+async def test_0014_names_the_caller_channels_recorded_twice_before_it(
+        empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migrate.migrations_dir().glob("*.sql"):
+        if path.name != migrate.GRANTS and int(path.name[:4]) < 14:
+            shutil.copy(path, before / path.name)
+    connection = await router_db.connect(empty_database_url)
+    try:
+        monkeypatch.setenv("HOTLINE_ROUTER_MIGRATIONS", str(before))
+        await migrate.migrate(connection)
+        for channel in ("1764468000.7", "1764468000.7", "1764468000.8"):
+            await connection.execute(
+                """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at)
+                   VALUES (gen_random_uuid(), '4000000001', '13800138000', $1, 'r', now())""",
+                channel)
+        monkeypatch.delenv("HOTLINE_ROUTER_MIGRATIONS")
+        with pytest.raises(asyncpg.RaiseError,
+                           match=r"caller channel 1764468000\.7\nHINT:  Keep one record"):
+            await migrate.migrate(connection)
+        await connection.execute(
+            "DELETE FROM calls WHERE id = (SELECT id FROM calls "
+            "WHERE caller_channel = '1764468000.7' LIMIT 1)")
+        assert [m.version for m in await migrate.migrate(connection)][-1] >= 14
+    finally:
+        await connection.close()

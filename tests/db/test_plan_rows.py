@@ -162,7 +162,8 @@ async def test_new_outcomes_and_plan_results_are_accepted(db: Any) -> None:
     assert await refusal(
         db, """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at,
                                   plan_result)
-               VALUES (gen_random_uuid(), '4001', '1', 'c', 'r', now(), 'maybe')""") == (
+               VALUES (gen_random_uuid(), '4001', '1', random()::text, 'r', now(),
+                       'maybe')""") == (
         "call plan result is known")
 
 

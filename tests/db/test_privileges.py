@@ -39,7 +39,7 @@ async def test_the_daemon_reads_configuration_and_writes_records(db: Any, as_dae
     call_id = uuid.uuid4()
     await as_daemon.execute(
         """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at)
-           VALUES ($1, '4007770001', '1', 'c', 'r', now())""", call_id)
+           VALUES ($1, '4007770001', '1', random()::text, 'r', now())""", call_id)
     await as_daemon.execute("UPDATE calls SET ended_at = now(), outcome = 'busy' WHERE id = $1",
                             call_id)
 

@@ -281,7 +281,8 @@ async def test_the_outcome_list_keeps_what_another_migration_added(tmp_path: Pat
         await migrate.migrate(connection)
         insert = """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at,
                                        ended_at, outcome)
-                    VALUES (gen_random_uuid(), '4000000000', '1', 'c', 'r', now(), now(), $1)"""
+                    VALUES (gen_random_uuid(), '4000000000', '1', random()::text, 'r', now(),
+                            now(), $1)"""
         for outcome in ("blacklisted", "refused-no-balance", "answered"):
             await connection.execute(insert, outcome)
         with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError,

@@ -14,7 +14,7 @@ import pytest
 
 from router import db as router_db
 from router.records import LegResult, Outcome, check_vocabulary
-from router.records.kinds import LegStarted
+from router.records.kinds import CallStarted, LegStarted
 from router.spool import Spool
 from router.store import Store
 from tests.lab.database import fresh
@@ -41,7 +41,8 @@ async def test_an_outcome_the_database_lacks_is_named_with_what_to_do(
         with pytest.raises(asyncpg.ForeignKeyViolationError, match="call_outcome_is_known"):
             await connection.execute(
                 "INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at, "
-                "ended_at, outcome) VALUES ($1, '4000000000', '1', 'c', 'r', now(), now(), "
+                "ended_at, outcome) VALUES ($1, '4000000000', '1', random()::text, 'r', now(), "
+                "now(), "
                 "'interrupted')", uuid4())
     finally:
         await connection.close()
@@ -58,3 +59,25 @@ async def test_a_record_refused_while_the_database_is_up_is_kept_aside(
     assert spool.pending == 0
     kept = [json.loads(line) for line in spool.rejected.read_text().splitlines()]
     assert [(k["kind"], k["leg_id"]) for k in kept] == [("leg_started", str(orphan.leg_id))]
+
+
+async def test_a_second_record_for_one_caller_channel_is_refused_by_name(
+        db: Any, tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "router-second")
+    store = Store(db, "router-second", spool, snapshot=lambda: None,
+                  fresh_snapshot=lambda: None)
+    channel = f"1764468000.{uuid4().int % 10**6}"
+    first = CallStarted(uuid4(), None, "4000000000", "13800138000", channel, "router-a", T0)
+    second = CallStarted(uuid4(), None, "4000000000", "13800138000", channel, "router-b", T0)
+    await store.write(first)
+    await store.write(first)  # the same record replayed: nothing new
+    await store.write(second)  # another router routed the same caller
+    assert await db.fetchval("SELECT count(*) FROM calls WHERE caller_channel = $1",
+                             channel) == 1
+    kept = [json.loads(line) for line in spool.rejected.read_text().splitlines()]
+    assert [k["call_id"] for k in kept] == [str(second.call_id)]
+    with pytest.raises(asyncpg.UniqueViolationError,
+                       match="one_call_record_per_caller_channel"):
+        await db.execute(
+            "INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at) "
+            "VALUES ($1, '4000000000', '1', $2, 'r', now())", uuid4(), channel)

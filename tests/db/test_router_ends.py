@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from router import admin, claims, heartbeat
+from router import heartbeat
 from router.records import sql
 from router.records.kinds import (
     CallBridged,
@@ -84,22 +84,3 @@ async def test_a_router_that_stopped_cleanly_is_not_alive_until_it_beats_again(
 
     await heartbeat.beat(db, stopping, "hotline-router-lease", "http://127.0.0.1:2")
     assert stopping in set(await heartbeat.alive(db, 15))
-
-
-async def test_the_claims_other_routers_hold_are_counted_by_phone(
-        db: Any, hotline_number: str) -> None:
-    await admin.add_hotline(db, hotline_number)
-    first = (await admin.add_phone(db, hotline_number, f"PJSIP/{hotline_number}-1"))["phone_id"]
-    second = (await admin.add_phone(db, hotline_number, f"PJSIP/{hotline_number}-2",
-                                    capacity=2))["phone_id"]
-    me, peer = f"router-me-{hotline_number}", f"router-peer-{hotline_number}"
-    assert await claims.claim(db, first, uuid4(), uuid4(), me)
-    assert await claims.claim(db, second, uuid4(), uuid4(), peer)
-    assert await claims.claim(db, second, uuid4(), uuid4(), peer)
-    try:
-        others = await claims.held_by_others(db, me)
-        assert others.get(first, 0) == 0
-        assert others[second] == 2
-    finally:
-        for router_id in (me, peer):
-            await claims.release_all(db, router_id)

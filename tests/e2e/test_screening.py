@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from router import admin
+from router.billing import cdr
 from tests.conftest import PhoneFactory, legs_of, wait_for_call
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
@@ -62,6 +63,19 @@ async def wait_for_leg_result(db: Any, number: str, result: str,
         await asyncio.sleep(0.05)
 
 
+async def cdr_answer(lab: AsteriskLab, channel: str, timeout_s: float = 10.0) -> datetime:
+    """Asterisk's answer time of ``channel``, from its first answered CDR."""
+    path = lab.log_dir / "cdr-custom" / "Master.csv"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if path.exists():
+            answers = [r.answer for r in cdr.read(path) if r.uniqueid == channel and r.answer]
+            if answers:
+                return min(answers)
+        assert time.monotonic() < deadline, f"no answered CDR of {channel} within {timeout_s} s"
+        await asyncio.sleep(0.2)
+
+
 async def test_voicemail_is_skipped_unconfirmed_and_the_next_phone_confirms(
         db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
         hotline_number: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,9 +107,11 @@ async def test_voicemail_is_skipped_unconfirmed_and_the_next_phone_confirms(
                                   legs[1]["id"])
     assert confirmed is not None
     assert confirmed > legs[1]["answered_at"]
-    # Billing starts when the caller is answered, right after the key (as
-    # Asterisk's CDR counts it), never before the key.
-    assert confirmed <= call["caller_answered_at"] < confirmed + timedelta(seconds=1)
+    # Billing starts at the caller's answer, Asterisk's time of it (its CDR),
+    # which comes after the key, once the person's phone is in the bridge.
+    assert call["caller_answered_at"] >= confirmed
+    caller_answered = await cdr_answer(lab, call["caller_channel"])
+    assert abs((call["caller_answered_at"] - caller_answered).total_seconds()) < 0.005
     key_at, caller_answer = seconds(person_seen["t_key"]), seen.t_answer
     assert caller_answer is not None
     assert caller_answer > key_at  # no 200 before the key

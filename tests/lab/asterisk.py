@@ -163,11 +163,15 @@ def _render_config(lab: AsteriskLab) -> Path:
     (etc / "http.conf").write_text(
         f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {lab.http_port}\n")
     (etc / "ari.conf").write_text(
-        "[general]\nenabled = yes\npretty = no\n\n"
+        "[general]\nenabled = yes\npretty = no\nchannelvars = HOTLINE_PHONE_ID\n\n"
         f"[{lab.ari_user}]\ntype = user\nread_only = no\n"
         f"password = {lab.ari_password}\npassword_format = plain\n")
     (etc / "rtp.conf").write_text(
         f"[general]\nrtpstart = {lab.rtp_start}\nrtpend = {lab.rtp_end}\n")
+    # Channel ids unique across the lab's Asterisk servers, which share one
+    # database (calls.caller_channel is unique): "<systemname>-<epoch>.<n>".
+    with (etc / "asterisk.conf").open("a") as conf:
+        conf.write(f"systemname = lab-{lab.name}\n")
     (etc / "pjsip_transport.conf").write_text(
         "[transport-udp]\ntype = transport\nprotocol = udp\n"
         f"bind = 127.0.0.1:{lab.sip_port}\n")

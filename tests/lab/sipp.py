@@ -144,6 +144,7 @@ class Phone:
     hangup_after_ms: int | None = None
     key_pcap: tuple[int, str] | None = None  # (ms after its answer, RFC 2833 recording)
     early_media: bool = False  # 183 with SDP before ringing, as carrier trunks do
+    scenario_file: Path | None = None  # a phone scenario as received (a field case)
     user: str = "phone"
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -160,9 +161,12 @@ class Phone:
 
     def start(self, attempts: int = 3) -> Phone:
         scenario = self.workdir / "phone.xml"
-        scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
-                                            self.hangup_after_ms, key_pcap=self.key_pcap,
-                                            early_media=self.early_media))
+        if self.scenario_file is not None:
+            shutil.copyfile(self.scenario_file, scenario)
+        else:
+            scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
+                                                self.hangup_after_ms, key_pcap=self.key_pcap,
+                                                early_media=self.early_media))
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
             self.process = subprocess.Popen(

@@ -243,5 +243,9 @@ class CallLab:
         """Claims the "database" still holds, plus local ones of an outage."""
         return len(self.store.claims) + len(self.store.local)
 
+    def talk_counted(self) -> list[int | None]:
+        """The talk time each released claim gave its phone's stats (None: no call counted)."""
+        return [r.talk_ms for r in self.store.written if isinstance(r, kinds.ClaimReleased)]
+
     def ended_results(self, call: Call) -> list[LegResult | None]:
         return [leg.result for leg in call.legs]

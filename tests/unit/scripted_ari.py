@@ -39,7 +39,8 @@ class Phone:
     ``answer_after_s`` None: it rings until it is hung up on. ``busy`` and
     ``unreachable`` end the attempt at once (486 / no route). ``talk_s``: the
     phone hangs up that long after answering (None: it talks until the other
-    side ends the call).
+    side ends the call; 0: it hangs up in the instant it answers, before
+    anything the router does about it).
     """
 
     answer_after_s: float | None = 1.0
@@ -64,6 +65,7 @@ class FakeChannel:
     dial_string: str = ""
     state: str = "Ring"
     up: bool = True  # not yet destroyed
+    answered_at: datetime | None = None  # as its CDR has it
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -79,7 +81,9 @@ class ScriptedAri:
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, list[str]] = {}
         self.failures: dict[str, AriError] = {}  # request name -> the error it raises
+        self.answered: list[str] = []  # phones' channels, in the order they answered
         self._playbacks: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+        self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._loop = asyncio.get_running_loop()
         self._origin = self._loop.time()  # T0, on the loop's clock
 
@@ -95,10 +99,12 @@ class ScriptedAri:
                           caller=ev.CallerId(number=number),
                           dialplan=ev.DialplanCEP(context="hotline", exten=exten))
 
-    def add_channel(self, channel_id: str, dial_string: str, state: str) -> None:
-        """A phone's channel that outlived the router (for adoption)."""
+    def add_channel(self, channel_id: str, dial_string: str, state: str,
+                    answered_at: datetime | None = None) -> None:
+        """A phone's channel that outlived the router (for adoption); ``answered_at``
+        is what its CDR says (None: no answer time)."""
         self.channels[channel_id] = FakeChannel(channel_id, dial_string=dial_string,
-                                                state=state)
+                                                state=state, answered_at=answered_at)
 
     def hang_up(self, channel_id: str, cause: int = 16) -> None:
         """The channel's far end hangs up (the caller, or a phone)."""
@@ -123,10 +129,22 @@ class ScriptedAri:
 
     # --- ARI, as the call uses it --------------------------------------------------
 
+    def when(self, name: str, action: Callable[[], None]) -> None:
+        """Do ``action`` once, right after the next request ``name`` is carried out
+        (e.g. a phone hangs up the instant it is put in the bridge), or after the
+        next phone answers (``phone_answered``); the events it sends are queued
+        before the call hears of the request's result."""
+        self._hooks.setdefault(name, []).append(action)
+
     def _request(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.requests.append(Request(name, args, kwargs))
         if name in self.failures:
             raise self.failures[name]
+
+    def _done(self, name: str) -> None:
+        hooks = self._hooks.get(name)
+        if hooks:
+            hooks.pop(0)()
 
     async def create_channel(self, endpoint: str, app: str, channel_id: str,
                              originator: str | None = None,
@@ -150,6 +168,14 @@ class ScriptedAri:
         elif phone.answer_after_s is not None:
             self._after(channel, phone.answer_after_s, lambda: self._answer(channel, phone))
 
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        self._request("get_variable", channel_id, variable=name)
+        channel = self._existing(channel_id)
+        if name == "CDR(answer,u)":
+            at = channel.answered_at
+            return f"{at.timestamp():.6f}" if at else "0.000000"
+        return ""
+
     async def ring(self, channel_id: str) -> None:
         self._request("ring", channel_id)
 
@@ -162,6 +188,7 @@ class ScriptedAri:
         channel = self._existing(channel_id)
         channel.state = "Up"
         self._send(ev.ChannelStateChange, channel)  # as Asterisk tells of an answer
+        self._done("answer")
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
         self._request("hangup", channel_id, reason=reason)
@@ -208,6 +235,17 @@ class ScriptedAri:
                 raise AriError("POST", f"/bridges/{bridge_id}/addChannel", 400,
                                "Channel not found")
         self.bridges[bridge_id] += channel_ids
+        for channel_id in channel_ids:
+            self._send(ev.ChannelEnteredBridge, self.channels[channel_id],
+                       bridge=ev.Bridge(id=bridge_id))
+        self._done("add_to_bridge")
+
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: Iterable[str]) -> None:
+        channel_ids = list(channel_ids)
+        self._request("remove_from_bridge", bridge_id, channels=channel_ids)
+        for channel_id in channel_ids:
+            if channel_id in self.bridges.get(bridge_id, []):
+                self.bridges[bridge_id].remove(channel_id)
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         self._request("destroy_bridge", bridge_id)
@@ -226,9 +264,14 @@ class ScriptedAri:
 
     def _answer(self, channel: FakeChannel, phone: Phone) -> None:
         channel.state = "Up"
+        channel.answered_at = self.now()
         self._send(ev.Dial, channel, dialstatus="ANSWER")
         self._send(ev.ChannelStateChange, channel)
-        if phone.talk_s is not None:
+        self.answered.append(channel.id)
+        self._done("phone_answered")
+        if phone.talk_s == 0:  # gone in the same instant: its BYE follows the 200 OK
+            self.hang_up(channel.id)
+        elif phone.talk_s is not None:
             self._after(channel, phone.talk_s, lambda: self.hang_up(channel.id))
 
     def _end_dial(self, channel: FakeChannel, status: str, cause: int) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from router.call import Call, Reconcile
 from router.call.states import State
-from router.records import ClaimReleased, LegPurpose, LegResult
+from router.records import CallBridged, ClaimReleased, LegPurpose, LegResult
 from router.records.sql import OpenLeg
 from tests.unit.call_harness import NUMBER, CallLab, hotline
 from tests.unit.scripted_ari import T0, Phone
@@ -95,3 +95,49 @@ async def test_after_a_reconnect_a_live_call_learns_its_caller_left(tmp_path: Pa
     row = lab.row(call)
     assert (row.outcome, row.reconciled, row.ended_at) == ("answered", True, lost)
     assert row.billable_ms == 4_000
+
+
+async def test_a_phone_that_answered_while_nobody_watched_is_bridged_with_its_caller(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline()])
+    rang, other = open_leg(1, answered=False), open_leg(2, answered=False)
+    # The router died at 1 s while both rang; phone 1 answered at 2 s, phone 2 rings on.
+    lab.ari.add_channel(str(rang.leg_id), "PJSIP/1", state="Up",
+                        answered_at=T0 + timedelta(seconds=2))
+    lab.ari.add_channel(str(other.leg_id), "PJSIP/2", state="Ringing")
+    call = adopted_call(lab, [rang, other], {str(rang.leg_id): "Up",
+                                             str(other.leg_id): "Ringing"}, lost_at_s=1.0)
+    lab.ari.later(20.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+
+    assert call.outcome == "answered"
+    assert [leg.result for leg in call.legs] == [LegResult.ANSWERED, LegResult.CANCELLED]
+    answered = next(iter(call.legs))
+    assert answered.answered_at == T0 + timedelta(seconds=2)  # Asterisk's, not ours
+    assert call.legs.winner is answered
+    # Bridged, not hung up on: the phone first, then the answered caller.
+    assert [r.args[0] for r in lab.ari.made("hangup")] == [str(other.leg_id), str(rang.leg_id)]
+    assert [r["channels"] for r in lab.ari.made("add_to_bridge")] == [[str(rang.leg_id)],
+                                                                     [call.caller.id]]
+    assert lab.talk_counted() == [None, 18_000]
+    written = [r for r in lab.store.written if isinstance(r, CallBridged)]
+    assert [(r.answered_at, r.phone_id) for r in written] == [(T0 + timedelta(seconds=2), 1)]
+    assert call.state.current is State.ENDED
+
+
+async def test_a_phone_up_after_the_gap_whose_caller_left_is_not_bridged(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline()])
+    leg = open_leg(1, answered=False)
+    lab.ari.add_channel(str(leg.leg_id), "PJSIP/1", state="Up",
+                        answered_at=T0 + timedelta(seconds=2))
+    caller = lab.ari.add_caller("1764468000.97", "13800138000", NUMBER)
+    lab.ari.channels.pop(caller.id)  # the caller hung up during the gap
+    call = Call(lab, caller, NUMBER, started_at=T0, adopted=True)
+    lab.registry.own(caller.id, call)
+    lab.registry.start(call, call.adopt([leg], {str(leg.leg_id): "Up"},
+                                        T0 + timedelta(seconds=1)), "adopted")
+    await lab.all_ended()
+    assert call.outcome == "abandoned"
+    assert "add_to_bridge" not in lab.ari.names()
+    assert lab.talk_counted() == [None]

@@ -38,11 +38,13 @@ async def test_the_first_phone_answers_and_the_caller_hangs_up(tmp_path: Path) -
     assert row.billable_ms == 30_000
     assert call.state.current is State.ENDED
     assert lab.claims_held() == 0
-    # Ringback alongside the first channel; the caller is answered only once the phone is.
-    assert lab.ari.names()[:6] == ["create_channel", "ring", "dial", "answer", "create_bridge",
-                                   "add_to_bridge"]
+    # Ringback alongside the first channel; the caller is answered only once the
+    # phone that answered is in the bridge.
+    assert lab.ari.names()[:7] == ["create_channel", "ring", "dial", "create_bridge",
+                                   "add_to_bridge", "answer", "add_to_bridge"]
     assert lab.ari.made("create_channel")[0]["variables"] == {
-        "CALLERID(num)": "13800138000", "CALLERID(name)": "4001234567"}
+        "CALLERID(num)": "13800138000", "CALLERID(name)": "4001234567",
+        "HOTLINE_PHONE_ID": "1"}
 
 
 async def test_the_phone_hangs_up_first(tmp_path: Path) -> None:

@@ -183,8 +183,14 @@ async def test_the_ringback_sound_stops_when_the_phone_is_bridged(tmp_path: Path
                   {"PJSIP/a": Phone(answer_after_s=3.0, talk_s=4.0)}, sound_s=2.0)
     call = lab.place_call()
     await lab.all_ended()
-    names = lab.ari.names()
-    assert names.index("stop_playback") < names.index("answer") < names.index("add_to_bridge")
+    requests = lab.ari.requests
+    names = [r.name for r in requests]
+    # The phone goes into the bridge first; the ringback stops before the
+    # caller is answered, and the caller joins the bridge after its answer.
+    caller_joins = next(n for n, r in enumerate(requests)
+                        if r.name == "add_to_bridge" and call.caller.id in r.kwargs["channels"])
+    assert names.index("add_to_bridge") < caller_joins
+    assert names.index("stop_playback") < names.index("answer") < caller_joins
     row = lab.row(call)
     assert (row.outcome, row.billable_ms) == ("answered", 4_000)
 
@@ -219,4 +225,49 @@ async def test_a_prompt_that_cannot_play_still_gives_the_phone_its_timeout(
     (ended,) = [leg["ended_at"] for leg in row.legs.values()]
     assert ended == T0 + timedelta(seconds=11)  # answered at 1 s, then its 10 s
     assert row.outcome == "no-answer"
+    assert lab.claims_held() == 0
+
+
+async def test_a_screened_phone_is_seated_only_once_it_confirms(tmp_path: Path) -> None:
+    """The phone goes into the bridge after its key, and only then is the
+    caller answered (billing from that answer) and added."""
+    lab = CallLab(tmp_path, [screened(("PJSIP/a",))], {"PJSIP/a": Phone(answer_after_s=0.5)},
+                  sound_s=1.0)
+    call = lab.place_call()
+    lab.ari.later(4.0, lambda: lab.ari.press(leg(call, 0).channel_id, "1"))
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    requests = lab.ari.requests
+    names = [r.name for r in requests]
+    bridged = [(n, r["channels"]) for n, r in enumerate(requests) if r.name == "add_to_bridge"]
+    assert [channels for _, channels in bridged] == [[leg(call, 0).channel_id],
+                                                     [call.caller.id]]
+    assert names.index("stop_playback") < bridged[0][0] < names.index("answer") < bridged[1][0]
+    row = lab.row(call)
+    assert row.answered_at == T0 + timedelta(seconds=0.5)
+    assert row.caller_answered_at == T0 + timedelta(seconds=4)  # its key, then our answer
+    assert row.billable_ms == 6_000
+
+
+async def test_a_phone_gone_between_its_key_and_the_bridge_is_a_failed_attempt(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [screened(("PJSIP/a", "PJSIP/b"), strategy="simultaneous")],
+                  {"PJSIP/a": Phone(answer_after_s=0.5), "PJSIP/b": Phone(answer_after_s=1.0)},
+                  sound_s=1.0)
+    call = lab.place_call()
+
+    def confirm_and_leave() -> None:
+        lab.ari.press(leg(call, 0).channel_id, "1")
+        lab.ari.hang_up(leg(call, 0).channel_id)
+
+    lab.ari.later(3.0, confirm_and_leave)
+    lab.ari.later(6.0, lambda: lab.ari.press(leg(call, 1).channel_id, "1"))
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    row = lab.row(call)
+    assert (row.results(), row.answered_phone_id) == (["failed", "answered"], 2)
+    first, _ = row.legs.values()
+    assert first["answered_at"] == T0 + timedelta(seconds=0.5)  # its own answer, kept
+    assert row.caller_answered_at == T0 + timedelta(seconds=6)  # b's key: never a's
+    assert row.billable_ms == 4_000
     assert lab.claims_held() == 0

@@ -256,24 +256,6 @@ async def test_an_error_that_repeats_every_pass_is_logged_once_until_it_changes(
     assert logs[3]["times"] == 2
 
 
-async def test_a_peers_call_seen_before_the_outage_keeps_its_phone_busy_during_it(
-        tmp_path: Path) -> None:
-    """Router-a was talking on phone 1 (router-b's share) at the last heartbeat
-    when the database went away: router-b cannot see that call end, so it
-    counts it as live."""
-    pool = Pool()
-    seen = store(tmp_path, pool)
-    seen.note_others({1: 1})
-    degraded = await seen.find_hotline(NUMBER)
-    assert degraded is not None
-    assert {phone: state.active_calls for phone, state in degraded.states.items()} == {
-        1: 1, 3: 0, 5: 0}
-    call = uuid4()
-    assert not await seen.claim(1, 1, uuid4(), call)
-    assert await seen.claim(3, 1, uuid4(), call)
-    assert await seen.claim(5, 1, uuid4(), call)
-
-
 def test_the_pools_retries_while_away_are_one_line_each_not_a_traceback() -> None:
     logs.configure("json", "info")
     try:
@@ -313,3 +295,80 @@ async def test_a_spool_the_disk_will_not_let_move_is_replayed_where_it_is(
     assert away.can_record
     assert (away.spool.pending, away.unsaved) == (0, [])
     assert [args[0] for args in pool.ran("INSERT INTO calls")] == calls
+
+
+async def test_a_router_whose_lease_runs_out_while_away_claims_no_phone(
+        tmp_path: Path) -> None:
+    """Its peers count it dead once its lease is over and ring every phone: from
+    four fifths of the lease on it takes no claim of its own; a heartbeat that
+    reaches the database renews the lease."""
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+    away.lease_s = 15.0
+    now = [100.0]
+    away.monotonic = lambda: now[0]
+    away.renew_lease()
+    assert not away.fenced  # healthy so far
+    assert await away.claim(1, 2, uuid4(), uuid4())  # the outage starts: a local claim
+    assert not away.healthy
+    now[0] += 11.9
+    assert not away.fenced
+    assert await away.claim(2, 2, uuid4(), uuid4())
+    now[0] += 0.1  # 12 s: four fifths of 15
+    assert away.fenced
+    assert not await away.claim(3, 2, uuid4(), uuid4())
+    away.renew_lease()
+    assert not away.fenced
+    assert await away.claim(3, 2, uuid4(), uuid4())
+
+
+async def test_while_a_peer_is_degraded_a_healthy_router_keeps_to_its_share(
+        tmp_path: Path) -> None:
+    """The degraded peer rings its share of the phones without the database
+    seeing it: the healthy router must not ring those too."""
+    pool = Pool()
+    pool.down = False
+    healthy = store(tmp_path, pool)  # router-b of a and b: the odd phone ids
+    healthy.peers_degraded = {"router-a"}
+    assert not await healthy.claim(2, 1, uuid4(), uuid4())
+    assert await healthy.claim(3, 1, uuid4(), uuid4())
+    healthy.peers_degraded = set()
+    assert await healthy.claim(2, 1, uuid4(), uuid4())
+    assert healthy.healthy
+
+
+async def test_while_away_a_phone_another_router_has_on_the_line_is_busy(
+        tmp_path: Path) -> None:
+    """Asterisk shows every router's phone legs (channel variable
+    HOTLINE_PHONE_ID): a claim another router took just before the outage,
+    which the database can no longer tell, still counts."""
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+    others = {"leg-of-router-a": 1}
+    asked: list[int] = []
+
+    async def live_legs() -> dict[str, int]:
+        asked.append(1)
+        return {**others, **{str(leg): phone for leg, phone in away.held.items()}}
+
+    away.live_legs = live_legs
+    mine = uuid4()
+    assert await away.claim(1, 2, mine, uuid4())  # 1 of router a's, now 1 of ours: full
+    assert not await away.claim(1, 2, uuid4(), uuid4())
+    assert await away.claim(3, 1, uuid4(), uuid4())
+    others.clear()  # router a's call on phone 1 ended
+    assert await away.claim(1, 2, uuid4(), uuid4())
+    assert asked
+
+
+async def test_while_away_and_asterisk_is_silent_our_own_count_decides(
+        tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool, routers=["router-b"])
+
+    async def silent() -> dict[str, int]:
+        raise ConnectionRefusedError(111, "refused")
+
+    away.live_legs = silent
+    assert await away.claim(1, 1, uuid4(), uuid4())
+    assert not await away.claim(1, 1, uuid4(), uuid4())

@@ -31,7 +31,7 @@ async def call(db: Any, number: str, caller: str, started_at: datetime,
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at, answered_at, ended_at, outcome, answered_phone_id,
                               answered_dial_string, plan_result, plan_reason)
-           SELECT $1, id, number, $3, 'chan', 'seed', $4, $5, $6, $7, $8, $9, 'default',
+           SELECT $1, id, number, $3, random()::text, 'seed', $4, $5, $6, $7, $8, $9, 'default',
                   'no rule matched'
            FROM hotlines WHERE number = $2""",
         call_id, number, caller, started_at, answered, ended,

@@ -34,7 +34,7 @@ async def test_a_new_call_is_pushed_to_its_customer_and_not_to_another(
         await db.execute(
             """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                                   started_at)
-               SELECT $1, id, number, '13500000001', 'c', 'r', $3 FROM hotlines
+               SELECT $1, id, number, '13500000001', random()::text, 'r', $3 FROM hotlines
                WHERE number = $2""", call_id, mine.number, datetime.now(UTC))
         while True:  # views already queued may come first
             view = await next_view(own)
