@@ -195,6 +195,8 @@ SELECT DISTINCT substring(d FROM '^Local/[^@/]+@([A-Za-z0-9_-]+)'), 'listed by m
 FROM (SELECT dial_string AS d FROM phones UNION ALL SELECT overflow_forward_to FROM hotlines) used
 WHERE substring(d FROM '^Local/[^@/]+@([A-Za-z0-9_-]+)') NOT IN
       ('from-callers', 'hotline', 'router-reoffer', 'router-down', 'from-phones')
+  -- a longer name cannot be listed (Asterisk's limit): reported below instead
+  AND length(substring(d FROM '^Local/[^@/]+@([A-Za-z0-9_-]+)')) <= 79
 ON CONFLICT DO NOTHING;
 DO $$
 DECLARE

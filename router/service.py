@@ -359,18 +359,25 @@ class Router:
         log.info("drained", live_calls=len(self.registry))
 
     async def close_out(self) -> None:
-        """Last words: stop calls that would not end, free claims, close records."""
+        """Last words: stop calls that would not end, free claims, close records,
+        and end this router's leases so that peers stop counting it at once.
+
+        When the records cannot all be written (the database away, records
+        waiting in the spool), the leases are left to run out: a peer that
+        adopted these calls at once would close them before this router's
+        next start replays what they really did.
+        """
         await self.registry.cancel_all()
-        with contextlib.suppress(TimeoutError, AriError, OSError):  # else it runs out
-            await asyncio.wait_for(asterisk_lease.end(self.ari, self.app), 1.0)
-        released: int | None
-        closed: int | None
         try:
             released, closed = await self.store.close_out()
         except Exception as exc:  # the next start recovers the same way
             metrics.DATABASE_ERRORS.labels(operation="close_out").inc()
-            log.error("could not release claims on exit", error=str(exc) or type(exc).__name__)
-            released = closed = None
+            log.error("could not release claims on exit; the lease runs out by itself",
+                      error=str(exc) or type(exc).__name__)
+            log.info("router stopped", claims_released=None, calls_closed=None)
+            return
+        with contextlib.suppress(TimeoutError, AriError, OSError):  # else it runs out
+            await asyncio.wait_for(asterisk_lease.end(self.ari, self.app), 1.0)
         try:  # peers stop counting this router at once, not at the end of its lease
             await asyncio.wait_for(heartbeat.end_lease(self.db, self.router_id),
                                    self.settings.db_timeout_s)

@@ -72,6 +72,11 @@ def unreachable(exc: BaseException) -> bool:
     cannot open a new connection. The write it interrupted may or may not have
     committed; every write is idempotent, so it is spooled and replayed.
     """
+    if isinstance(exc, ValueError):
+        # asyncpg's own DataError ("invalid input for query argument") and
+        # ClientConfigurationError are InterfaceErrors too, but the request was
+        # wrong: a replay would fail the same way for ever.
+        return False
     if isinstance(exc, OSError | TimeoutError | EOFError | asyncpg.exceptions.InterfaceError
                   | asyncpg.exceptions.InternalClientError):
         return True

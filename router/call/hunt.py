@@ -141,7 +141,8 @@ class Hunt:
             if leg is None:
                 continue
             ringback = None
-            if call.state.current is not State.RINGING:
+            # A wave rung while a phone confirms leaves the call CONFIRMING.
+            if call.state.current not in (State.RINGING, State.CONFIRMING):
                 # The first ring of the call: ringback. A queued caller keeps its music.
                 first = call.state.current in (State.ROUTING, State.MENU)
                 call.state.to(State.RINGING)

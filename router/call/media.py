@@ -78,12 +78,14 @@ class CallerMedia:
 
         Unanswered, that is a 180; answered (after a menu), Asterisk plays the
         ring tone in band. A hotline with its own ringback sound (企业彩铃)
-        plays it instead, looped, as early media: the caller is not answered.
+        plays it instead, looped: as early media to an unanswered caller (who
+        stays unanswered), in band after a menu.
         """
         hotline = self.call.hotline
         sounds = hotline.screening.ringback if hotline else ()
         if sounds:
-            await self.call.ari_quietly(self.call.services.ari.ring(self._channel))
+            if not self.answered:  # answered (a menu), the sound alone: no ring tone under it
+                await self.call.ari_quietly(self.call.services.ari.ring(self._channel))
             self.line = max(self.line, Line.RINGBACK)
             self.ringback_sounds = sounds
             try:

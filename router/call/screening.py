@@ -105,7 +105,9 @@ async def start(call: Call, leg: Leg) -> None:
     except AriError as exc:
         call.log.warning("whisper failed", phone_id=leg.phone_id, error=str(exc))
         if screen.confirm_key is None:
-            leg.ready_at = call.clock()  # a whisper is a courtesy: connect without it
+            # A whisper is a courtesy: connect without it, from the phone's
+            # answer (Asterisk's time, as every billing time).
+            leg.ready_at = leg.answered_at
             return
         wait_s = screen.timeout_s  # no prompt will end: the key's time starts now
     if screen.confirm_key is not None:

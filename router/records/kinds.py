@@ -113,7 +113,7 @@ class MenuKeys(Record, frozen=True, tag="menu_keys"):
 
 
 class CallerAnswered(Record, frozen=True, tag="caller_answered"):
-    """The router answered the caller itself (a greeting or a voice menu)."""
+    """The router answered the caller itself (a voice menu): billing starts here."""
 
     call_id: UUID
     answered_at: datetime

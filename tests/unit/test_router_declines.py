@@ -83,3 +83,34 @@ async def test_a_router_that_cannot_record_declines_new_calls(tmp_path: Path) ->
     router.on_event(ev.CallBroadcast(channel=caller("c3")))
     await asyncio.gather(*router.tasks)
     assert asterisk.claimed == ["c3"]
+
+
+async def test_a_router_that_stops_with_records_unwritten_keeps_its_leases(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """A peer must not adopt (and close) these calls before the next start
+    replays what they really did: the leases run out by themselves."""
+    ended: list[str] = []
+
+    async def end_lease(*args: Any) -> None:
+        ended.append("database")
+
+    async def end_asterisk_lease(*args: Any) -> None:
+        ended.append("asterisk")
+
+    monkeypatch.setattr("router.service.heartbeat.end_lease", end_lease)
+    monkeypatch.setattr("router.service.asterisk_lease.end", end_asterisk_lease)
+    router = Router(Settings(spool_dir=str(tmp_path)), Pool(), Asterisk())  # type: ignore[arg-type]
+
+    async def unwritten() -> tuple[int, int]:
+        raise OSError("records wait in the spool")
+
+    router.store.close_out = unwritten  # type: ignore[method-assign]
+    await router.close_out()
+    assert ended == []
+
+    async def written() -> tuple[int, int]:
+        return 0, 0
+
+    router.store.close_out = written  # type: ignore[method-assign]
+    await router.close_out()
+    assert ended == ["asterisk", "database"]

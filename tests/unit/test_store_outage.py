@@ -137,6 +137,9 @@ async def test_a_claim_that_may_have_landed_before_the_outage_is_released_later(
     (asyncpg.exceptions.InternalClientError("another operation is in progress"), True),
     (asyncpg.exceptions.UniqueViolationError("duplicate"), False),
     (asyncpg.exceptions.DataError("bad value"), False),
+    # the client's own refusal of a value: an InterfaceError, but no outage
+    (asyncpg.exceptions._base.DataError("invalid input for query argument $1"), False),
+    (asyncpg.exceptions.InterfaceError("cannot perform operation: connection is closed"), True),
 ])
 def test_what_counts_as_the_database_being_away(error: BaseException, away: bool) -> None:
     assert unreachable(error) is away
