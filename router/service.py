@@ -29,6 +29,7 @@ from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.live_config import ConfigWatcher
+from router.notify import dispatcher as notify_dispatcher
 from router.settings import Settings
 from router.spool import Spool
 from router.store import Store
@@ -256,6 +257,10 @@ class Router:
             self._spawn(rating.run(self.db, rating.RatingSettings(
                 delay_s=self.settings.rating_delay_s,
                 interval_s=self.settings.rating_interval_s)), "rating")]
+        if self.settings.notify_dispatch == "daemon":  # its own pool, not the call path's
+            sending = notify_dispatcher.DispatchSettings(timeout_s=self.settings.notify_timeout_s)
+            background.append(self._spawn(notify_dispatcher.run_forever(
+                self.settings.database_url, sending), "notifications"))
         # Calls need the configuration; without it they read the tables directly.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.config.loaded.wait(), timeout=5)
