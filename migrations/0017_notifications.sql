@@ -47,7 +47,7 @@ CREATE TABLE notify_targets (
         CHECK (sender <> 'webhook'
                OR address ~ '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^[:space:]]*)?$'),
     CONSTRAINT notify_target_address_must_be_1_to_2000_printable_characters
-        CHECK (address ~ '^[[:graph:]]{1,2000}$'),
+        CHECK (address ~ '^[[:graph:]]+$' AND length(address) <= 2000),
     CONSTRAINT notify_target_webhook_secret_must_be_at_least_16_characters
         CHECK (sender <> 'webhook' OR length(secret) >= 16),
     CONSTRAINT notify_target_must_have_at_least_one_event

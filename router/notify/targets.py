@@ -43,7 +43,8 @@ async def add(db: Any, number: str, name: str, address: str, *, sender: str = "w
         target_id = await db.fetchval(
             """INSERT INTO notify_targets (hotline_id, name, sender, address, secret, events,
                                            missed_outcomes, fold_minutes)
-               VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, '{abandoned,busy,no-answer,closed}'),
+               VALUES ($1, $2, $3, $4, $5, $6,
+                       coalesce($7::text[], '{abandoned,busy,no-answer,closed}'),
                        $8)
                RETURNING id""",
             hotline_id, name, sender, address, secret, list(events),

@@ -5,10 +5,16 @@ number (the target's address), the text and the delivery id. A real gateway's
 plug-in posts the same two fields to its API.
 """
 
+import asyncio
 import json
 import os
 
 from router.notify.senders import Delivery, SendContext, SendError, Undeliverable
+
+
+def _append(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(line + "\n")
 
 
 class SmsFileSender:
@@ -22,8 +28,8 @@ class SmsFileSender:
         if not path:
             raise SendError("HOTLINE_SMS_FILE is not set")
         line = {"to": number, "text": delivery.text, "delivery": delivery.id}
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        # A file write blocks: off the event loop, as a gateway's HTTP call would not.
+        await asyncio.to_thread(_append, path, json.dumps(line, ensure_ascii=False))
 
 
 SMS_FILE = SmsFileSender()
