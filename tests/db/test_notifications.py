@@ -5,6 +5,7 @@ receiver on loopback that verifies every signature."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import json
 from collections import Counter
@@ -414,3 +415,26 @@ async def test_the_ended_document_carries_the_record_and_its_legs(
     assert [leg["result"] for leg in doc["legs"]] == ["answered"]
     assert doc["recording_id"] is None
     assert json.loads(json.dumps(doc)) == doc
+
+
+async def test_an_sms_plugin_gets_one_line_in_the_hotlines_zone(
+        db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "plugins" / "hotline_sms_file"))
+    sms_file: Sender = importlib.import_module("hotline_sms_file").SMS_FILE  # the example
+
+    outbox = tmp_path / "sms.jsonl"
+    monkeypatch.setenv("HOTLINE_SMS_FILE", str(outbox))
+    number = hotline_number()
+    hotline_id = await db.fetchval("INSERT INTO hotlines (number) VALUES ($1) RETURNING id",
+                                   number)
+    # An admin with psql: the database takes any sender name; the dispatcher finds it.
+    await db.execute("INSERT INTO notify_targets (hotline_id, name, sender, address) "
+                     "VALUES ($1, 'owner', 'sms_file', '+8613800000000')", hotline_id)
+    await closed_call(db, hotline_id, number, "no-answer", caller="13912345678")
+    async with Dispatcher(db, senders={"sms_file": sms_file}) as dispatcher:
+        assert await dispatcher.drain() == ["sent"]
+    (line,) = [json.loads(text) for text in outbox.read_text().splitlines()]
+    assert line["to"] == "+8613800000000"
+    # 02:00 UTC is 10:00 in Asia/Shanghai, the default zone.
+    assert line["text"] == f"{number}: missed call from 13912345678 at 2026-11-30 10:00:00 " \
+                           "(no-answer)"
