@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 import pytest
 
 from router import db as router_db
@@ -438,3 +439,34 @@ async def test_an_sms_plugin_gets_one_line_in_the_hotlines_zone(
     # 02:00 UTC is 10:00 in Asia/Shanghai, the default zone.
     assert line["text"] == f"{number}: missed call from 13912345678 at 2026-11-30 10:00:00 " \
                            "(no-answer)"
+
+
+async def test_a_dispatcher_that_dies_mid_send_leaves_the_row_due_for_another(
+        db: Any, database_url: str, receiver: Receiver) -> None:
+    hotline_id, number = await hotline_with_target(db, receiver.url)
+    await closed_call(db, hotline_id, number, "busy")
+    receiver.hang_s = 2.0
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1,
+                                     server_settings={"application_name": "dying-dispatcher"})
+    dying = Dispatcher(pool, senders=SENDERS)
+    try:
+        sending = asyncio.ensure_future(dying.send_one())
+        await receiver.wait_for("call.missed", 1, timeout_s=5)
+        # Its process is gone: PostgreSQL ends the session and rolls back its claim.
+        assert await db.fetchval(
+            """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+               WHERE application_name = 'dying-dispatcher'
+                 AND state = 'idle in transaction'""")
+        with pytest.raises(asyncpg.exceptions.InterfaceError, match="connection"):
+            await sending
+    finally:
+        await dying.close()
+        pool.terminate()
+    (row,) = await rows_of(db, hotline_id)
+    assert (row["state"], row["attempts"]) == ("pending", 0)
+    receiver.hang_s = 0.0
+    async with Dispatcher(db, senders=SENDERS) as survivor:
+        assert await survivor.send_one() == "sent"
+    # The receiver saw the same delivery twice and acknowledged it once: it dedupes by id.
+    assert [r.delivery for r in receiver.got] == [str(row["id"])] * 2
+    assert all(r.verified for r in receiver.got)
