@@ -24,8 +24,8 @@ async def test_targets_round_trip_and_dead_letters_are_listed_and_retried(
     secret_file.write_text("from-a-file-0123456789\n")
     ok(database_url, "notify-target", "add", number, "ops", "https://ops.example.com/x",
        "--secret-file", str(secret_file))
-    assert await db.fetchval("SELECT secret FROM notify_targets WHERE name = 'ops'") == \
-        "from-a-file-0123456789"
+    assert await db.fetchval("SELECT secret FROM notify_targets WHERE name = 'ops'") == (
+        "from-a-file-0123456789")  # the only target named ops
 
     assert refused(database_url, "notify-target", "add", number, "bad",
                    "ftp://x.example.com/") == (
@@ -50,9 +50,11 @@ async def test_targets_round_trip_and_dead_letters_are_listed_and_retried(
         """INSERT INTO notification_outbox (target_id, hotline_id, event, event_key, event_at,
                                             state, attempts, last_error)
            SELECT id, $1, 'call.missed', 'cli-test', now(), 'dead', 8, 'HTTP 503'
-           FROM notify_targets WHERE name = 'crm' RETURNING id""", hotline_id)
+           FROM notify_targets WHERE name = 'crm' AND hotline_id = $1 RETURNING id""",
+        hotline_id)
     dead = [json.loads(line) for line in
-            ok(database_url, "notifications", "list", "--dead", "--json").splitlines()]
+            ok(database_url, "notifications", "list", "--dead", "--hotline", number,
+               "--json").splitlines()]
     assert [(d["id"], d["state"], d["last_error"]) for d in dead] == [
         (dead_id, "dead", "HTTP 503")]
     assert "notification(s) due again" in ok(database_url, "notifications", "retry", str(dead_id))
