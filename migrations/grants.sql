@@ -38,7 +38,7 @@ GRANT INSERT, DELETE ON rating_queue TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
 -- Notifications (0017): the record triggers enqueue as the writing role; the
 -- dispatcher marks rows sent, retried or dead. Targets are configuration.
-GRANT INSERT, UPDATE ON notification_outbox TO hotline_router_daemon;
+GRANT INSERT, UPDATE, DELETE ON notification_outbox TO hotline_router_daemon;  -- DELETE: old sent rows
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,8 @@ class DispatchSettings:
     backoff_s: float = 2.0        # wait before the first retry; doubles each try
     backoff_max_s: float = 600.0  # longest wait between tries
     poll_s: float = 1.0           # look for due rows at least this often (retries fall due)
+    keep_days: float = 30.0       # sent and expired rows are deleted after this many days
+    purge_every_s: float = 3600.0
 
 
 def backoff_s(attempts: int, settings: DispatchSettings) -> float:
@@ -84,6 +87,10 @@ _RETRY = """UPDATE notification_outbox SET attempts = attempts + 1, last_error =
 _DEAD = """UPDATE notification_outbox SET state = 'dead', attempts = attempts + 1, last_error = $2
            WHERE id = $1"""
 _EXPIRED = "UPDATE notification_outbox SET state = 'expired' WHERE id = $1"
+# Folded rows go with the row they were folded into (ON DELETE CASCADE); dead
+# ones stay until an admin retries them.
+_PURGE = """DELETE FROM notification_outbox
+            WHERE state IN ('sent', 'expired') AND created_at < $1"""
 
 
 def _utc_now() -> datetime:
@@ -183,6 +190,13 @@ class Dispatcher:
             raise SendError(f"sender {sender.name} took over {self.settings.timeout_s:g} s"
                             ) from None
 
+    async def purge(self) -> int:
+        """Delete sent and expired rows older than ``keep_days``; how many (folded ones
+        go with theirs and are not counted)."""
+        cutoff = self.clock() - timedelta(days=self.settings.keep_days)
+        done = await self.pool.execute(_PURGE, cutoff)
+        return int(done.split()[-1])
+
     async def drain(self, limit: int = 10_000) -> list[Result]:
         """Send until nothing is due (at most ``limit`` rows); what became of each."""
         results: list[Result] = []
@@ -195,9 +209,16 @@ class Dispatcher:
 
     async def _worker(self, index: int) -> None:
         pause = self.settings.poll_s
+        next_purge = 0.0
         while True:
             self.wake.clear()
             try:
+                if index == 0 and time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + self.settings.purge_every_s
+                    purged = await self.purge()
+                    if purged:
+                        log.info("old notifications deleted", rows=purged,
+                                 keep_days=self.settings.keep_days)
                 while await self.send_one() is not None:
                     pass
                 pause = self.settings.poll_s

@@ -470,3 +470,26 @@ async def test_a_dispatcher_that_dies_mid_send_leaves_the_row_due_for_another(
     # The receiver saw the same delivery twice and acknowledged it once: it dedupes by id.
     assert [r.delivery for r in receiver.got] == [str(row["id"])] * 2
     assert all(r.verified for r in receiver.got)
+
+
+async def test_old_sent_rows_are_purged_and_dead_ones_kept(
+        db: Any, daemon_database_url: str) -> None:
+    hotline_id, number = await hotline_with_target(db, "http://127.0.0.1:9/hook",
+                                                   fold_minutes=10)
+    first = await closed_call(db, hotline_id, number, "busy")
+    await closed_call(db, hotline_id, number, "busy", ended_at=T0 + timedelta(minutes=1))
+    dead = await closed_call(db, hotline_id, number, "busy", caller="13700000000")
+    await db.execute("UPDATE notification_outbox SET state = 'sent' WHERE call_id = $1", first)
+    await db.execute("UPDATE notification_outbox SET state = 'dead', attempts = 8 "
+                     "WHERE call_id = $1", dead)
+    daemon = await router_db.connect_pool(daemon_database_url, min_size=1, max_size=1)
+    try:
+        young = Dispatcher(daemon, senders=SENDERS, clock=lambda: datetime.now(UTC))
+        assert await young.purge() == 0
+        later = Dispatcher(daemon, senders=SENDERS,
+                           clock=lambda: datetime.now(UTC) + timedelta(days=31))
+        assert await later.purge() >= 1  # ours, and other tests' sent rows
+    finally:
+        await daemon.close()
+    assert [(r["call_id"], r["state"]) for r in await rows_of(db, hotline_id)] == [
+        (dead, "dead")]
