@@ -1,7 +1,8 @@
 -- Privileges, re-applied after every migration run (idempotent).
 --
 --   hotline_router_daemon  what `hotline-router run` needs: read everything,
---                          write busy state, call records and charges; it can
+--                          write busy state, call records, charges and the
+--                          notification outbox (sending it); it can
 --                          neither change configuration nor delete records,
 --                          nor write money in (only charges reach the ledger),
 --                          nor change a closed call (0012_guards.sql).
