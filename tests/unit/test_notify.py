@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from router.notify import signing
-from router.notify.senders import ENTRY_POINT_GROUP, installed
+from router.notify.senders import (
+    ENTRY_POINT_GROUP,
+    Delivery,
+    SendContext,
+    SendError,
+    Target,
+    Undeliverable,
+    installed,
+)
+from router.notify.webhook import WEBHOOK
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "secret-0123456789abcdef"
@@ -104,3 +116,43 @@ def test_senders_load_from_the_entry_point_group_and_a_broken_one_is_left_out(
     assert sorted(found) == ["sms_file", "webhook"]
     assert type(found["sms_file"]).__name__ == "SmsFileSender"
     assert type(found["webhook"]).__module__ == "router.notify.webhook"
+
+
+@pytest.mark.parametrize(("status", "raised"), [
+    (200, None), (204, None), (302, SendError), (400, Undeliverable), (401, Undeliverable),
+    (404, Undeliverable), (408, SendError), (429, SendError), (500, SendError),
+    (503, SendError)])
+async def test_the_webhook_sender_tells_a_delivery_a_refusal_and_a_retry_apart(
+        status: int, raised: type[Exception] | None) -> None:
+    seen: list[web.Request] = []
+    bodies: list[bytes] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request)
+        bodies.append(await request.read())
+        headers = {"Location": "http://127.0.0.1:9/elsewhere"} if status == 302 else {}
+        return web.Response(status=status, headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/hook", answer)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    delivery = Delivery(id=7, event="call.missed", payload={"a": 1}, body=b'{"a":1}', text="t",
+                        attempt=1, target=Target(1, "crm", "webhook", url, SECRET))
+    now = datetime.now(UTC)
+    try:
+        async with aiohttp.ClientSession() as http:
+            context = SendContext(http=http, timeout_s=2.0, now=now)
+            if raised is None:
+                await WEBHOOK.send(delivery, context)
+            else:
+                with pytest.raises(raised, match=f"HTTP {status}"):
+                    await WEBHOOK.send(delivery, context)
+    finally:
+        await runner.cleanup()
+    (request,) = seen  # one request, no redirect followed
+    assert bodies == [b'{"a":1}']
+    assert request.headers["X-Hotline-Delivery"] == "7"
+    assert signing.verify(SECRET, dict(request.headers), bodies[0], now.timestamp())
