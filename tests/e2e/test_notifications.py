@@ -59,6 +59,16 @@ def _sipp_time(value: str) -> float:
     return int(parts[0]) + int(parts[2]) / 1e6
 
 
+async def phone_rows(phone: sipp.Phone, count: int, timeout_s: float = 5.0
+                     ) -> list[dict[str, str]]:
+    """The phone's RESULT rows once it logged ``count`` calls (it logs as its call ends)."""
+    deadline = time.monotonic() + timeout_s
+    while len(rows := phone.results()) < count:
+        assert time.monotonic() < deadline, f"the phone logged {len(rows)} of {count} calls"
+        await asyncio.sleep(0.05)
+    return rows
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -80,6 +90,7 @@ async def test_busy_no_answer_and_abandoned_calls_each_give_one_signed_notificat
                      "(SELECT id FROM hotlines WHERE number = $1)", hotline_number)
     await admin.add_phone(db, hotline_number, silent.dial_string)
     await db.execute("UPDATE hotlines SET total_timeout_s = 2 WHERE number = $1", hotline_number)
+    await asyncio.sleep(1.5)  # the routers' configuration snapshot follows within a second
     seen = await sipp.call(lab.sip_address, hotline_number, caller="13800000100")
     assert seen.result == "rejected", seen.errors
     seen = await sipp.call(lab.sip_address, hotline_number, caller="13800000200",
@@ -120,8 +131,7 @@ async def test_screen_pop_arrives_before_the_phone_answers(
                                hold_ms=300)
         assert seen.result == "answered", seen.errors
         (ringing,) = (await receiver.wait_for("call.ringing", n + 1))[n:]
-        rows = phone.results()
-        assert len(rows) == n + 1
+        rows = await phone_rows(phone, n + 1)
         phone_invite, phone_answer = (_sipp_time(rows[n]["t_invite"]),
                                       _sipp_time(rows[n]["t_answer"]))
         assert ringing.verified
@@ -204,7 +214,7 @@ async def test_a_webhook_that_hangs_30_s_does_not_delay_the_next_call(
                                    hold_ms=200)
             assert seen.result == "answered", seen.errors
             assert seen.t_invite is not None
-            row = phone.results()[before + n]
+            row = (await phone_rows(phone, before + n + 1))[before + n]
             delays.append(_sipp_time(row["t_invite"]) - seen.t_invite)
         return delays
 
@@ -222,6 +232,7 @@ async def test_a_webhook_that_hangs_30_s_does_not_delay_the_next_call(
           f"5 calls took {took:.1f} s)")
     assert max(hung) < max(quiet) + 0.5
     assert took < 30
+    await asyncio.sleep(6.0)  # the first tries reach their 5 s limit
     rows = await db.fetch("SELECT state, last_error FROM notification_outbox o JOIN hotlines h "
                           "ON h.id = o.hotline_id WHERE h.number = $1 AND o.attempts > 0",
                           hotline_number)
