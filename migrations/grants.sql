@@ -89,10 +89,12 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO hotline_router_customer;
 -- Not the number, its owner, its phones' dial strings, tariffs or money.
 -- Not where overflow forwards to either: a dial string, as a phone's is (it
 -- could send calls out through the operator's trunk at the operator's cost).
+-- Screening, whisper, ringback and the caller id shown are everyday edits (0013).
 GRANT UPDATE (name, strategy, strategy_options, ring_timeout_s, total_timeout_s, max_attempts,
-              overflow, overflow_max_wait_s) ON hotlines
-    TO hotline_router_customer;
+              overflow, overflow_max_wait_s, confirm_key, confirm_timeout_s, confirm_prompt,
+              whisper_sound, ringback_sound, caller_id_shown, caller_id_prefix)
+    ON hotlines TO hotline_router_customer;
 REVOKE UPDATE (overflow_forward_to) ON hotlines FROM hotline_router_customer;
-GRANT UPDATE (position, weight, enabled) ON bound_phones TO hotline_router_customer;
+GRANT UPDATE (position, weight, enabled, confirm_key) ON bound_phones TO hotline_router_customer;
 GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_customer;

@@ -135,12 +135,17 @@ async def call_detail(db: Any, call_id: UUID) -> dict[str, Any] | None:
         return None
     legs = await db.fetch(
         """SELECT l.id, l.wave, l.purpose, l.phone_id, coalesce(p.label, '') AS label,
-                  l.dial_string, l.dial_started_at, l.answered_at, l.ended_at, l.result,
-                  l.hangup_cause,
+                  l.dial_string, l.dial_started_at, l.answered_at, l.confirmed_at, l.ended_at,
+                  l.result, l.hangup_cause,
                   (extract(epoch FROM coalesce(l.answered_at, l.ended_at) - l.dial_started_at)
                    * 1000)::bigint AS ring_ms,
+                  -- talk: from the confirm key when screened (a phone that
+                  -- answered and never confirmed never talked)
                   CASE WHEN l.answered_at IS NOT NULL AND l.ended_at IS NOT NULL
-                       THEN (extract(epoch FROM l.ended_at - l.answered_at) * 1000)::bigint
+                            AND l.result = 'answered'
+                       THEN (extract(epoch FROM l.ended_at - coalesce(l.confirmed_at,
+                                                                     l.answered_at))
+                             * 1000)::bigint
                   END AS talk_ms
            FROM call_legs l LEFT JOIN phones p ON p.id = l.phone_id
            WHERE l.call_id = $1 ORDER BY l.dial_started_at, l.id""", call_id)

@@ -77,6 +77,13 @@ async def release(db: Any, leg_id: UUID, talk_ms: int | None = None) -> bool:
     return await db.fetchval(_RELEASE, leg_id, talk_ms) is not None
 
 
+async def held_by_others(db: Any, router_id: str) -> dict[int, int]:
+    """Live claims of routers other than ``router_id``, by phone: {phone_id: claims}."""
+    return {r["phone_id"]: r["n"] for r in await db.fetch(
+        "SELECT phone_id, count(*) AS n FROM phone_claims WHERE router_id <> $1 "
+        "GROUP BY phone_id", router_id)}
+
+
 async def release_all(db: Any, router_id: str) -> int:
     """Release every claim a router holds (used when it starts afresh)."""
     return sum(row["n"] for row in await db.fetch(_RELEASE_ROUTER, router_id))

@@ -97,6 +97,19 @@ def optional_text(text: str) -> str | None:
     return None if text.strip().lower() in ("", "none") else text
 
 
+def confirm_key(text: str) -> str:
+    """A confirm key as the database keeps it: 'none' or one key (the database
+    refuses anything else, naming what it takes)."""
+    text = text.strip()
+    return "none" if text.lower() in ("", "none", "off") else text
+
+
+def override_key(text: str) -> str | None:
+    """A group's or binding's confirm key: 'inherit' (NULL: the level above's),
+    'none' (no screening here) or one key."""
+    return None if text.strip().lower() == "inherit" else confirm_key(text)
+
+
 async def resolve(db: Any, spec: TableSpec, texts: Sequence[str],
                   keys: Sequence[Key] | None = None) -> dict[str, Any]:
     """The admin's names for a row -> {key column: value}; unknown names are refused."""

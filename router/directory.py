@@ -23,7 +23,7 @@ from typing import Any
 import strategies
 from router.billing.balance import refusal_sql
 from router.plan import Group, Plan, default_group
-from router.plan_store import Plans, load_plans
+from router.plan_store import Plans, load_plans, sound_list
 from strategies import Candidate
 
 
@@ -45,6 +45,24 @@ class BoundPhone:
     capacity: int
     weight: int
     wrap_up_s: int
+    confirm_key: str | None = None  # overrides the group's and hotline's; None: theirs
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the answering phone hears, and whether it must confirm (migration 0013).
+
+    ``confirm_key`` 'none' or one key ('0'-'9', '*', '#'); sounds are Asterisk
+    sound names played in order; ``caller_id_shown`` 'caller', 'hotline' or 'prefix'.
+    """
+
+    confirm_key: str = "none"
+    confirm_timeout_s: int = 10
+    confirm_prompt: tuple[str, ...] = ("beep",)
+    whisper: tuple[str, ...] = ()
+    ringback: tuple[str, ...] = ()
+    caller_id_shown: str = "caller"
+    caller_id_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class Hotline:
     overflow_forward_to: str | None
     phones: tuple[BoundPhone, ...]
     plan: Plan = field(default_factory=Plan)
+    screening: Screening = field(default_factory=Screening)
 
     @cached_property
     def hunts_at_once(self) -> bool:
@@ -154,9 +173,10 @@ class Lookup:
 _LOOKUP = """
 SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout_s,
        h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
-       h.overflow_forward_to,
+       h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s, h.confirm_prompt,
+       h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
-       s.active_calls, s.last_call_ended_at,
+       b.confirm_key AS phone_confirm_key, s.active_calls, s.last_call_ended_at,
        CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
        CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
 FROM hotlines h
@@ -196,13 +216,23 @@ def _hotline(head: Any, phones: list[BoundPhone], plans: Plans) -> Hotline:
                    overflow=Overflow(head["overflow"]),
                    overflow_max_wait_s=head["overflow_max_wait_s"],
                    overflow_forward_to=head["overflow_forward_to"], phones=tuple(phones),
-                   plan=plans.of(head["id"]))
+                   plan=plans.of(head["id"]), screening=_screening(head))
+
+
+def _screening(head: Any) -> Screening:
+    return Screening(confirm_key=head["confirm_key"],
+                     confirm_timeout_s=head["confirm_timeout_s"],
+                     confirm_prompt=sound_list(head["confirm_prompt"]),
+                     whisper=sound_list(head["whisper_sound"]),
+                     ringback=sound_list(head["ringback_sound"]),
+                     caller_id_shown=head["caller_id_shown"],
+                     caller_id_prefix=head["caller_id_prefix"])
 
 
 def _bound(row: Any) -> BoundPhone:
     return BoundPhone(phone_id=row["phone_id"], dial_string=row["dial_string"],
                       position=row["position"], capacity=row["capacity"], weight=row["weight"],
-                      wrap_up_s=row["wrap_up_s"])
+                      wrap_up_s=row["wrap_up_s"], confirm_key=row["phone_confirm_key"])
 
 
 def _state(row: Any) -> PhoneState:
@@ -228,8 +258,10 @@ class Snapshot:
 _ALL = """
 SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout_s,
        h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
-       h.overflow_forward_to,
-       p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s
+       h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s, h.confirm_prompt,
+       h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
+       p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
+       b.confirm_key AS phone_confirm_key
 FROM hotlines h
 LEFT JOIN bound_phones b ON b.hotline_id = h.id AND b.enabled
 LEFT JOIN phones p ON p.id = b.phone_id AND p.enabled

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from router import metrics
+from router.quiet import QuietRetries
 
 log = structlog.get_logger("router.gauges")
 
@@ -26,10 +27,12 @@ async def refresh_once(db: Any) -> None:
 
 async def refresh_forever(db: Any, every_s: float) -> None:
     """Refresh the database gauges every ``every_s`` seconds until cancelled."""
+    quiet = QuietRetries(log, "gauge refresh")
     while True:
         try:
             await refresh_once(db)
+            quiet.succeeded()
         except Exception as exc:  # a gauge must never take the router down
             metrics.DATABASE_ERRORS.labels(operation="refresh_gauges").inc()
-            log.warning("gauge refresh failed", error=str(exc) or type(exc).__name__)
+            quiet.failed(exc)
         await asyncio.sleep(every_s)

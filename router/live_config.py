@@ -26,6 +26,7 @@ import structlog
 from router import db as router_db
 from router import metrics
 from router.directory import Snapshot, load_snapshot
+from router.quiet import QuietRetries
 
 log = structlog.get_logger("router.config")
 
@@ -63,6 +64,7 @@ class ConfigWatcher:
     async def run(self) -> None:
         """Listen, reload on change, reconnect when the connection drops. Runs until cancelled."""
         delay = self._backoff_initial
+        quiet = QuietRetries(log, "configuration listener")
         while True:
             connection = None
             try:
@@ -74,11 +76,12 @@ class ConfigWatcher:
                 await self._reload(connection, "listening")
                 self._listening = True
                 delay = self._backoff_initial
+                quiet.succeeded()
                 await self._serve(connection, lost)
                 log.warning("configuration listener connection lost")
             except Exception as exc:  # any failure: reconnect and reload, never give up
                 metrics.DATABASE_ERRORS.labels(operation="config_listen").inc()
-                log.warning("configuration listener failed", error=str(exc) or type(exc).__name__)
+                quiet.failed(exc)  # an outage once, not at every reconnect
             finally:
                 self._listening = False
                 if connection is not None and not connection.is_closed():

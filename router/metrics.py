@@ -57,6 +57,18 @@ BUSY_PHONES = Gauge(
 RECORDS_SPOOLED = Gauge(
     "hotline_router_records_spooled",
     "Call records waiting on local disk for the database to come back", registry=REGISTRY)
+RECORDS_UNSAVED = Gauge(
+    "hotline_router_records_unsaved",
+    "Call records kept in memory only: the database is away and the spool refuses writes",
+    registry=REGISTRY)
+CANNOT_RECORD = Gauge(
+    "hotline_router_cannot_record",
+    "1 while the router can write neither to the database nor to its spool (new calls "
+    "are declined)", registry=REGISTRY)
+TEARDOWN_ERRORS = Counter(
+    "hotline_router_teardown_errors",
+    "Steps of a call's teardown that failed (the teardown went on), by step", ["step"],
+    registry=REGISTRY)
 CONFIG_RELOADS = Counter("hotline_router_config_reloads",
                          "Configuration snapshots loaded (at start, on change, on reconnect)",
                          registry=REGISTRY)

@@ -61,6 +61,8 @@ class Group:
     strategy_options: dict[str, Any]
     members: tuple[Member, ...] | None = None
     enabled: bool = True
+    confirm_key: str | None = None       # overrides the hotline's (screening); None: its
+    caller_id_prefix: str | None = None  # before the caller id its phones see; None: the hotline's
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,14 @@ from typing import Any
 
 import structlog
 
-from router import db, gauges, heartbeat, http, metrics, reconcile, records, region
+from router import claims, db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.live_config import ConfigWatcher
 from router.notify import dispatcher as notify_dispatcher
+from router.quiet import QuietRetries
 from router.settings import Settings
 from router.spool import Spool
 from router.store import Store
@@ -65,7 +66,7 @@ class Router:
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
-                           timeout_s=settings.db_timeout_s)
+                           timeout_s=settings.db_timeout_s, max_call_s=settings.max_call_s)
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
@@ -106,7 +107,7 @@ class Router:
 
         The first claim wins; the call then arrives here as a StasisStart.
         """
-        if self.draining:
+        if not self.takes_calls:  # a peer, or the dialplan's fallback, takes it
             metrics.BROADCASTS.labels(result="declined").inc()
             return
         self._spawn(self._claim(event.channel.id), f"claim-{event.channel.id}")
@@ -139,7 +140,9 @@ class Router:
             log.warning("dialled number is not a number", dialled=dialled[:40],
                         channel=channel.id)
             dialled = dialled[:20]
-        if self.draining:
+        if not self.takes_calls:
+            if not self.draining:
+                log.warning("call declined: it could not be recorded", channel=channel.id)
             self._spawn(self._hand_back(channel.id, dialled), f"hand-back-{channel.id}")
             return
         start_call(self, channel, dialled, event.at)
@@ -198,6 +201,7 @@ class Router:
     async def _heartbeats(self) -> None:
         """Say we are alive; learn who else is; adopt the calls of routers that died."""
         beats = 0
+        quiet = QuietRetries(log, "heartbeat")
         while True:
             try:
                 await asyncio.wait_for(heartbeat.beat(self.db, self.router_id, self.app,
@@ -206,6 +210,8 @@ class Router:
                 self.store.routers_alive = await asyncio.wait_for(
                     heartbeat.alive(self.db, self.settings.router_lease_s),
                     self.settings.db_timeout_s)
+                self.store.note_others(await asyncio.wait_for(
+                    claims.held_by_others(self.db, self.router_id), self.settings.db_timeout_s))
                 if self.stream.connected.is_set() and not self.draining:
                     if not self._previous_run_adopted:  # it failed on connecting
                         await self._adopt_previous_run()
@@ -219,18 +225,26 @@ class Router:
                     await self.store.release_stale(self.max_call_s + 600, mine=False)
                     if self.stream.connected.is_set():
                         await reconcile.sweep_bridges(self.ari, self.live_bridges())
+                quiet.succeeded()
             except Exception as exc:  # the store notices outages; keep beating
-                log.warning("heartbeat failed", error=str(exc) or type(exc).__name__)
+                quiet.failed(exc)
             await asyncio.sleep(self.settings.heartbeat_s)
 
     async def readiness(self) -> dict[str, bool]:
-        """Ready means: ARI events flow, the database answers, and we take calls."""
+        """Ready means: ARI events flow, the database answers, calls can be
+        recorded (the database or the spool takes records), and we take calls."""
         try:
             database = await self.db.fetchval("SELECT true") is True
         except Exception:
             database = False
         return {"ari_connected": self.stream.connected.is_set(), "database": database,
-                "accepting_calls": not self.draining}
+                "recording": self.store.can_record, "accepting_calls": self.takes_calls}
+
+    @property
+    def takes_calls(self) -> bool:
+        """Whether a new call is ours to take: not while draining, nor while it
+        could not be recorded (neither the database nor the spool takes records)."""
+        return not self.draining and self.store.can_record
 
     def request_stop(self) -> None:
         """First call: drain. Second: end live calls now."""
@@ -306,12 +320,19 @@ class Router:
     async def close_out(self) -> None:
         """Last words: stop calls that would not end, free claims, close records."""
         await self.registry.cancel_all()
+        released: int | None
+        closed: int | None
         try:
             released, closed = await self.store.close_out()
         except Exception as exc:  # the next start recovers the same way
             metrics.DATABASE_ERRORS.labels(operation="close_out").inc()
-            log.error("could not release claims on exit", error=str(exc))
-            return
+            log.error("could not release claims on exit", error=str(exc) or type(exc).__name__)
+            released = closed = None
+        try:  # peers stop counting this router at once, not at the end of its lease
+            await asyncio.wait_for(heartbeat.end_lease(self.db, self.router_id),
+                                   self.settings.db_timeout_s)
+        except Exception as exc:  # its lease runs out by itself
+            log.warning("could not end the lease on exit", error=str(exc) or type(exc).__name__)
         log.info("router stopped", claims_released=released, calls_closed=closed)
 
 

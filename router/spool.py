@@ -69,6 +69,7 @@ class Spool:
         self.checkpoint = folder / f"{safe}.replaying.offset"
         self.rejected = folder / f"{safe}.rejected.jsonl"
         self._writer = writer
+        self._done_in_place = 0  # bytes of the journal replayed where it is (read-only disk)
         _end_torn_line(self.path)
         self.pending = sum(1 for _ in self._entries(self.replaying, self._offset())) + sum(
             1 for _ in self._entries(self.path))
@@ -94,8 +95,12 @@ class Spool:
         if not self.replaying.exists():
             if not self.path.exists():
                 return 0
-            self.path.rename(self.replaying)
+            try:
+                self.path.rename(self.replaying)
+            except OSError:  # a read-only disk: the journal cannot be moved aside
+                return await self._replay_in_place(db, batch)
             self.checkpoint.unlink(missing_ok=True)
+            self._done_in_place = 0
         done, offset = 0, 0
         for record, line, after in self._entries(self.replaying, self._offset()):
             try:
@@ -115,18 +120,43 @@ class Spool:
         log.info("spooled records replayed", records=done, still_pending=self.pending)
         return done
 
-    def set_aside(self, record: AnyRecord, exc: BaseException) -> None:
-        """Keep a record the database refused while it was up, as a replay does.
+    async def _replay_in_place(self, db: Any, batch: int) -> int:
+        """Replay the journal where it is, past what this run replayed already.
 
-        Raises OSError when the disk refuses it too.
+        The disk refuses to move it aside or to checkpoint, so the journal
+        keeps these lines: a later replay (this run's, once the disk takes
+        writes, or the next start's) applies them again, which changes
+        nothing (every write is idempotent).
         """
+        done = 0
+        for record, line, after in self._entries(self.path, self._done_in_place):
+            try:
+                await self._writer(db, record)
+            except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+                self._keep_aside(line, exc)
+            done, self._done_in_place = done + 1, after
+            if done == batch:
+                break
+        else:
+            self.pending = 0
+        self.pending = max(0, self.pending - done)
+        log.info("spooled records replayed in place (read-only spool)", records=done,
+                 still_pending=self.pending)
+        return done
+
+    def set_aside(self, record: AnyRecord, exc: BaseException) -> None:
+        """Keep a record the database refused while it was up, as a replay does
+        (only logged when the disk refuses it too)."""
         self._keep_aside(_encoder.encode(record), exc)
 
     def _keep_aside(self, line: bytes, exc: BaseException) -> None:
         log.error("record refused by the database, set aside", error=str(exc),
                   file=str(self.rejected), record=line.decode(errors="replace").strip())
-        with self.rejected.open("ab") as rejected:
-            rejected.write(line.rstrip(b"\n") + b"\n")
+        try:
+            with self.rejected.open("ab") as rejected:
+                rejected.write(line.rstrip(b"\n") + b"\n")
+        except OSError as disk:  # the log line above is all that is kept of it
+            log.error("rejected file refuses the record", error=str(disk))
 
     def _offset(self) -> int:
         try:

@@ -14,14 +14,21 @@ A watcher probes the database every second; once it answers, the spool is
 replayed in order, the claims taken meanwhile are written back, and the
 store is healthy again. Writes keep going to the spool until it is empty, so
 records reach the database in the order they happened.
+
+When the spool refuses a write too (a full or read-only disk) the record is
+kept in memory, behind the spooled ones, and written back the same way; a
+write never raises, so a call's teardown always completes. Meanwhile the
+router cannot record a call durably: :attr:`Store.can_record` is False, which
+``/readyz`` reports and new calls are declined by.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -45,8 +52,17 @@ class Unavailable(Exception):
 
 
 def unreachable(exc: BaseException) -> bool:
-    """True for failures that mean "the database is away", not "the request was wrong"."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.exceptions.InterfaceError):
+    """True for failures that mean "the database is away", not "the request was wrong".
+
+    Any connection-level failure counts: refused, reset, timed out, a session
+    killed (``pg_terminate_backend``: admin shutdown, then a closed
+    connection), a connection left mid-operation by a cancelled request
+    (InternalClientError "another operation is in progress"), a pool that
+    cannot open a new connection. The write it interrupted may or may not have
+    committed; every write is idempotent, so it is spooled and replayed.
+    """
+    if isinstance(exc, OSError | TimeoutError | EOFError | asyncpg.exceptions.InterfaceError
+                  | asyncpg.exceptions.InternalClientError):
         return True
     if isinstance(exc, asyncpg.PostgresError):
         # connection exception, operator intervention (shutdown), out of resources
@@ -64,7 +80,7 @@ class Store:
     def __init__(self, pool: Any, router_id: str, spool: Spool,
                  snapshot: Callable[[], Snapshot | None],
                  fresh_snapshot: Callable[[], Snapshot | None],
-                 timeout_s: float = 1.0) -> None:
+                 timeout_s: float = 1.0, max_call_s: float = 3600.0) -> None:
         self.db = pool
         self.router_id = router_id
         self.spool = spool
@@ -75,8 +91,23 @@ class Store:
         self.held: dict[UUID, int] = {}  # every live claim of this router: leg -> phone
         self.local: dict[UUID, LocalClaim] = {}  # those taken while degraded
         self.routers_alive: list[str] = [router_id]
+        self.max_call_s = max_call_s
+        # phone -> other routers' live claims on it, as last read (monotonic time)
+        self._others: dict[int, int] = {}
+        self._others_seen = 0.0
         self._rotation: Counter[int] = Counter()
+        # Records neither the database nor the spool took, in order, behind the spooled ones.
+        self.unsaved: list[AnyRecord] = []
+        self._retried = 0  # records replayed and claims written back since the outage began
+        self._away_since: float | None = None  # loop time the database went away
         metrics.RECORDS_SPOOLED.set(spool.pending)
+        metrics.RECORDS_UNSAVED.set(0)
+        metrics.CANNOT_RECORD.set(0)
+
+    @property
+    def can_record(self) -> bool:
+        """False while a record could go neither to the database nor to the spool."""
+        return self.healthy or not self.unsaved
 
     # --- what a call asks ---------------------------------------------------
 
@@ -97,9 +128,26 @@ class Store:
         hotline = snapshot.hotlines.get(number)
         if hotline is None:
             return None
-        busy = Counter(self.held.values())
-        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
+        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=self._busy(p.phone_id))
                                 for p in hotline.phones if self._mine(p.phone_id)})
+
+    def note_others(self, claims_by_phone: Mapping[int, int]) -> None:
+        """The live claims other routers hold now, by phone (read every heartbeat).
+
+        While the database is away they cannot be seen to end: a phone of this
+        router's share that a peer was using when the outage began counts them
+        as still live (never above capacity; at worst a caller hears busy).
+        """
+        self._others = dict(claims_by_phone)
+        self._others_seen = time.monotonic()
+
+    def _busy(self, phone_id: int) -> int:
+        """Live calls on a phone while degraded: this router's, and those other
+        routers had at the last heartbeat (forgotten after the longest call allowed)."""
+        others = self._others.get(phone_id, 0)
+        if time.monotonic() - self._others_seen > self.max_call_s:
+            others = 0
+        return Counter(self.held.values())[phone_id] + others
 
     async def claim(self, phone_id: int, capacity: int, leg_id: UUID, call_id: UUID) -> bool:
         """Take a call slot on the phone for this leg; False when it is busy."""
@@ -115,7 +163,7 @@ class Store:
                 if taken:
                     self.held[leg_id] = phone_id
                 return taken
-        if not self._mine(phone_id) or Counter(self.held.values())[phone_id] >= capacity:
+        if not self._mine(phone_id) or self._busy(phone_id) >= capacity:
             if attempted:  # the claim may have committed before the database went away
                 await self.write(ClaimReleased(leg_id, None))  # idempotent: nothing if not
             return False
@@ -138,13 +186,14 @@ class Store:
         return list(self.held)
 
     async def write(self, record: AnyRecord) -> None:
-        """A record: to the database, or to the spool while it is away.
+        """A record: to the database, or to the spool while it is away, or to
+        memory while the spool refuses it too. Never raises.
 
         A record the database refuses while it is up (a bug, or a row deleted
         under it) is kept aside in the spool's rejected file, as a replay does.
         """
         kind = type(record).__name__
-        if self.healthy and not self.spool.pending:
+        if self.healthy and not self.spool.pending and not self.unsaved:
             try:
                 await self._run(kind, records.write(self.db, record))
                 return
@@ -154,8 +203,40 @@ class Store:
                 metrics.DATABASE_ERRORS.labels(operation=kind).inc()
                 self.spool.set_aside(record, exc)
                 return
-        self.spool.append(record)
+        self._keep(record)
+
+    def _keep(self, record: AnyRecord) -> None:
+        """Journal a record for later: the spool, or memory behind what it refused."""
+        if not self._spool_unsaved():
+            self._remember(record)
+            return
+        try:
+            self.spool.append(record)
+        except OSError as exc:
+            self._remember(record, exc)
         metrics.RECORDS_SPOOLED.set(self.spool.pending)
+
+    def _remember(self, record: AnyRecord, exc: OSError | None = None) -> None:
+        if exc is not None and not self.unsaved:
+            log.error("spool refuses records: keeping them in memory until the database "
+                      "or the disk takes them", error=str(exc), spool=str(self.spool.path))
+        self.unsaved.append(record)
+        metrics.RECORDS_UNSAVED.set(len(self.unsaved))
+        metrics.CANNOT_RECORD.set(0 if self.can_record else 1)
+
+    def _spool_unsaved(self) -> bool:
+        """Move the records kept in memory to the spool, in order; True once none is left."""
+        while self.unsaved:
+            try:
+                self.spool.append(self.unsaved[0])
+            except OSError:
+                return False
+            self.unsaved.pop(0)
+            metrics.RECORDS_UNSAVED.set(len(self.unsaved))
+            if not self.unsaved:
+                log.warning("spool takes records again: those kept in memory are on disk")
+        metrics.CANNOT_RECORD.set(0 if self.can_record else 1)
+        return True
 
     async def next_call_number(self, hotline_id: int) -> int:
         if self.healthy:
@@ -200,8 +281,21 @@ class Store:
                                           self.held_legs() if mine else [], older_than_s)
 
     async def close_out(self) -> tuple[int, int]:
-        """On exit: release every claim of this router and close its open records
-        as interrupted; (claims released, records closed)."""
+        """On exit: write back what waits, release every claim of this router
+        and close its open records as interrupted; (claims released, records closed).
+
+        Raises Unavailable while records still wait (the database is away):
+        their calls' real ends are among them, so nothing is closed here, and
+        the next start replays the spool. Records the spool refused are lost
+        with the process: each is logged in full.
+        """
+        await self.watch_once()
+        if self.spool.pending or self.unsaved or not self.healthy:
+            self._spool_unsaved()
+            for record in self.unsaved:
+                log.error("record lost on exit: neither the database nor the spool took it",
+                          record=repr(record))
+            raise Unavailable("records wait in the spool for the next start")
         released = await claims.release_all(self.db, self.router_id)
         return released, await records.close_interrupted(self.db, self.router_id)
 
@@ -211,8 +305,10 @@ class Store:
         """Probe while degraded (or while the spool is not empty); recover. Runs until cancelled."""
         while True:
             await asyncio.sleep(interval_s)
-            if self.healthy and not self.spool.pending and not self.spool.replaying.exists():
+            if (self.healthy and not self.spool.pending and not self.unsaved
+                    and not self.spool.replaying.exists()):
                 continue
+            self._spool_unsaved()  # while the database is away, make them durable
             try:
                 await self._run("probe", self.db.fetchval("SELECT 1"))
                 await self._recover()
@@ -230,27 +326,49 @@ class Store:
 
     async def _recover(self) -> None:
         while self.spool.pending or self.spool.replaying.exists():
-            await self._run("replay", self.spool.replay(self.db), timeout_s=60)
+            self._retried += await self._run("replay", self.spool.replay(self.db), timeout_s=60)
             metrics.RECORDS_SPOOLED.set(self.spool.pending)
+        while self.unsaved:  # behind the spooled ones, in order
+            record = self.unsaved[0]
+            try:
+                await self._run("replay", records.write(self.db, record))
+            except Unavailable:
+                raise
+            except Exception as exc:  # refused, as a replay sets it aside
+                self.spool.set_aside(record, exc)
+            self.unsaved.pop(0)
+            self._retried += 1
+            metrics.RECORDS_UNSAVED.set(len(self.unsaved))
         for leg_id, local in list(self.local.items()):
             await self._run("claim", claims.adopt(self.db, local.phone_id, leg_id,
                                                   local.call_id, self.router_id))
+            self._retried += 1
             if self.local.pop(leg_id, None) is None and leg_id not in self.held:
                 # released while it was being written back: undo it there too
                 await self._run("release", claims.release(self.db, leg_id, None))
         if not self.healthy:
             self.healthy = True
             metrics.DATABASE_DEGRADED.set(0)
-            log.warning("database is back: records replayed, claims written back")
+            away_s = (asyncio.get_running_loop().time() - self._away_since
+                      if self._away_since is not None else None)
+            log.warning("database is back: records replayed, claims written back",
+                        retried=self._retried,
+                        away_s=round(away_s, 1) if away_s is not None else None)
+        metrics.CANNOT_RECORD.set(0)
+        self._retried = 0
+        self._away_since = None
 
     def _degrade(self, operation: str, exc: BaseException) -> None:
         metrics.DATABASE_ERRORS.labels(operation=operation).inc()
         if self.healthy:
             self.healthy = False
+            self._retried = 0
+            self._away_since = asyncio.get_running_loop().time()
             metrics.DATABASE_DEGRADED.set(1)
-            log.error("database unreachable: routing from the cached configuration, "
-                      "records go to the spool", operation=operation,
-                      error=str(exc) or type(exc).__name__, share_of=len(self.routers_alive))
+            metrics.CANNOT_RECORD.set(0 if self.can_record else 1)
+            log.warning("database unreachable: routing from the cached configuration, "
+                        "records go to the spool", operation=operation,
+                        error=str(exc) or type(exc).__name__, share_of=len(self.routers_alive))
 
     def _mine(self, phone_id: int) -> bool:
         """This router's share of the phones while it cannot see the others' claims."""

@@ -195,9 +195,11 @@ class PhoneFactory:
         self.started: list[sipp.Phone] = []
 
     def __call__(self, answer_after_ms: int | None = 200, reject_code: int | None = None,
-                 hangup_after_ms: int | None = None) -> sipp.Phone:
+                 hangup_after_ms: int | None = None, key_pcap: tuple[int, str] | None = None,
+                 early_media: bool = False) -> sipp.Phone:
         phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
-                           hangup_after_ms=hangup_after_ms).start()
+                           hangup_after_ms=hangup_after_ms, key_pcap=key_pcap,
+                           early_media=early_media).start()
         self.started.append(phone)
         return phone
 

@@ -16,6 +16,7 @@ import structlog
 
 from router.billing import rater
 from router.billing.balance import BalanceWatch
+from router.quiet import QuietRetries
 
 log = structlog.get_logger("router.billing")
 
@@ -31,6 +32,7 @@ async def run(db: Any, settings: RatingSettings) -> None:
     """Rate until cancelled; a failed pass is logged and retried on the next."""
     watch = BalanceWatch()
     next_settle = 0.0
+    quiet = QuietRetries(log, "rating pass")
     log.info("rating started", delay_s=settings.delay_s, interval_s=settings.interval_s)
     while True:
         try:
@@ -47,8 +49,9 @@ async def run(db: Any, settings: RatingSettings) -> None:
                              top_up_fen=month.top_up_fen)
                 await watch.refresh(db)
                 next_settle = time.monotonic() + settings.settle_every_s
+            quiet.succeeded()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("rating pass failed")
+        except Exception as exc:  # an outage is said once; anything else in full
+            quiet.failed(exc)
         await asyncio.sleep(settings.interval_s)

@@ -6,9 +6,11 @@ what makes rating repeatable. Money is integer fen throughout.
 
 The rules:
 
-- Billing starts at the earlier of the bound phone's answer and the router's
-  answer of the caller (a greeting or voice menu answers first), and ends with
-  the call. An unanswered call bills nothing.
+- Billing starts when the caller is answered, a time stored once
+  (``calls.caller_answered_at``, migration 0013): a voice menu's answer, or
+  else the answer of the bound phone that connects (its confirmation, when
+  the hotline screens calls). It ends with the call. A greeting or ringback
+  is early media and starts nothing; an unanswered call bills nothing.
 - Billable time is counted in whole units of the tariff (60 s, 6 s, …); a part
   unit counts as a whole one.
 - While a package is valid, each month's first included minutes cost nothing;
@@ -76,13 +78,16 @@ class CallTimes:
     call_id: UUID
     started_at: datetime
     ended_at: datetime
-    answered_at: datetime | None = None          # the bound phone answered
-    caller_answered_at: datetime | None = None   # the router answered the caller
+    answered_at: datetime | None = None          # the bound phone answered (its own answer)
+    caller_answered_at: datetime | None = None   # the caller was answered: billing starts
 
     @property
     def billed_from(self) -> datetime | None:
-        answers = [t for t in (self.answered_at, self.caller_answered_at) if t is not None]
-        return min(answers) if answers else None
+        """When billing starts: ``caller_answered_at``, the one stored time
+        (a voice menu's answer, or the connecting phone's answer, after its
+        confirmation when screened; migration 0013). A record with only the
+        phone's answer bills from it, as ``calls.billable_ms`` did before."""
+        return self.caller_answered_at or self.answered_at
 
     @property
     def billable_ms(self) -> int:

@@ -1,9 +1,10 @@
 """`billing reconcile`: our billable seconds against Asterisk's CDR billsec.
 
 Calls are matched on the caller channel's uniqueid (our `calls.caller_channel`).
-Asterisk counts from its answer of the caller channel, we count from the
-bound phone's answer (or the greeting's): the two differ by the moment it
-takes to answer the caller and bridge, a few milliseconds, never seconds.
+Asterisk counts from its answer of the caller channel; we count from the one
+stored billing start (``calls.caller_answered_at``: a voice menu's answer, the
+connecting phone's answer or its confirmation): the two differ by the moment
+it takes to answer the caller and bridge, a few milliseconds, never seconds.
 """
 
 from __future__ import annotations

@@ -43,6 +43,14 @@ class HuntTimeout:
 
 
 @dataclass(frozen=True)
+class ConfirmTimeout:
+    """A screened leg's time to press the confirm key is up (router/call/screening.py)."""
+
+    leg_id: UUID
+    playback_id: str  # the prompt it belongs to (a later timer replaces it)
+
+
+@dataclass(frozen=True)
 class Reconcile:
     """After a gap in the events: the channels Asterisk still has (id -> state).
 
@@ -54,7 +62,8 @@ class Reconcile:
     lost_at: datetime
 
 
-CallEvent = ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | Reconcile
+CallEvent = (ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | ConfirmTimeout
+             | Reconcile)
 
 
 class CallerLeft(Exception):
@@ -107,6 +116,21 @@ class Inbox:
             await self._apply(event)
         if self._caller_left():
             raise CallerLeft
+
+    async def settle(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Apply events until ``done()`` or ``timeout_s`` seconds pass, whoever
+        has left (for the call's end); whether ``done()``."""
+        deadline = self._loop.time() + timeout_s
+        while not done():
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                event = await asyncio.wait_for(self._queue.get(), remaining)
+            except TimeoutError:
+                return False
+            await self._apply(event)
+        return True
 
     async def wait(self, seconds: float) -> None:
         """Apply events for ``seconds`` (raises CallerLeft if the caller goes)."""

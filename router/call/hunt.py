@@ -72,9 +72,10 @@ class Hunt:
         self._timers.append(inbox.at(self.deadline, HuntTimeout(self.number)))
         try:
             while True:
-                answered = [leg for leg in self.legs if leg.answered_at and leg.result is None]
+                # Screened phones are ready once confirmed: the first to confirm wins.
+                answered = [leg for leg in self.legs if leg.ready]
                 if answered:
-                    winner = min(answered, key=lambda leg: leg.answered_at or leg.dial_started_at)
+                    winner = min(answered, key=lambda leg: leg.ready_at or leg.dial_started_at)
                     await self.call.legs.cancel_ringing(self.legs, LegResult.CANCELLED,
                                                         "answered_elsewhere", keep=winner)
                     return winner
@@ -91,11 +92,12 @@ class Hunt:
                 timer.cancel()
 
     def _ringing(self) -> bool:
-        return any(leg.ringing for leg in self.legs)
+        """A phone still rings, or answered and is confirming (screening)."""
+        return any(leg.ringing or leg.confirming for leg in self.legs)
 
     def _should_act(self) -> bool:
-        """A phone answered, all stopped ringing, a wave is due, or time is up."""
-        return (self.wave_due or self.over or any(leg.answered_at for leg in self.legs)
+        """A phone is ready, all stopped ringing, a wave is due, or time is up."""
+        return (self.wave_due or self.over or any(leg.ready for leg in self.legs)
                 or not self._ringing())
 
     async def _ring_next_wave(self) -> None:

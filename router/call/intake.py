@@ -11,8 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from router.ari import events as ev
-from router.call import adoption
-from router.call.events import CallEvent, HuntTimeout, Reconcile, RingTimeout, WaveDue
+from router.call import adoption, screening
+from router.call.events import (
+    CallEvent,
+    ConfirmTimeout,
+    HuntTimeout,
+    Reconcile,
+    RingTimeout,
+    WaveDue,
+)
 from router.call.legs import Answered, Ended, EnteredStasis, PhoneLeft, read_event
 
 if TYPE_CHECKING:
@@ -30,12 +37,22 @@ async def apply(call: Call, event: CallEvent) -> None:
         if call.hunt is not None:
             call.hunt.on_timer(event)
         return
+    if isinstance(event, ConfirmTimeout):
+        await screening.timed_out(call, event)
+        return
     if isinstance(event, ev.PlaybackFinished):
         call.media.playback_finished(event.playback.id)
+        await call.media.ringback_finished(event.playback.id)
+        target = ev.channel_of(event)
+        screened = call.legs.get(target) if target else None
+        if screened is not None:  # the whisper and prompt to an answering phone
+            await screening.playback_finished(call, screened, event.playback.id, event.at)
         return
     if isinstance(event, ev.ChannelDtmfReceived):
         if event.channel.id == call.caller.id:
             call.media.key_pressed(event.digit)
+        elif (keyed := call.legs.get(event.channel.id)) is not None:
+            await screening.key_pressed(call, keyed, event.digit, event.at)
         return
     if isinstance(event, Reconcile):
         await adoption.catch_up(call, event)
@@ -45,7 +62,9 @@ async def apply(call: Call, event: CallEvent) -> None:
         return
     if channel.id == call.caller.id:
         if isinstance(event, CALLER_GONE):
-            call.caller_hung_up(event.at)
+            call.caller_hung_up(event.at, gone=isinstance(event, ev.ChannelDestroyed))
+        elif isinstance(event, ev.ChannelStateChange) and channel.state == "Up":
+            call.media.caller_up(event.at)
         return
     leg = call.legs.get(channel.id)
     if leg is None:
@@ -55,7 +74,10 @@ async def apply(call: Call, event: CallEvent) -> None:
         leg.in_stasis = True
     elif isinstance(change, Answered):
         call.legs.answered(leg, change.at)
+        if leg.screen is not None:
+            await screening.start(call, leg)
     elif isinstance(change, Ended):
         await call.legs.end(leg, change.result, change.at, change.cause)
+        screening.after_confirming(call)
     elif isinstance(change, PhoneLeft):
         call.phone_hung_up(change.at)

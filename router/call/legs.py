@@ -25,6 +25,7 @@ from router.call.events import RingTimeout
 from router.records.kinds import LegEnded, LegPurpose, LegResult, LegStarted, Outcome
 
 if TYPE_CHECKING:
+    from router.call.screening import Screen
     from router.call.story import Call
 
 # Dial event statuses, and Q.850 causes when a leg ends with no Dial status.
@@ -53,8 +54,15 @@ class Leg:
     claimed: bool = False    # holds a call slot of its phone
     in_stasis: bool = False  # its channel is in our application (it may be dialled)
     answered_at: datetime | None = None
+    confirmed_at: datetime | None = None  # pressed the confirm key (screened calls)
+    # Ready to be bridged: its answer, or when screened its confirmation (or
+    # the whisper's end); billing starts here (router/call/screening.py).
+    ready_at: datetime | None = None
     result: LegResult | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    screen: Screen | None = None  # what it hears and must press before the bridge
+    caller_id: tuple[str, str] | None = None  # (number, name) presented to the phone
+    screen_playback: str | None = None  # the whisper/prompt playing to it
 
     @property
     def channel_id(self) -> str:
@@ -64,6 +72,16 @@ class Leg:
     def ringing(self) -> bool:
         return self.result is None and self.answered_at is None
 
+    @property
+    def confirming(self) -> bool:
+        """Answered, screened, and not yet ready to be bridged."""
+        return self.result is None and self.answered_at is not None and self.ready_at is None
+
+    @property
+    def ready(self) -> bool:
+        """May be bridged with the caller: it answered (and confirmed, when screened)."""
+        return self.result is None and self.ready_at is not None
+
 
 @dataclass(frozen=True)
 class Target:
@@ -72,6 +90,8 @@ class Target:
     dial_string: str
     phone_id: int | None = None
     capacity: int = 1
+    screen: Screen | None = None
+    caller_id: tuple[str, str] | None = None  # (number, name); None: the caller's, the 400's
 
 
 # --- what an event means for a leg (pure) ---------------------------------------
@@ -122,6 +142,8 @@ def read_event(leg: Leg, event: ev.AnyEvent | ev.OtherEvent, bridged: bool) -> L
     if isinstance(event, ev.ChannelHangupRequest | ev.ChannelDestroyed):
         if bridged:
             return PhoneLeft(event.at)
+        if leg.confirming and leg.screen is not None:  # hung up instead of confirming
+            return Ended(LegResult.UNCONFIRMED, event.at, event.cause)
         if leg.ringing:
             return Ended(CAUSES.get(event.cause, LegResult.FAILED), event.at, event.cause)
     return None
@@ -136,7 +158,7 @@ def unanswered_outcome(legs: Sequence[Leg]) -> Outcome:
     results = {leg.result for leg in legs}
     if not results or results <= {LegResult.BUSY}:
         return Outcome.BUSY
-    if LegResult.NO_ANSWER in results:
+    if results & {LegResult.NO_ANSWER, LegResult.UNCONFIRMED}:  # nobody took it
         return Outcome.NO_ANSWER
     if LegResult.BUSY in results:
         return Outcome.BUSY
@@ -180,7 +202,8 @@ class Legs:
             return None
         leg = Leg(id=leg_id, phone_id=target.phone_id, dial_string=target.dial_string,
                   wave=self.waves, dial_started_at=call.clock(), purpose=purpose,
-                  claimed=target.phone_id is not None)
+                  claimed=target.phone_id is not None, screen=target.screen,
+                  caller_id=target.caller_id)
         self.add(leg)
         call.recorder.add(LegStarted(leg.id, call.id, leg.phone_id, leg.dial_string, leg.wave,
                                      leg.dial_started_at, purpose))
@@ -190,11 +213,16 @@ class Legs:
         """Create the leg's channel in our application (not dialled yet: a
         channel accepts /dial only after its own StasisStart)."""
         call = self.call
+        number, name = leg.caller_id or (call.caller.caller.number or "anonymous", call.dialled)
+        variables = {"CALLERID(num)": number, "CALLERID(name)": name}
+        if leg.caller_id is not None:
+            # The From of an outbound PJSIP call is its connected line, which a
+            # dial with a caller copies from the caller: set it, dial without.
+            variables |= {"CONNECTEDLINE(num,i)": number, "CONNECTEDLINE(name,i)": name}
         try:
             await call.services.ari.create_channel(
                 leg.dial_string, call.services.app, leg.channel_id, originator=call.caller.id,
-                variables={"CALLERID(num)": call.caller.caller.number or "anonymous",
-                           "CALLERID(name)": call.dialled})
+                variables=variables)
         except AriError as exc:
             call.log.warning("channel create failed", phone_id=leg.phone_id, error=str(exc))
             await self.end(leg, LegResult.FAILED, call.clock())
@@ -214,8 +242,9 @@ class Legs:
                 await self.end(leg, LegResult.FAILED, call.clock(), hangup="normal")
                 continue
             try:
-                await call.services.ari.dial(leg.channel_id, caller=call.caller.id,
-                                             timeout_s=int(ring_s) + 5)
+                await call.services.ari.dial(
+                    leg.channel_id, caller=call.caller.id if leg.caller_id is None else None,
+                    timeout_s=int(ring_s) + 5)
             except AriError as exc:
                 call.log.warning("dial failed", phone_id=leg.phone_id, error=str(exc))
                 await self.end(leg, LegResult.FAILED, call.clock(), hangup="normal")
@@ -227,6 +256,8 @@ class Legs:
 
     def answered(self, leg: Leg, at: datetime) -> None:
         leg.answered_at = at
+        if leg.screen is None:
+            leg.ready_at = at
         self.call.log.info("phone answered", phone_id=leg.phone_id)
 
     async def ring_timeout(self, leg_id: UUID) -> None:
@@ -253,19 +284,30 @@ class Legs:
         if leg.claimed:
             leg.claimed = False
             talk_ms = None
-            if result is LegResult.ANSWERED and leg.answered_at is not None:
-                talk_ms = max(0, int((at - leg.answered_at).total_seconds() * 1000))
-            await call.services.store.release(leg.id, talk_ms)
-        call.recorder.add(LegEnded(leg.id, at, result, cause))
+            talked_from = leg.ready_at or leg.answered_at  # a screened phone: its key
+            if result is LegResult.ANSWERED and talked_from is not None:
+                talk_ms = max(0, int((at - talked_from).total_seconds() * 1000))
+            try:
+                await call.services.store.release(leg.id, talk_ms)
+            except Exception:  # the store keeps what it could not write; the leg ends
+                call.log.exception("claim release failed", phone_id=leg.phone_id)
+        call.recorder.add(LegEnded(leg.id, at, result, cause,
+                                   leg.answered_at if leg is not self.winner else None))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         call.log.info("leg ended", phone_id=leg.phone_id, result=result)
 
     async def cancel_ringing(self, legs: Sequence[Leg], result: LegResult, reason: str,
                              keep: Leg | None = None) -> None:
-        """End every leg of ``legs`` still open but ``keep``, hanging it up with ``reason``."""
+        """End every leg of ``legs`` still open but ``keep``, hanging it up with ``reason``.
+
+        A screened phone still confirming when time is up did not confirm
+        (``unconfirmed``); one still confirming when another won is cancelled.
+        """
         for leg in legs:
             if leg is not keep and leg.result is None:
-                await self.end(leg, result, self.call.clock(), hangup=reason)
+                ended = (LegResult.UNCONFIRMED if result is LegResult.NO_ANSWER and leg.confirming
+                         else result)
+                await self.end(leg, ended, self.call.clock(), hangup=reason)
 
     async def end_all(self, at: datetime) -> None:
         """Teardown: the bridged leg ends answered at ``at``, any other still

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 PROMPT_LIMIT_S = 120.0
 # Longest an announcement before hanging up may play.
 ANNOUNCEMENT_LIMIT_S = 60.0
+# How long answering waits for Asterisk's ChannelStateChange (Up), whose time is
+# the caller's answer; the router's clock only when it does not come.
+ANSWER_EVENT_WAIT_S = 1.0
 
 
 class Line(IntEnum):
@@ -47,6 +50,10 @@ class CallerMedia:
         self.music_class: str | None = None  # music on hold playing, of this class
         self.finished_playbacks: set[str] = set()
         self.keys: deque[str] = deque()  # keys the caller pressed, not used yet
+        self.up_at: datetime | None = None  # Asterisk's time of the caller's answer
+        # The hotline's own ringback (企业彩铃) while it loops: its sounds and playback.
+        self.ringback_sounds: tuple[str, ...] = ()
+        self.ringback_playback: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -69,11 +76,45 @@ class CallerMedia:
     async def ringback(self) -> None:
         """Let the caller hear ringing while phones ring (a failure is only logged).
 
-        Unanswered, that is a 180; answered (after a greeting or a menu),
-        Asterisk plays the ring tone in band.
+        Unanswered, that is a 180; answered (after a menu), Asterisk plays the
+        ring tone in band. A hotline with its own ringback sound (企业彩铃)
+        plays it instead, looped, as early media: the caller is not answered.
         """
+        hotline = self.call.hotline
+        sounds = hotline.screening.ringback if hotline else ()
+        if sounds:
+            await self.call.ari_quietly(self.call.services.ari.ring(self._channel))
+            self.line = max(self.line, Line.RINGBACK)
+            self.ringback_sounds = sounds
+            try:
+                await self.open_early_media()
+                await self._loop_ringback()
+            except AriError as exc:
+                self.call.log.warning("ringback sound failed", error=str(exc))
+            return
         self.line = max(self.line, Line.RINGBACK)
         await self.call.ari_quietly(self.call.services.ari.ring(self._channel))
+
+    async def ringback_finished(self, playback_id: str) -> None:
+        """One round of the ringback sound ended: the next, while it loops."""
+        if playback_id == self.ringback_playback and self.ringback_sounds:
+            try:
+                await self._loop_ringback()
+            except AriError as exc:
+                self.call.log.warning("ringback sound failed", error=str(exc))
+
+    async def _loop_ringback(self) -> None:
+        playback_id = str(uuid4())
+        self.ringback_playback = playback_id
+        await self.call.services.ari.play(self._channel,
+                                          [f"sound:{s}" for s in self.ringback_sounds],
+                                          playback_id)
+
+    async def stop_ringback(self) -> None:
+        self.ringback_sounds = ()
+        if self.ringback_playback is not None:
+            playback_id, self.ringback_playback = self.ringback_playback, None
+            await self.call.ari_quietly(self.call.services.ari.stop_playback(playback_id))
 
     async def open_early_media(self) -> None:
         """Open the unanswered caller's line to our audio (unbilled)."""
@@ -82,19 +123,34 @@ class CallerMedia:
             self.line = Line.EARLY_MEDIA
 
     async def answer(self) -> datetime | None:
-        """Answer the caller; when (our clock), or None if answered already.
+        """Answer the caller; when, or None if answered already.
 
-        Raises CallerLeft when the caller hung up meanwhile, AriError otherwise.
+        The time is Asterisk's, from the caller's channel going Up (billing
+        starts there); the router's clock only if that event does not come
+        within ANSWER_EVENT_WAIT_S. Raises CallerLeft when the caller hung up
+        meanwhile, AriError otherwise.
         """
         if self.answered:
             return None
         async with self.to_the_caller():
             await self.call.services.ari.answer(self._channel)
         self.line = Line.ANSWERED
-        return self.call.clock()
+        with contextlib.suppress(TimeoutError):
+            await self.call.inbox.until(lambda: self.up_at is not None,
+                                        timeout_s=ANSWER_EVENT_WAIT_S)
+        if self.up_at is None:
+            self.call.log.warning("no answer event from Asterisk: the router's clock is used")
+            return self.call.clock()
+        return self.up_at
+
+    def caller_up(self, at: datetime) -> None:
+        """Asterisk says the caller's channel is answered (Up), at ``at``."""
+        if self.up_at is None:
+            self.up_at = at
 
     async def start_music(self, moh_class: str = "default") -> None:
         """Music on hold, as early media unless answered (a failure is only logged)."""
+        await self.stop_ringback()
         await self.open_early_media()
         try:
             await self.call.services.ari.start_moh(self._channel, moh_class)
@@ -103,6 +159,8 @@ class CallerMedia:
             self.call.log.warning("music on hold failed", error=str(exc))
 
     async def stop_music(self) -> None:
+        """Stop what the caller hears while waiting: music, or the ringback sound."""
+        await self.stop_ringback()
         if self.music_class is not None:
             await self.call.ari_quietly(self.call.services.ari.stop_moh(self._channel))
             self.music_class = None
@@ -110,7 +168,11 @@ class CallerMedia:
     # --- sounds ----------------------------------------------------------------------
 
     async def play(self, sounds: Sequence[str]) -> None:
-        """Play to the caller and wait until it has been heard."""
+        """Play to the caller and wait until it has been heard; unanswered, as
+        early media (a greeting, 企业彩铃: never billed)."""
+        if not self.answered:
+            async with self.to_the_caller():
+                await self.open_early_media()
         playback_id = await self._start_playback(sounds)
         try:
             await self.call.inbox.until(lambda: playback_id in self.finished_playbacks,

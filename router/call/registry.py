@@ -11,10 +11,14 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from router import metrics
 
 if TYPE_CHECKING:
     from router.call.story import Call
+
+log = structlog.get_logger("router.call")
 
 
 class CallRegistry:
@@ -56,8 +60,13 @@ class CallRegistry:
         return task
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
+        call = self._tasks.pop(task, None)
         metrics.LIVE_CALLS.set(len(self._tasks))
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Retrieved here, so it is logged once with its call, never as
+            # "Task exception was never retrieved".
+            log.error("call task failed", call_id=str(call.id) if call else None,
+                      exc_info=error)
 
     def live(self) -> list[Call]:
         """Calls whose life is still running."""

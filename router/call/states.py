@@ -36,7 +36,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.MENU: frozenset({S.RINGING, S.QUEUED, S.ANNOUNCING, S.ENDED}),
     S.RINGING: frozenset({S.CONFIRMING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.ENDED}),
     S.QUEUED: frozenset({S.RINGING, S.ANNOUNCING, S.ENDED}),
-    S.CONFIRMING: frozenset({S.RINGING, S.BRIDGED, S.ENDED}),
+    # The hunt's time may run out while a phone still confirms: it is cancelled
+    # and the call overflows (queue, or the busy announcement) from here.
+    S.CONFIRMING: frozenset({S.RINGING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.ENDED}),
     S.BRIDGED: frozenset({S.ENDED}),
     S.ANNOUNCING: frozenset({S.ENDED}),
     S.ENDED: frozenset(),

@@ -7,9 +7,11 @@ inbox (router/call/events.py); nothing else changes it. Its life, below in
 1. look the number up and write the call's record;
 2. an unknown number, a disabled hotline, a used-up balance, or a plan that
    refuses or is closed: announce why (early media) and hang up;
-3. a greeting is played, a voice menu walked (both answer the caller);
+3. a greeting is played (early media: the caller is not answered), a voice
+   menu walked (it answers the caller: billing starts there);
 4. hunt: the group's strategy orders its idle phones into waves, rung while
-   the caller hears ringback (router/call/hunt.py);
+   the caller hears ringback or the hotline's own (企业彩铃, early media);
+   a screened phone confirms with a key first (router/call/screening.py);
 5. no phone took it: the hotline's overflow (forward, queue, or busy);
 6. a phone answered: answer the caller and bridge them (:meth:`Call.connect`
    is where a call is answered), then talk until either side hangs up;
@@ -25,6 +27,8 @@ caller hears, and answering), ``recorder`` (records in order), the current
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -37,7 +41,7 @@ import structlog
 from router import callers, metrics, plan, region
 from router.ari import AriError
 from router.ari import events as ev
-from router.call import adoption, intake
+from router.call import adoption, intake, screening
 from router.call.events import CallerLeft, CallEvent, Inbox
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
@@ -54,6 +58,7 @@ from router.records.kinds import (
     CallerAnswered,
     CallOverflow,
     CallStarted,
+    EndSource,
     LegPurpose,
     Outcome,
     OverflowTaken,
@@ -75,6 +80,12 @@ ANNOUNCEMENTS: dict[Outcome, tuple[str, str]] = {
     Outcome.CLOSED: ("closed", "no_answer"),
     Outcome.MOBILE_ON_800: ("landline_only", "rejected"),
 }
+
+# How long a call that the router ends waits for Asterisk's hangup event, whose
+# time is the call's end (the router's clock only when none comes).
+HANGUP_EVENT_WAIT_S = 1.0
+# How long the caller's channel may take to be destroyed after it hung up.
+CALLER_GONE_WAIT_S = 0.5
 
 # Plan decisions that end the call with an announcement.
 REFUSALS = {"refused": Outcome.REFUSED, "blacklisted": Outcome.REFUSED,
@@ -100,6 +111,7 @@ class Call:
         self.outcome: Outcome | None = None
         self.lookup: Lookup | None = None
         self.caller_left_at: datetime | None = None
+        self.caller_gone_at: datetime | None = None  # the caller's channel destroyed
         self.phone_left_at: datetime | None = None  # the bridged phone hung up
         self.reconciled = False  # its end happened while no router watched
         self.bridge_id: str | None = None
@@ -173,8 +185,7 @@ class Call:
         decision = self._decide(hotline)
         if not decision.routes:
             return await self.announce(REFUSALS[decision.result])
-        if hotline.plan.sounds.greeting:
-            await self.answer_caller()
+        if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
             await self.media.play(hotline.plan.sounds.greeting)
         group = decision.group
         if decision.menu_id is not None:
@@ -226,7 +237,20 @@ class Call:
         hotline = lookup.hotline
         lone = sum(len(wave.phones) for wave in ring_plan) == 1
         ring_s = hotline.total_timeout_s if lone else hotline.ring_timeout_s
-        return await self._hunt(waves_of(ring_plan), ring_s, deadline, hotline.max_attempts)
+        return await self._hunt(self._screened(waves_of(ring_plan), hotline, group), ring_s,
+                                deadline, hotline.max_attempts)
+
+    def _screened(self, waves: list[Wave], hotline: Hotline, group: plan.Group) -> list[Wave]:
+        """Each phone's screen (confirm key, whisper) and the caller id it is shown."""
+        keys = {p.phone_id: p.confirm_key for p in hotline.phones}
+        shown: tuple[str, str] | None = screening.caller_id_for(
+            hotline.screening, group, self.caller.caller.number, self.dialled)
+        if shown == (self.caller.caller.number or "anonymous", self.dialled):
+            shown = None  # the caller's own, as a dial from the caller gives it
+        return [Wave([dataclasses.replace(
+            t, screen=screening.screen_for(hotline.screening, group,
+                                           keys.get(t.phone_id) if t.phone_id else None),
+            caller_id=shown) for t in wave.targets], wave.delay_s) for wave in waves]
 
     async def _hunt(self, waves: Sequence[Wave], ring_s: float, deadline: float,
                     max_attempts: int | None,
@@ -255,8 +279,10 @@ class Call:
     # --- answering and talking ------------------------------------------------------
 
     async def answer_caller(self) -> None:
-        """Answer the caller ourselves (greeting, menu): billing starts here."""
-        answered_at = await self.media.answer()
+        """Answer the caller ourselves (a voice menu): billing starts here, at
+        Asterisk's time of the answer (as its CDR counts), our clock's if its
+        event is late."""
+        answered_at = await self.media.answer()  # Asterisk's time (media.answer)
         if answered_at is not None:
             self.recorder.add(CallerAnswered(self.id, answered_at))
 
@@ -270,10 +296,13 @@ class Call:
         await self.inbox.until(lambda: leg.in_stasis)
         try:
             await self.media.stop_music()
-            await self.media.answer()
-            # Billing starts at the earlier answer; ours cannot precede the phone's
-            # (a greeting or menu answered earlier, and that time is kept).
-            caller_answered_at = max(self.clock(), leg.answered_at)
+            ours = await self.media.answer()  # None: answered earlier (a voice menu)
+            # Billing starts when the caller is answered (docs/billing.md, one
+            # rule): a voice menu's earlier answer is kept (the record keeps the
+            # first); else Asterisk's time of this answer, never before the
+            # phone's answer, or its confirmation key when it was screened.
+            talk_from = leg.ready_at or leg.answered_at
+            billed_from = max(ours or talk_from, talk_from)
             self.bridge_id = str(self.id)
             await self.services.ari.create_bridge(self.bridge_id)
             await self.services.ari.add_to_bridge(self.bridge_id,
@@ -288,7 +317,7 @@ class Call:
         # find this call bridged when it is adopted, never "still to be routed".
         await self.recorder.add_and_wait(CallBridged(
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
-            caller_answered_at))
+            billed_from, leg.confirmed_at))
         self.log.info("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
 
     async def announce(self, outcome: Outcome) -> None:
@@ -303,19 +332,38 @@ class Call:
     # --- the end ----------------------------------------------------------------------
 
     async def finish(self) -> None:
-        """Hang up what is left, release every claim, and close the records."""
-        end = self.ended_at or self.clock()
+        """Hang up what is left, release every claim, and close the records.
+
+        Never stops halfway: a step that fails (Asterisk, the database, the
+        disk) is logged and the next one runs, and the call always leaves the
+        registry. The store never loses a record or a release (router/store.py).
+        """
+        if self.caller_left_at is not None and not self.reconciled:
+            # A caller who hung up ends the call when Asterisk destroys its
+            # channel: the moment its CDR ends (a prompt playing delays it a
+            # few ms after the hangup request).
+            await self.inbox.settle(lambda: self.caller_gone_at is not None,
+                                    timeout_s=CALLER_GONE_WAIT_S)
+            if self.caller_gone_at is not None:
+                self.caller_left_at = max(self.caller_left_at, self.caller_gone_at)
         outcome = self.outcome or Outcome.FAILED
-        await self.legs.end_all(end)
-        if self.bridge_id:
-            await self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id))
-        if self.caller_left_at is None:
-            reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
-            await self.ari_quietly(self.services.ari.hangup(self.caller.id, reason))
-        await self.recorder.add_and_wait(CallEnded(self.id, end, outcome, self.reconciled))
-        await self.recorder.close()
-        for channel_id in [self.caller.id, *self.legs.channels()]:
-            self.services.registry.disown(channel_id)
+        try:
+            await self._step("hang up the caller", self._end_caller(outcome))
+            # Asterisk's time of the first hangup where it gave one (phone or
+            # caller); the router's clock only when it has none.
+            end = self.ended_at or self.clock()
+            source = (EndSource.LAST_KNOWN if self.reconciled else
+                      EndSource.ASTERISK if self.ended_at is not None else EndSource.ROUTER_CLOCK)
+            await self._step("end the legs", self.legs.end_all(end))
+            if self.bridge_id:
+                await self._step("destroy the bridge",
+                                 self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id)))
+            await self._step("close the record", self.recorder.add_and_wait(
+                CallEnded(self.id, end, outcome, self.reconciled, source)))
+            await self._step("stop the recorder", self.recorder.close())
+        finally:
+            for channel_id in [self.caller.id, *self.legs.channels()]:
+                self.services.registry.disown(channel_id)
         self.state.to(State.ENDED)
         metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
                              outcome=outcome.value).inc()
@@ -323,9 +371,38 @@ class Call:
         self.log.info("call ended", outcome=outcome,
                       answered_by=winner.dial_string if winner else None)
 
+    async def _end_caller(self, outcome: Outcome) -> None:
+        """Hang the caller up unless it left, and learn Asterisk's time of it
+        (the end of the call, for billing) when no side hung up before."""
+        if self.caller_left_at is not None:
+            return
+        reason = ANNOUNCEMENTS[outcome][1] if outcome in ANNOUNCEMENTS else "normal"
+        try:
+            await self.services.ari.hangup(self.caller.id, reason)
+        except AriError as exc:
+            if exc.status not in (404, 409, 422):
+                self.log.warning("ari request failed", error=str(exc))
+            return
+        if self.ended_at is None:
+            with contextlib.suppress(CallerLeft, TimeoutError):
+                await self.inbox.until(lambda: self.caller_left_at is not None,
+                                       timeout_s=HANGUP_EVENT_WAIT_S)
+
+    async def _step(self, what: str, work: Awaitable[Any]) -> None:
+        """One step of the teardown: a failure is logged, the teardown goes on."""
+        try:
+            await work
+        except Exception:
+            metrics.TEARDOWN_ERRORS.labels(step=what).inc()
+            self.log.exception("teardown step failed, going on", step=what)
+
     # --- what the parts tell the call ---------------------------------------------------
 
-    def caller_hung_up(self, at: datetime) -> None:
+    def caller_hung_up(self, at: datetime, gone: bool = False) -> None:
+        """The caller hung up (first word of it at ``at``); ``gone``: its
+        channel is destroyed, at ``at``."""
+        if gone and self.caller_gone_at is None:
+            self.caller_gone_at = at
         if self.caller_left_at is None:
             self.caller_left_at = at
             self.log.info("caller hung up", state=self.state.current)

@@ -22,8 +22,12 @@ BINDINGS = crud.TableSpec(
     keys=(HOTLINE, BOUND_PHONE),
     fields=(crud.Field("position", "--position", int, "order for sequential hunting", "N"),
             crud.Field("weight", "--weight", int, "share of calls for the weighted rule "
-                       "(groups follow it unless they set their own)", "N")),
-    select="""SELECT b.hotline_id, h.number AS hotline, b.position, b.weight, b.phone_id,
+                       "(groups follow it unless they set their own)", "N"),
+            crud.Field("confirm_key", "--confirm-key", crud.override_key,
+                       "answer screening for this phone: a key 0-9 * #, 'none' (off) or "
+                       "'inherit' (its group's or hotline's)", "KEY")),
+    select="""SELECT b.hotline_id, h.number AS hotline, b.position, b.weight, b.confirm_key,
+                     b.phone_id,
                      p.dial_string, p.label, b.enabled, p.enabled AS phone_enabled
               FROM bound_phones b JOIN hotlines h ON h.id = b.hotline_id
               JOIN phones p ON p.id = b.phone_id""",

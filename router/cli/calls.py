@@ -98,7 +98,8 @@ async def show_call(args: argparse.Namespace) -> int:
         shown = as_json(call, zone, _TIMES)
         shown["plan_rule"] = as_json(found["rule"]) if found["rule"] else None
         shown["charge_fen"] = found["charge_fen"]
-        shown["legs"] = [as_json(leg, zone, ("dial_started_at", "answered_at", "ended_at"))
+        shown["legs"] = [as_json(leg, zone, ("dial_started_at", "answered_at", "confirmed_at",
+                                             "ended_at"))
                          for leg in found["legs"]]
         print(json.dumps(shown, ensure_ascii=False))
         return 0
@@ -117,6 +118,7 @@ async def show_call(args: argparse.Namespace) -> int:
         ("overflow", call["overflow"] or "-"),
         ("answered by", call["answered_label"] or call["answered_dial_string"] or "-"),
         ("answered", local_text(call["answered_at"], zone) or "-"),
+        ("billed from", local_text(call["caller_answered_at"], zone) or "-"),
         ("ended", local_text(call["ended_at"], zone) or "-"),
         ("wait", seconds_text(call["wait_ms"]) or "-"),
         ("billable", f"{call['billable_ms'] / 1000:.3f} s"),
@@ -129,11 +131,12 @@ async def show_call(args: argparse.Namespace) -> int:
         out.print(Text(f"{name:<{width}}  {printable(value)}"))
     out.print(Text("\nlegs (ring attempts):"))
     out.print(table(
-        ["wave", "phone", "dial string", "result", "dialled", "answered", "ended", "ring s",
-         "talk s"],
+        ["wave", "phone", "dial string", "result", "dialled", "answered", "confirmed", "ended",
+         "ring s", "talk s"],
         [[str(leg["wave"]), printable(leg["label"]) or "-", printable(leg["dial_string"]),
           leg["result"] or "ringing", local_text(leg["dial_started_at"], zone),
-          local_text(leg["answered_at"], zone) or "-", local_text(leg["ended_at"], zone) or "-",
+          local_text(leg["answered_at"], zone) or "-",
+          local_text(leg["confirmed_at"], zone) or "-", local_text(leg["ended_at"], zone) or "-",
           f"{leg['ring_ms'] / 1000:.1f}" if leg["ring_ms"] is not None else "-",
           f"{leg['talk_ms'] / 1000:.1f}" if leg["talk_ms"] is not None else "-"]
          for leg in found["legs"]]))

@@ -65,6 +65,9 @@ SELECT h.number, s.column_name, s.sounds FROM (
     UNION ALL SELECT hotline_id, 'busy_sound', busy_sound FROM plan_settings
     UNION ALL SELECT hotline_id, 'not_in_service_sound', not_in_service_sound FROM plan_settings
     UNION ALL SELECT hotline_id, 'landline_only_sound', landline_only_sound FROM plan_settings
+    UNION ALL SELECT id, 'confirm_prompt', confirm_prompt FROM hotlines
+    UNION ALL SELECT id, 'whisper_sound', whisper_sound FROM hotlines
+    UNION ALL SELECT id, 'ringback_sound', ringback_sound FROM hotlines
     UNION ALL SELECT hotline_id, 'menu ' || name || ' prompt', prompt FROM voice_menus
     UNION ALL SELECT hotline_id, 'menu ' || name || ' invalid_sound', invalid_sound
       FROM voice_menus) s

@@ -50,9 +50,15 @@ GROUPS = crud.TableSpec(
         crud.Field("strategy", "--strategy", str, "answering rule, e.g. simultaneous", "NAME"),
         crud.Field("strategy_options", "--options", crud.json_object,
                    "the rule's options as a JSON object", "JSON"),
+        crud.Field("confirm_key", "--confirm-key", crud.override_key,
+                   "answer screening for this group: a key 0-9 * #, 'none' (off) or "
+                   "'inherit' (the hotline's)", "KEY"),
+        crud.Field("caller_id_prefix", "--caller-id-prefix", crud.optional_text,
+                   "put before the caller id its phones see, e.g. the menu choice "
+                   "('none': the hotline's rule)", "TEXT"),
     ),
     select="""SELECT g.id, g.hotline_id, h.number AS hotline, g.name, g.strategy,
-                     g.strategy_options, g.enabled,
+                     g.strategy_options, g.confirm_key, g.caller_id_prefix, g.enabled,
                      (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS members
               FROM phone_groups g JOIN hotlines h ON h.id = g.hotline_id""",
     order_by="hotline, name",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router import admin, callers, menu, plan, preview, region
+from router.call import screening
 from router.cli import arguments, asterisk, output
 from router.cli.common import as_dict, pool, print_record, print_table
 from router.cli.plan_names import hotline_id
@@ -152,6 +153,8 @@ async def explain(args: argparse.Namespace) -> int:
     shown["group"] = group.name if group else None
     group = group or hotline.default_group()
     shown["rings"] = group.name
+    shown.update(screening.explain(hotline, group, caller.number,
+                                   menu=decision.menu_id is not None))
     registration: dict[int, str | None] = {}
     async with asterisk.connect() as ari:
         if ari.client is not None:

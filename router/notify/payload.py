@@ -27,8 +27,8 @@ WHERE h.id = $1
 """
 
 _CALL = """
-SELECT id, dialled, caller, started_at, answered_at, ended_at, outcome, answered_dial_string,
-       billable_ms, overflow
+SELECT id, dialled, caller, started_at, answered_at, caller_answered_at, ended_at, outcome,
+       answered_dial_string, billable_ms, overflow
 FROM calls WHERE id = $1
 """
 

@@ -9,6 +9,7 @@ from router.records.kinds import (
     CallOverflow,
     CallStarted,
     ClaimReleased,
+    EndSource,
     LegEnded,
     LegPurpose,
     LegResult,
@@ -32,7 +33,7 @@ from router.records.sql import (
 
 __all__ = [
     "AnyRecord", "CallBridged", "CallEnded", "CallOverflow", "CallStarted", "CallerAnswered",
-    "ClaimReleased", "LegEnded", "LegPurpose", "LegResult", "LegStarted", "MenuKeys",
+    "ClaimReleased", "EndSource", "LegEnded", "LegPurpose", "LegResult", "LegStarted", "MenuKeys",
     "OpenCall", "OpenLeg", "Outcome", "OverflowTaken", "PlanDecided", "PlanRouted", "Record",
     "check_vocabulary", "close_interrupted", "legs_of", "list_calls", "write",
 ]

@@ -46,6 +46,7 @@ class LegResult(StrEnum):
     NO_ANSWER = "no-answer"
     FAILED = "failed"
     CANCELLED = "cancelled"    # hung up by us: another phone answered, or the call ended
+    UNCONFIRMED = "unconfirmed"  # answered, but no confirm key in time (screening)
 
 
 class LegPurpose(StrEnum):
@@ -61,6 +62,14 @@ class OverflowTaken(StrEnum):
     BUSY = "busy"
     QUEUE = "queue"
     FORWARD = "forward"
+
+
+class EndSource(StrEnum):
+    """Where a call's end time came from (``calls.end_source``)."""
+
+    ASTERISK = "asterisk"  # the timestamp of Asterisk's hangup event
+    ROUTER_CLOCK = "router-clock"  # the router ended it and Asterisk gave no time
+    LAST_KNOWN = "last-known"  # closed after its router stopped: the last moment known
 
 
 class Record(msgspec.Struct, frozen=True, tag_field="kind"):
@@ -125,6 +134,9 @@ class LegEnded(Record, frozen=True, tag="leg_ended"):
     ended_at: datetime
     result: LegResult
     hangup_cause: int | None  # Q.850, when Asterisk gave one
+    # Its own answer, when it answered but was never bridged (a screened phone
+    # that did not confirm, or one cancelled while confirming).
+    answered_at: datetime | None = None
 
 
 class CallBridged(Record, frozen=True, tag="call_bridged"):
@@ -132,10 +144,13 @@ class CallBridged(Record, frozen=True, tag="call_bridged"):
 
     call_id: UUID
     leg_id: UUID
-    answered_at: datetime         # the phone's answer (Asterisk's time)
+    answered_at: datetime         # the phone's own answer (Asterisk's time)
     phone_id: int | None
     dial_string: str
-    caller_answered_at: datetime  # when the caller was answered (billing starts here)
+    # Billing starts here unless a voice menu answered the caller earlier: the
+    # phone's answer, or its confirmation when the call was screened.
+    caller_answered_at: datetime
+    confirmed_at: datetime | None = None  # the phone pressed the confirm key (screening)
 
 
 class CallOverflow(Record, frozen=True, tag="call_overflow"):
@@ -148,6 +163,7 @@ class CallEnded(Record, frozen=True, tag="call_ended"):
     ended_at: datetime
     outcome: Outcome
     reconciled: bool = False  # its end happened while no router watched
+    end_source: EndSource | None = None  # None: a record journaled before sources were kept
 
 
 class ClaimReleased(Record, frozen=True, tag="release"):

@@ -46,15 +46,18 @@ async def _call_started(db: Any, r: CallStarted) -> None:
 
 
 async def _call_bridged(db: Any, r: CallBridged) -> None:
-    # The leg's answer, the call's answer and when we answered the caller, in
-    # one statement (one round trip, not three).
+    # The leg's answer (and confirmation), the call's answer and when billing
+    # starts, in one statement (one round trip, not three). A voice menu's
+    # earlier answer of the caller is kept: billing started there.
     await db.execute(
-        """WITH leg AS (UPDATE call_legs SET answered_at = $3 WHERE id = $2)
+        """WITH leg AS (UPDATE call_legs SET answered_at = $3, confirmed_at = $7
+                        WHERE id = $2)
            UPDATE calls SET answered_at = $3, answered_phone_id = $4,
                             answered_dial_string = $5,
                             caller_answered_at = coalesce(caller_answered_at, $6)
            WHERE id = $1""",
-        r.call_id, r.leg_id, r.answered_at, r.phone_id, r.dial_string, r.caller_answered_at)
+        r.call_id, r.leg_id, r.answered_at, r.phone_id, r.dial_string, r.caller_answered_at,
+        r.confirmed_at)
 
 
 async def _call_overflow(db: Any, r: CallOverflow) -> None:
@@ -63,7 +66,7 @@ async def _call_overflow(db: Any, r: CallOverflow) -> None:
 
 
 async def _caller_answered(db: Any, r: CallerAnswered) -> None:
-    # The caller is answered once: a greeting before the bridge keeps its time.
+    # The caller is answered once: a voice menu before the bridge keeps its time.
     await db.execute("UPDATE calls SET caller_answered_at = coalesce(caller_answered_at, $2) "
                      "WHERE id = $1", r.call_id, r.answered_at)
 
@@ -90,9 +93,10 @@ async def _call_ended(db: Any, r: CallEnded) -> None:
     # A clock step must not make a record impossible: never end before the start.
     await db.execute(
         """UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3,
-                            reconciled_at = CASE WHEN $4 THEN now() END
+                            reconciled_at = CASE WHEN $4 THEN now() END, end_source = $5
            WHERE id = $1 AND ended_at IS NULL""",
-        r.call_id, r.ended_at, r.outcome.value, r.reconciled)
+        r.call_id, r.ended_at, r.outcome.value, r.reconciled,
+        r.end_source.value if r.end_source else None)
 
 
 async def _leg_started(db: Any, r: LegStarted) -> None:
@@ -107,9 +111,9 @@ async def _leg_started(db: Any, r: LegStarted) -> None:
 async def _leg_ended(db: Any, r: LegEnded) -> None:
     await db.execute(
         """UPDATE call_legs SET ended_at = greatest($2, dial_started_at), result = $3,
-                                hangup_cause = $4
+                                hangup_cause = $4, answered_at = coalesce(answered_at, $5)
            WHERE id = $1 AND ended_at IS NULL""",
-        r.leg_id, r.ended_at, r.result.value, r.hangup_cause)
+        r.leg_id, r.ended_at, r.result.value, r.hangup_cause, r.answered_at)
 
 
 async def _claim_released(db: Any, r: ClaimReleased) -> None:
@@ -220,19 +224,31 @@ async def legs_of_open_call(db: Any, call_id: UUID) -> list[OpenLeg]:
 
 
 async def close_interrupted(db: Any, router_id: str) -> int:
-    """Close records a run of this router left open (it stopped mid-call); how many."""
+    """Close records a run of this router left open (it stopped mid-call); how many.
+
+    Each is closed at the last moment its records know of (Asterisk's times:
+    start, answers, its legs' ends), never at the time of closing, which would
+    bill the time the router was away; it is marked reconciled, its end
+    ``last-known``.
+    """
     async with db.acquire() as connection, connection.transaction():
-        await connection.execute(
-            """UPDATE call_legs l SET ended_at = greatest(now(), l.dial_started_at),
-                      result = coalesce(l.result, CASE WHEN l.answered_at IS NULL
-                                                       THEN 'cancelled' ELSE 'answered' END)
-               FROM calls c
-               WHERE l.call_id = c.id AND c.router_id = $1 AND c.ended_at IS NULL
-                 AND l.ended_at IS NULL""", router_id)
         closed = await connection.fetch(
-            """UPDATE calls SET ended_at = greatest(now(), started_at, answered_at),
-                                outcome = $2
-               WHERE router_id = $1 AND ended_at IS NULL RETURNING id""",
+            """WITH known AS (
+                   SELECT c.id, greatest(c.started_at, c.answered_at, c.caller_answered_at,
+                                         max(l.dial_started_at), max(l.answered_at),
+                                         max(l.ended_at)) AS last_known
+                   FROM calls c LEFT JOIN call_legs l ON l.call_id = c.id
+                   WHERE c.router_id = $1 AND c.ended_at IS NULL
+                   GROUP BY c.id),
+               legs AS (
+                   UPDATE call_legs l
+                   SET ended_at = greatest(k.last_known, l.dial_started_at, l.answered_at),
+                       result = coalesce(l.result, CASE WHEN l.answered_at IS NULL
+                                                        THEN 'cancelled' ELSE 'answered' END)
+                   FROM known k WHERE l.call_id = k.id AND l.ended_at IS NULL)
+               UPDATE calls c SET ended_at = k.last_known, outcome = $2,
+                                  reconciled_at = now(), end_source = 'last-known'
+               FROM known k WHERE c.id = k.id RETURNING c.id""",
             router_id, Outcome.INTERRUPTED.value)
     return len(closed)
 

@@ -531,7 +531,8 @@ async def call_detail(ctx: Ctx) -> Any:
     return {**call_json(call),
             "plan_rule": as_json(found["rule"]) if found["rule"] else None,
             "charge_fen": found["charge_fen"],
-            "legs": [as_json(leg, zone, ("dial_started_at", "answered_at", "ended_at"))
+            "legs": [as_json(leg, zone, ("dial_started_at", "answered_at", "confirmed_at",
+                                         "ended_at"))
                      for leg in found["legs"]]}
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from router import admin, migrate
 from router import db as router_db
-from tests.chaos.support import nothing_left_open, peak_calls_per_phone, talked_in_full
+from tests.chaos.support import (
+    nothing_left_open,
+    peak_calls_per_phone,
+    prepare_private,
+    talked_in_full,
+)
 from tests.conftest import DAEMON_LOGIN, PhoneFactory, RouterFactory, dialplan_global
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
@@ -24,36 +26,11 @@ CALLS, HOLD_MS, EVERY_S = 30, 1500, 0.6
 HOTLINE = "4006000001"
 
 
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres().init()
-    server.start()
-    yield server
-    server.destroy()
-
-
-async def prepare(server: PrivatePostgres, phones: list[sipp.Phone]) -> Any:
-    admin_connection = await router_db.connect(server.url())
-    await admin_connection.execute("CREATE DATABASE hotline_router")
-    await admin_connection.close()
-    connection = await router_db.connect(server.url("hotline_router"))
-    try:
-        await migrate.migrate(connection)
-        await connection.execute(f"CREATE ROLE {DAEMON_LOGIN} LOGIN IN ROLE hotline_router_daemon")
-    finally:
-        await connection.close()
-    pool = await router_db.connect_pool(server.url("hotline_router"), min_size=1, max_size=4)
-    await admin.add_hotline(pool, HOTLINE, "sequential", ring_timeout_s=5)
-    for phone in phones:
-        await admin.add_phone(pool, HOTLINE, phone.dial_string)
-    return pool
-
-
 async def test_calls_and_records_survive_a_database_outage(
         lab: AsteriskLab, routers: RouterFactory, phones: PhoneFactory,
         private_postgres: PrivatePostgres) -> None:
     bound = [phones(answer_after_ms=200) for _ in range(3)]
-    pool = await prepare(private_postgres, bound)
+    pool = await prepare_private(private_postgres, HOTLINE, bound)
     router = routers("hotline-router-pg", {"DB_TIMEOUT_S": "0.5"},
                      database_url=private_postgres.url("hotline_router", DAEMON_LOGIN))
 

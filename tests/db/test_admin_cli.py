@@ -181,3 +181,47 @@ async def test_psql_meets_the_same_refusal(db: Any) -> None:
         "hotline_has_call_records_disable_it_instead_of_deleting")
     assert admin.explain(refusal.value) == (
         "hotline has call records disable it instead of deleting")
+
+
+async def test_screening_is_set_per_hotline_and_overridden_per_group_and_binding(
+        database_url: str, db: Any, hotline_number: str) -> None:
+    number = hotline_number
+    ok(database_url, "hotline", "add", number)
+    ok(database_url, "phone", "add", number, f"PJSIP/phones/sip:{number}@10.0.0.30")
+    phone_id = str(await db.fetchval(
+        "SELECT id FROM phones WHERE dial_string = $1", f"PJSIP/phones/sip:{number}@10.0.0.30"))
+    fresh = json.loads(ok(database_url, "hotline", "show", number, "--json"))
+    assert (fresh["confirm_key"], fresh["confirm_timeout_s"], fresh["caller_id_shown"]) == (
+        "none", 10, "caller")
+
+    on = json.loads(ok(database_url, "hotline", "update", number, "--confirm-key", "1",
+                       "--whisper", "hello-world,digits/4", "--ringback", "my-ringback",
+                       "--caller-id", "prefix", "--caller-id-prefix", "400-", "--json"))
+    assert (on["confirm_key"], on["whisper_sound"], on["ringback_sound"],
+            on["caller_id_shown"], on["caller_id_prefix"]) == (
+        "1", "hello-world,digits/4", "my-ringback", "prefix", "400-")
+    off = json.loads(ok(database_url, "hotline", "update", number, "--confirm-key",
+                        "none", "--whisper", "none", "--json"))
+    assert (off["confirm_key"], off["whisper_sound"]) == ("none", None)
+
+    assert refused(database_url, "hotline", "update", number, "--confirm-key", "12") == (
+        "hotline-router: hotline confirm key must be none or one key 0 to 9 star or hash")
+    assert "hotline confirm timeout must be 1 to 60 seconds" in refused(
+        database_url, "hotline", "update", number, "--confirm-timeout", "0")
+    assert "caller id prefix is needed for prefix" in refused(
+        database_url, "hotline", "update", number, "--caller-id-prefix", "none")
+    assert "hotline sounds must be sound names separated by commas" in refused(
+        database_url, "hotline", "update", number, "--whisper", "../etc/passwd")
+
+    ok(database_url, "group", "add", number, "sales", phone_id)
+    group = json.loads(ok(database_url, "group", "update", number, "sales",
+                          "--confirm-key", "#", "--json"))
+    assert group["confirm_key"] == "#"
+    inherit = json.loads(ok(database_url, "group", "update", number, "sales",
+                            "--confirm-key", "inherit", "--json"))
+    assert inherit["confirm_key"] is None
+    binding = json.loads(ok(database_url, "binding", "update", number, phone_id,
+                            "--confirm-key", "none", "--json"))
+    assert binding["confirm_key"] == "none"
+    assert "binding confirm key must be none or one key" in refused(
+        database_url, "binding", "update", number, phone_id, "--confirm-key", "a")

@@ -107,3 +107,41 @@ async def test_0010_cleans_caller_ids_recorded_before_it_and_keeps_them_raw(
     assert [(r["caller"], r["caller_raw"]) for r in rows] == [
         (sanitise(dirty[0]), dirty[0]), (sanitise(dirty[1]), dirty[1]),
         (sanitise(dirty[2]), dirty[2]), ("13800138000", None)]
+
+
+async def test_0013_keeps_every_earlier_calls_billable_time_and_rates_nothing_again(
+        empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migrate.migrations_dir().glob("*.sql"):
+        if path.name != migrate.GRANTS and int(path.name[:4]) < 13:
+            shutil.copy(path, before / path.name)
+    connection = await router_db.connect(empty_database_url)
+    try:
+        monkeypatch.setenv("HOTLINE_ROUTER_MIGRATIONS", str(before))
+        await migrate.migrate(connection)
+        hotline = await connection.fetchval(
+            "INSERT INTO hotlines (number) VALUES ('4000000013') RETURNING id")
+        # (phone's answer, router's answer of the caller) in ms after the start, end at 10 s:
+        # bridged (ours a few ms after the phone's), a greeting first, the phone only.
+        answers = [(2000, 2040), (6000, 1000), (2000, None)]
+        for n, (phone, ours) in enumerate(answers):
+            await connection.execute(
+                """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
+                                      started_at, answered_at, caller_answered_at, ended_at,
+                                      outcome)
+                   VALUES (gen_random_uuid(), $1, '4000000013', '138', $2, 'r',
+                           '2026-11-01', '2026-11-01'::timestamptz + $3 * interval '1 ms',
+                           '2026-11-01'::timestamptz + $4 * interval '1 ms',
+                           '2026-11-01'::timestamptz + interval '10 s', 'answered')""",
+                hotline, f"c{n}", phone, ours)
+        await connection.execute("DELETE FROM rating_queue")  # as if rated already
+        monkeypatch.delenv("HOTLINE_ROUTER_MIGRATIONS")
+        await migrate.migrate(connection)
+        rows = await connection.fetch("SELECT billable_ms FROM calls ORDER BY caller_channel")
+        requeued = await connection.fetchval("SELECT count(*) FROM rating_queue")
+    finally:
+        await connection.close()
+    # As rated before 0013: from the earlier of the two answers.
+    assert [r["billable_ms"] for r in rows] == [8000, 9000, 8000]
+    assert requeued == 0

@@ -86,7 +86,8 @@ async def closed_call(db: Any, hotline_id: int, number: str, outcome: str = "bus
     started = ended_at - timedelta(seconds=20)
     await db.execute(
         "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
-        "started_at, answered_at) VALUES ($1, $2, $3, $4, 'ch', 'r1', $5, $6)",
+        "started_at, answered_at, caller_answered_at) "
+        "VALUES ($1, $2, $3, $4, 'ch', 'r1', $5, $6, $6)",
         call_id, hotline_id, number, caller, started,
         started + timedelta(seconds=5) if answered else None)
     await db.execute(

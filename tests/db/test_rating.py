@@ -98,14 +98,41 @@ async def test_calls_from_before_the_first_tariff_do_not_hold_up_later_ones(
     assert all([await queued(db, call_id) for call_id in older])
 
 
-async def test_a_greeting_starts_billing_at_its_answer(db: Any, hotline_number: str) -> None:
+async def test_a_menu_starts_billing_at_its_answer(db: Any, hotline_number: str) -> None:
     hotline = await new_hotline(db, hotline_number, unit_s=6, price_fen=1)
     call_id = await add_call(db, hotline, hotline_number, T, talk_ms=4000, ring_ms=5000,
                              greeting_ms=500)
     await rater.rate_hotline(db, hotline)
     (charge,) = await charges(db, call_id)
-    assert charge["billable_ms"] == 8500  # from the greeting at 0.5 s to the end at 9 s
+    assert charge["billable_ms"] == 8500  # from the menu's answer at 0.5 s to the end at 9 s
     assert charge["units"] == 2
+    row = await db.fetchrow("SELECT billable_ms FROM calls WHERE id = $1", call_id)
+    assert row["billable_ms"] == 8500  # `calls` shows the number the ledger charged
+
+
+async def test_a_caller_who_leaves_in_the_menu_is_billed_the_same_everywhere(
+        db: Any, hotline_number: str) -> None:
+    hotline = await new_hotline(db, hotline_number, unit_s=6, price_fen=1)
+    call_id = await add_call(db, hotline, hotline_number, T, talk_ms=None, ring_ms=12_013,
+                             greeting_ms=0)
+    await rater.rate_hotline(db, hotline)
+    (charge,) = await charges(db, call_id)
+    row = await db.fetchrow("SELECT billable_ms, outcome FROM calls WHERE id = $1", call_id)
+    assert (row["outcome"], row["billable_ms"], charge["billable_ms"]) == (
+        "no-answer", 12_013, 12_013)
+
+
+async def test_a_screened_call_bills_from_the_confirmation_not_the_phones_answer(
+        db: Any, hotline_number: str) -> None:
+    hotline = await new_hotline(db, hotline_number, unit_s=6, price_fen=1)
+    call_id = await add_call(db, hotline, hotline_number, T, talk_ms=10_000, ring_ms=2000)
+    confirmed = T + timedelta(milliseconds=4750)
+    await db.execute("UPDATE calls SET caller_answered_at = $2 WHERE id = $1", call_id,
+                     confirmed)
+    await rater.rate_hotline(db, hotline)
+    (charge,) = await charges(db, call_id)
+    row = await db.fetchrow("SELECT billable_ms FROM calls WHERE id = $1", call_id)
+    assert row["billable_ms"] == charge["billable_ms"] == 7250
 
 
 async def test_included_minutes_go_to_calls_in_the_order_they_ended(

@@ -25,6 +25,7 @@ from tests.db.test_cli import cli
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
+from tests.plan_helpers import add_group, add_key, add_menu, add_rule
 
 pytestmark = pytest.mark.lab
 
@@ -225,3 +226,40 @@ async def test_a_hotline_out_of_balance_refuses_calls_when_its_owner_chose_so(
     await config.top_up(db, hotline_number, 500)
     answered = await sipp.call(lab.sip_address, hotline_number, hold_ms=1000)
     assert answered.result == "answered", answered.errors
+
+
+async def test_a_caller_who_hangs_up_in_the_menu_is_billed_the_same_in_calls_statement_and_cdr(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    phone = phones(answer_after_ms=200)
+    ids = await add_hotline(db, hotline_number, [phone])
+    await config.set_tariff(db, hotline_number, 12, 60, "2000-01-01")
+    group = await add_group(db, hotline_number, "sales", [ids[phone.dial_string]])
+    main = await add_menu(db, hotline_number, "main", "vm-enter-num-to-call", timeout_s=20)
+    await add_key(db, main, "1", "group", group_id=group)
+    await add_rule(db, hotline_number, 1, "menu", menu_id=main)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=3000)
+
+    assert seen.result == "answered", seen.errors  # the menu answered the caller
+    (call,) = await wait_for_call(db, hotline_number)
+    assert (call["outcome"], call["answered_at"]) == ("abandoned", None)
+    assert phone.results() == []
+    (charge,) = await wait_for_charges(db, [call["id"]])
+    billsec = (await wait_for_cdrs(lab, {call["caller_channel"]}))[call["caller_channel"]]
+    shown = cli(database_url, "calls", "--hotline", hotline_number, "--json")
+    assert shown.returncode == 0, shown.stderr
+    (listed,) = [json.loads(text) for text in shown.stdout.splitlines() if text.strip()]
+    statement = cli(database_url, "billing", "statement", "--hotline", hotline_number,
+                    "--month", str(Month.of(charge["month"])), "--format", "json")
+    assert statement.returncode == 0, statement.stderr
+    (line,) = [x for x in json.loads(statement.stdout)["lines"] if x["line"] == "call"]
+
+    ours = Decimal(call["billable_ms"]) / 1000
+    assert listed["billable_ms"] == charge["billable_ms"] == call["billable_ms"]
+    assert Decimal(line["billable_s"]) == ours
+    with capsys.disabled():
+        print(f"\nmenu hang-up: calls {ours} s, statement {line['billable_s']} s, "
+              f"CDR billsec {billsec} s, sipp answer to hangup {seen.talk_seconds:.3f} s")
+    assert abs(ours - billsec) <= Decimal("0.005")
+    assert abs(float(ours) - seen.talk_seconds) < 0.5

@@ -112,7 +112,7 @@ async def test_metrics_readiness_and_live_view_during_a_real_call(
     for family in ("hotline_router_ari_reconnects_total", "hotline_router_config_hotlines"):
         assert during.has(family), family
     assert router.readyz() == (200, {"ready": True, "ari_connected": True, "database": True,
-                                     "accepting_calls": True})
+                                     "recording": True, "accepting_calls": True})
 
     command = [sys.executable, "-m", "router", "--database-url", database_url,
                "calls", "--live", "--once", "--json"]

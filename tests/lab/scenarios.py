@@ -162,7 +162,8 @@ Content-Length: 0
 ]]></send>
 """)
     out.append(_log("RESULT call=[call_number] caller=" + caller_id + " result=rejected "
-                    "status=[$status] " + " ".join(_time(v) for v in ("t_invite", "t_end"))))
+                    "status=[$status] " + " ".join(_time(v) for v in
+                                                   ("t_invite", "t_ring", "t_end"))))
     out.append('<nop next="end"/>\n')
 
     out.append('<label id="cancel"/>\n')
@@ -199,12 +200,16 @@ Content-Length: 0
 
 
 def phone(answer_after_ms: int | None = 200, reject_code: int | None = None,
-          hangup_after_ms: int | None = None, max_wait_ms: int = 600_000) -> str:
+          hangup_after_ms: int | None = None, max_wait_ms: int = 600_000,
+          key_pcap: tuple[int, str] | None = None, early_media: bool = False) -> str:
     """A bound phone that rings then answers, rejects, or never answers.
 
     ``answer_after_ms=None`` rings until cancelled; ``reject_code`` (486 busy,
     503 unavailable, …) answers every INVITE with that code; ``hangup_after_ms``
-    hangs up from the phone's side that long after answering.
+    hangs up from the phone's side that long after answering. ``key_pcap``:
+    (delay after the answer in ms, pcap file) pressed as an RFC 2833 key (a
+    confirm key), logged as ``t_key``. ``early_media``: a 183 Session Progress
+    with SDP before ringing, as a carrier trunk sends its own ringback.
     """
     our_tag = "[pid]phone[call_number]"
     out = [_HEADER.format(name=quoteattr("phone"))]
@@ -213,7 +218,8 @@ def phone(answer_after_ms: int | None = 200, reject_code: int | None = None,
     dialog = "" if reject_code is not None else """
 <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
 <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
-<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>"""
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+<ereg regexp="sip:([^@]*)@" search_in="hdr" header="From:" assign_to="cid_uri,cid"/>"""
     out.append(f"""<recv request="INVITE" crlf="true"><action>{dialog}
 <gettimeofday assign_to="t_invite_s,t_invite_us"/>
 </action></recv>
@@ -241,6 +247,20 @@ Content-Length: 0
         out.append("</scenario>\n")
         return "".join(out)
 
+    if early_media:
+        out.append(f"""<send><![CDATA[
+SIP/2.0 183 Session Progress
+[last_Via:]
+[last_From:]
+[last_To:];tag={our_tag}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+""")
     out.append(provisional.format(code="180 Ringing"))
     wait = answer_after_ms if answer_after_ms is not None else max_wait_ms
     out.append(f'<recv request="CANCEL" timeout="{wait}" ontimeout="answer"/>\n')
@@ -286,11 +306,22 @@ Content-Length: [len]
 <recv request="ACK" crlf="true"/>
 """)
     hold = hangup_after_ms if hangup_after_ms is not None else max_wait_ms
+    times: tuple[str, ...] = ("t_invite", "t_answer", "t_end")
+    if key_pcap is not None:
+        # The key, then the BYE: a BYE during the pause (the router gave up
+        # on this phone) is read as soon as the pause ends.
+        delay_ms, pcap = key_pcap
+        out.append(f'<pause milliseconds="{delay_ms}"/>\n')
+        out.append(_now("t_key"))
+        out.append(f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+        times = (*times, "t_key")
+        hold = max(1, hold - delay_ms)
     out.append(f'<recv request="BYE" timeout="{hold}" ontimeout="hangup">'
                '<action><gettimeofday assign_to="t_end_s,t_end_us"/></action></recv>\n')
     out.append(OK_TO_BYE)
+    # cid: the caller id number it was shown (the From user part)
     out.append(_log("RESULT call=[call_number] result=answered ended_by=remote "
-                    + " ".join(_time(v) for v in ("t_invite", "t_answer", "t_end"))))
+                    "cid=[$cid] cid_uri=[$cid_uri] " + " ".join(_time(v) for v in times)))
     out.append('<nop next="end"/>\n')
     out.append('<label id="hangup"/>\n')
     out.append(_now("t_end"))
@@ -308,6 +339,6 @@ Content-Length: 0
 <recv response="200" crlf="true"/>
 """)
     out.append(_log("RESULT call=[call_number] result=answered ended_by=local "
-                    + " ".join(_time(v) for v in ("t_invite", "t_answer", "t_end"))))
+                    "cid=[$cid] cid_uri=[$cid_uri] " + " ".join(_time(v) for v in times)))
     out.append('<label id="end"/>\n</scenario>\n')
     return "".join(out)

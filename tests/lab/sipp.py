@@ -64,6 +64,7 @@ class CallResult:
     status: int | None = None
     ended_by: str | None = None
     t_invite: float | None = None
+    t_ring: float | None = None  # the first 180 or 183 (None: none came)
     t_answer: float | None = None
     t_end: float | None = None
     errors: str = ""
@@ -85,13 +86,15 @@ def _result_from_row(caller: str, row: dict[str, str] | None, errors: str) -> Ca
         if key not in row:
             return None
         parts = row[key].split(".")
-        return int(parts[0]) + int(parts[2]) / 1e6
+        if len(parts) < 3 or not (parts[0].isdigit() and parts[2].isdigit()):
+            return None  # a time never taken (no 180/183 came) prints empty
+        return int(parts[0]) + int(parts[2]) / 1e6 or None
 
     status = row.get("status")
     return CallResult(caller=caller, result=row["result"],
                       status=int(status) if status and status.isdigit() else None,
                       ended_by=row.get("ended_by"), t_invite=t("t_invite"),
-                      t_answer=t("t_answer"), t_end=t("t_end"), errors=errors)
+                      t_ring=t("t_ring"), t_answer=t("t_answer"), t_end=t("t_end"), errors=errors)
 
 
 async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold_ms: int = 2000,
@@ -139,6 +142,8 @@ class Phone:
     answer_after_ms: int | None = 200
     reject_code: int | None = None
     hangup_after_ms: int | None = None
+    key_pcap: tuple[int, str] | None = None  # (ms after its answer, RFC 2833 recording)
+    early_media: bool = False  # 183 with SDP before ringing, as carrier trunks do
     user: str = "phone"
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -156,7 +161,8 @@ class Phone:
     def start(self, attempts: int = 3) -> Phone:
         scenario = self.workdir / "phone.xml"
         scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
-                                            self.hangup_after_ms))
+                                            self.hangup_after_ms, key_pcap=self.key_pcap,
+                                            early_media=self.early_media))
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
             self.process = subprocess.Popen(

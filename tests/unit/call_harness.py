@@ -20,7 +20,15 @@ from uuid import UUID
 
 from router.ari import events as ev
 from router.call import Call, CallRegistry, start_call
-from router.directory import BoundPhone, Hotline, Lookup, Overflow, PhoneState, Snapshot
+from router.directory import (
+    BoundPhone,
+    Hotline,
+    Lookup,
+    Overflow,
+    PhoneState,
+    Screening,
+    Snapshot,
+)
 from router.plan import Plan
 from router.records import kinds
 from router.records.kinds import AnyRecord, LegResult
@@ -37,7 +45,7 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
             max_attempts: int | None = None, overflow: Overflow = Overflow.BUSY,
             overflow_max_wait_s: int = 60, forward_to: str | None = None,
             capacity: int = 1, wrap_up_s: int = 0, plan: Plan | None = None,
-            enabled: bool = True) -> Hotline:
+            enabled: bool = True, screening: Screening | None = None) -> Hotline:
     """A hotline whose phones 1, 2, … have these dial strings, in this order."""
     phones = tuple(BoundPhone(phone_id=n, dial_string=dial, position=n, capacity=capacity,
                               weight=1, wrap_up_s=wrap_up_s)
@@ -46,7 +54,8 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
                    strategy_options=dict(options or {}), ring_timeout_s=ring_timeout_s,
                    total_timeout_s=total_timeout_s, max_attempts=max_attempts,
                    overflow=overflow, overflow_max_wait_s=overflow_max_wait_s,
-                   overflow_forward_to=forward_to, phones=phones, plan=plan or Plan())
+                   overflow_forward_to=forward_to, phones=phones, plan=plan or Plan(),
+                   screening=screening or Screening())
 
 
 @dataclass
@@ -63,14 +72,17 @@ class CallRow:
     plan_result: str | None = None
     menu_keys: str | None = None
     reconciled: bool = False
+    end_source: str | None = None
     legs: dict[UUID, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def billable_ms(self) -> int:
+        """As ``calls.billable_ms`` (migration 0013): from the one stored
+        billing start to the end."""
         start = self.caller_answered_at or self.answered_at
-        if start is None or self.ended_at is None or self.answered_at is None:
+        if start is None or self.ended_at is None:
             return 0
-        return int((self.ended_at - start).total_seconds() * 1000)
+        return max(0, int((self.ended_at - start).total_seconds() * 1000))
 
     def results(self) -> list[str | None]:
         """Each leg's result, in the order they were started."""
@@ -161,6 +173,8 @@ class MemoryStore(Store):
             elif isinstance(r, kinds.LegEnded):
                 if legs[r.leg_id]["ended_at"] is None:
                     legs[r.leg_id].update(result=r.result.value, ended_at=r.ended_at)
+                    legs[r.leg_id]["answered_at"] = (legs[r.leg_id]["answered_at"]
+                                                     or r.answered_at)
             elif isinstance(r, kinds.CallBridged):
                 row = rows[r.call_id]
                 legs[r.leg_id]["answered_at"] = r.answered_at
@@ -180,6 +194,7 @@ class MemoryStore(Store):
                 if row.ended_at is None:
                     row.ended_at, row.outcome, row.reconciled = r.ended_at, r.outcome.value, \
                         r.reconciled
+                    row.end_source = r.end_source.value if r.end_source else None
         return rows
 
 

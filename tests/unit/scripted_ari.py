@@ -161,6 +161,7 @@ class ScriptedAri:
         self._request("answer", channel_id)
         channel = self._existing(channel_id)
         channel.state = "Up"
+        self._send(ev.ChannelStateChange, channel)  # as Asterisk tells of an answer
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
         self._request("hangup", channel_id, reason=reason)

@@ -137,18 +137,20 @@ async def test_ring_progressively_adds_a_phone_while_the_first_keeps_ringing(
     assert row.answered_at == T0 + timedelta(seconds=9)
 
 
-async def test_a_greeting_answers_the_caller_before_the_phones_ring(tmp_path: Path) -> None:
+async def test_a_greeting_is_early_media_and_billing_starts_at_the_phones_answer(
+        tmp_path: Path) -> None:
     plan = Plan(sounds=Sounds(greeting=("welcome",)))
     lab = CallLab(tmp_path, [hotline(plan=plan)],
                   {"PJSIP/a": Phone(answer_after_s=1.0, talk_s=5.0)})
     call = lab.place_call()
     await lab.all_ended()
     names = lab.ari.names()
-    assert names[:3] == ["answer", "play", "create_channel"]
+    assert names[:3] == ["progress", "play", "create_channel"]  # 183, never a 200
+    assert names.index("answer") > names.index("dial")  # answered only for the phone
     row = lab.row(call)
-    assert row.caller_answered_at == T0  # billing starts at our answer
     assert row.answered_at == T0 + timedelta(seconds=3)  # the 2 s greeting, then 1 s ring
-    assert row.billable_ms == 8_000
+    assert row.caller_answered_at == row.answered_at  # billing starts at the phone's answer
+    assert row.billable_ms == 5_000
 
 
 MENU_PLAN = Plan(
@@ -183,6 +185,20 @@ async def test_a_caller_who_leaves_in_the_menu_is_abandoned_with_its_keys(
     assert (row.outcome, row.menu_keys, row.legs) == ("abandoned", "9", {})
     assert row.caller_answered_at == T0
     assert row.ended_at == T0 + timedelta(seconds=4)
+    # Billed from the menu's answer, as the statement and Asterisk's CDR count it.
+    assert row.billable_ms == 4_000
+
+
+async def test_after_a_menu_billing_runs_from_the_menu_answer_not_the_phone(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline(plan=MENU_PLAN)],
+                  {"PJSIP/b": Phone(answer_after_s=1.0, talk_s=4.0)})
+    call = lab.place_call()
+    lab.ari.later(0.5, lambda: lab.ari.press(call.caller.id, "1"))
+    await lab.all_ended()
+    row = lab.row(call)
+    assert row.answered_at == T0 + timedelta(seconds=1.5)  # the phone's own answer, kept
+    assert row.billable_ms == 5_500  # menu answer at T0 to the end at 5.5 s
 
 
 async def test_forward_overflow_rings_the_forward_number(tmp_path: Path) -> None:

@@ -110,16 +110,22 @@ def test_included_minutes_then_overage_price() -> None:
     assert rate_call(40_000, tariff, no_overage_price).charge_fen == 7 * 2
 
 
-def test_billing_starts_at_the_earlier_answer() -> None:
+def test_billing_starts_at_the_one_stored_time_the_caller_was_answered() -> None:
     call_id = uuid.uuid4()
+    confirmed = CallTimes(call_id, T0, T0 + timedelta(seconds=10),
+                          answered_at=T0 + timedelta(seconds=2),
+                          caller_answered_at=T0 + timedelta(seconds=4, milliseconds=40))
+    assert confirmed.billable_ms == 5960  # a screened phone: from its confirmation
+    menu_first = CallTimes(call_id, T0, T0 + timedelta(seconds=10),
+                           answered_at=T0 + timedelta(seconds=6),
+                           caller_answered_at=T0 + timedelta(seconds=1))
+    assert menu_first.billable_ms == 9000
+    menu_only = CallTimes(call_id, T0, T0 + timedelta(seconds=12, milliseconds=13),
+                          caller_answered_at=T0)
+    assert menu_only.billable_ms == 12013  # the caller hung up in the menu
     phone_only = CallTimes(call_id, T0, T0 + timedelta(seconds=10),
-                           answered_at=T0 + timedelta(seconds=2),
-                           caller_answered_at=T0 + timedelta(seconds=2, milliseconds=40))
-    assert phone_only.billable_ms == 8000
-    greeting_first = CallTimes(call_id, T0, T0 + timedelta(seconds=10),
-                               answered_at=T0 + timedelta(seconds=6),
-                               caller_answered_at=T0 + timedelta(seconds=1))
-    assert greeting_first.billable_ms == 9000
+                           answered_at=T0 + timedelta(seconds=2))
+    assert phone_only.billable_ms == 8000  # a record with only the phone's answer
     unanswered = CallTimes(call_id, T0, T0 + timedelta(seconds=10))
     assert unanswered.billable_ms == 0
 
@@ -387,10 +393,10 @@ def plain_month(calls: list[CallTimes], terms: Terms) -> dict[uuid.UUID, int]:
         if not started:
             continue
         tariff = sorted(started, key=lambda t: t.valid_from)[-1]
-        answers = [t for t in (c.answered_at, c.caller_answered_at) if t is not None]
+        start = c.caller_answered_at if c.caller_answered_at is not None else c.answered_at
         ms = 0
-        if answers:
-            delta = c.ended_at - min(answers)
+        if start is not None:
+            delta = c.ended_at - start
             ms = max(0, delta.days * 86_400_000 + delta.seconds * 1000
                      + delta.microseconds // 1000)
         unit_ms = tariff.unit_s * 1000

@@ -3,6 +3,9 @@ pool that refuses connections until told otherwise (no PostgreSQL needed)."""
 
 from __future__ import annotations
 
+import errno
+import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,9 +13,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
-from router import metrics
+from router import logs, metrics
 from router.directory import Snapshot
+from router.quiet import QuietRetries
 from router.records import CallStarted, ClaimReleased
 from router.spool import Spool
 from router.store import Store, unreachable
@@ -127,8 +133,162 @@ async def test_a_claim_that_may_have_landed_before_the_outage_is_released_later(
     (TimeoutError(), True),
     (asyncpg.exceptions.ConnectionDoesNotExistError("gone"), True),
     (asyncpg.exceptions.AdminShutdownError("shutting down"), True),
+    (asyncpg.exceptions.InternalClientError("another operation is in progress"), True),
     (asyncpg.exceptions.UniqueViolationError("duplicate"), False),
     (asyncpg.exceptions.DataError("bad value"), False),
 ])
 def test_what_counts_as_the_database_being_away(error: BaseException, away: bool) -> None:
     assert unreachable(error) is away
+
+
+@pytest.mark.parametrize("error", [
+    asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"),
+    asyncpg.exceptions.ConnectionDoesNotExistError(
+        "connection was closed in the middle of operation"),
+    asyncpg.exceptions.AdminShutdownError(
+        "terminating connection due to administrator command"),
+    asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
+    asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+    asyncpg.exceptions.InterfaceError("pool is closing"),
+    ConnectionResetError(104, "Connection reset by peer"),
+])
+async def test_a_write_cut_by_a_connection_level_error_is_spooled_not_dropped(
+        tmp_path: Path, error: BaseException) -> None:
+    pool = Pool()
+    pool.down = False
+    cut = store(tmp_path, pool)
+
+    async def fails(sql: str, *args: Any) -> Any:
+        raise error
+
+    pool.execute = fails  # type: ignore[method-assign]
+    record = CallStarted(uuid4(), 1, NUMBER, "13800000000", "c0", "router-b", T0)
+    await cut.write(record)
+    assert not cut.healthy
+    assert [r for r, _, _ in cut.spool._entries(cut.spool.path)] == [record]
+    assert not cut.spool.rejected.exists()
+
+
+async def test_records_neither_database_nor_spool_took_are_written_back_in_order(
+        tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool)
+    calls = [uuid4() for _ in range(4)]
+    await away.write(CallStarted(calls[0], 1, NUMBER, "13800000000", "c0", "router-b", T0))
+    real_append = away.spool.append
+
+    def refuse(record: Any) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    away.spool.append = refuse  # type: ignore[method-assign]
+    for n, call_id in enumerate(calls[1:], start=1):
+        await away.write(CallStarted(call_id, 1, NUMBER, f"1380000000{n}", f"c{n}",
+                                     "router-b", T0))
+    assert (away.spool.pending, len(away.unsaved), away.can_record) == (1, 3, False)
+    assert metrics.CANNOT_RECORD._value.get() == 1
+
+    away.spool.append = real_append  # type: ignore[method-assign]
+    pool.down = False
+    with capture_logs() as logs:
+        await away.watch_once()
+    assert away.healthy
+    assert away.can_record
+    assert away.unsaved == []
+    assert metrics.CANNOT_RECORD._value.get() == 0
+    assert [args[0] for args in pool.ran("INSERT INTO calls")] == calls
+    back = [line for line in logs if line["event"].startswith("database is back")]
+    assert [line["retried"] for line in back] == [4]
+
+
+async def test_an_outage_is_said_once_when_it_starts_and_once_when_it_ends(
+        tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool)
+    away.healthy = True
+    with capture_logs() as logs:
+        for n in range(40):
+            await away.write(CallStarted(uuid4(), 1, NUMBER, f"1380000{n:04d}", f"c{n}",
+                                         "router-b", T0))
+            await away.next_call_number(1)
+        pool.down = False
+        await away.watch_once()
+    assert [(line["log_level"], line["event"].split(":")[0]) for line in logs
+            if line["log_level"] in ("warning", "error")] == [
+        ("warning", "database unreachable"), ("warning", "database is back")]
+    assert logs[-1]["retried"] == 40
+
+
+async def test_a_retrying_loop_says_an_outage_once_and_other_errors_in_full() -> None:
+    with capture_logs() as logs:
+        quiet = QuietRetries(structlog.get_logger("test"), "rating pass")
+        for _ in range(40):
+            quiet.failed(ConnectionRefusedError(111, "Connection refused"))
+        quiet.succeeded()
+        quiet.succeeded()
+        quiet.failed(ZeroDivisionError("a bug"))
+    assert [(line["log_level"], line["event"]) for line in logs] == [
+        ("warning", "rating pass paused: database unreachable"),
+        ("warning", "rating pass resumed: database is back"),
+        ("error", "rating pass failed")]
+    assert logs[1]["failed_passes"] == 40
+    assert isinstance(logs[2]["exc_info"], ZeroDivisionError)
+
+
+async def test_a_peers_call_seen_before_the_outage_keeps_its_phone_busy_during_it(
+        tmp_path: Path) -> None:
+    """Router-a was talking on phone 1 (router-b's share) at the last heartbeat
+    when the database went away: router-b cannot see that call end, so it
+    counts it as live."""
+    pool = Pool()
+    seen = store(tmp_path, pool)
+    seen.note_others({1: 1})
+    degraded = await seen.find_hotline(NUMBER)
+    assert degraded is not None
+    assert {phone: state.active_calls for phone, state in degraded.states.items()} == {
+        1: 1, 3: 0, 5: 0}
+    call = uuid4()
+    assert not await seen.claim(1, 1, uuid4(), call)
+    assert await seen.claim(3, 1, uuid4(), call)
+    assert await seen.claim(5, 1, uuid4(), call)
+
+
+def test_the_pools_retries_while_away_are_one_line_each_not_a_traceback() -> None:
+    logs.configure("json", "info")
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError:
+        record = logging.LogRecord("asyncpg.pool", logging.WARNING, __file__, 1,
+                                   "Failed to restore the pool connection floor; retrying",
+                                   None, sys.exc_info())
+    assert logging.getLogger("asyncpg.pool").filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == ("Failed to restore the pool connection floor; retrying: "
+                                   "ConnectionRefusedError: [Errno 111] Connection refused")
+
+
+async def test_a_spool_the_disk_will_not_let_move_is_replayed_where_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records were spooled, then the disk turned read-only: when the database
+    is back the journal is replayed in place, then what memory kept, in order."""
+    pool = Pool()
+    away = store(tmp_path, pool)
+    calls = [uuid4() for _ in range(3)]
+    for n, call_id in enumerate(calls[:2]):
+        await away.write(CallStarted(call_id, 1, NUMBER, f"1380000000{n}", f"c{n}",
+                                     "router-b", T0))
+
+    def refuse(*args: Any) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    monkeypatch.setattr(away.spool, "append", refuse)
+    await away.write(CallStarted(calls[2], 1, NUMBER, "13800000002", "c2", "router-b", T0))
+    assert (away.spool.pending, len(away.unsaved)) == (2, 1)
+
+    pool.down = False
+    await away.watch_once()
+    assert away.healthy
+    assert away.can_record
+    assert (away.spool.pending, away.unsaved) == (0, [])
+    assert [args[0] for args in pool.ran("INSERT INTO calls")] == calls
