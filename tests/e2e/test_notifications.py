@@ -18,15 +18,17 @@ from typing import Any
 import pytest
 
 from router import admin
+from router import db as router_db
 from router.notify import targets
 from tests.conftest import (
+    DAEMON_LOGIN,
     PhoneFactory,
     RouterFactory,
     add_hotline,
     dialplan_global,
     wait_for_call,
 )
-from tests.lab import sipp
+from tests.lab import database, sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.receiver import Receiver
 from tests.lab.router import RouterProcess
@@ -168,35 +170,52 @@ def dispatch_processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 process.wait()
 
 
+@pytest.fixture
+async def own_database(database_url: str) -> AsyncIterator[tuple[str, Any]]:
+    """A database of this test's own (as the daemon sees it, and a pool as the owner):
+    the session's router, which sends notifications too, never sees its rows."""
+    url = await database.fresh(database_url.rsplit("/", 1)[1] + "_notify")
+    pool = await router_db.connect_pool(url, min_size=1, max_size=3)
+    try:
+        yield url.replace("//postgres@", f"//{DAEMON_LOGIN}@", 1), pool
+    finally:
+        await pool.close()
+
+
 async def test_a_router_killed_after_the_calls_end_loses_nothing_and_two_dispatchers_send_once(
-        db: Any, lab: AsteriskLab, routers: RouterFactory, phones: PhoneFactory,
-        receiver: Receiver, hotline_number: str, daemon_database_url: str, tmp_path: Path,
+        own_database: tuple[str, Any], daemon_database_url: str, lab: AsteriskLab,
+        routers: RouterFactory, phones: PhoneFactory, receiver: Receiver, tmp_path: Path,
         dispatch_processes: list[subprocess.Popen[bytes]]) -> None:
-    await add_hotline(db, hotline_number, [phones(reject_code=486)])
-    await notify(db, hotline_number, receiver.url)
+    daemon_url, db = own_database
+    number = "4001698001"
+    await add_hotline(db, number, [phones(reject_code=486)])
+    await notify(db, number, receiver.url)
     # The router sends nothing itself here: its calls end, then it is killed, before
     # any dispatcher ran.
-    first = routers("hotline-router-notify", {"NOTIFY_DISPATCH": "off"})
+    first = routers("hotline-router-notify", {"NOTIFY_DISPATCH": "off"}, database_url=daemon_url)
     with dialplan_global(lab, "ROUTER_APPS", "^hotline-router-notify$"):
         for n in range(3):
-            seen = await sipp.call(lab.sip_address, hotline_number, caller=f"1360000{n:04d}")
+            seen = await sipp.call(lab.sip_address, number, caller=f"1360000{n:04d}")
             assert seen.status == 486, seen.errors
-    calls = await wait_for_call(db, hotline_number, count=3)
+    calls = await wait_for_call(db, number, count=3)
     first.stop(signal.SIGKILL)
     await asyncio.sleep(1.0)
     assert receiver.got == []
+    assert await db.fetchval("SELECT count(*) FROM notification_outbox "
+                             "WHERE state = 'pending'") == 3
 
     # Two dispatchers at once (as two routers' would), then the router itself again.
     for n in range(2):
-        dispatch_processes.append(_dispatch_process(daemon_database_url,
-                                                    tmp_path / f"dispatch-{n}.log"))
+        dispatch_processes.append(_dispatch_process(daemon_url, tmp_path / f"dispatch-{n}.log"))
     got = await receiver.wait_for("call.missed", 3)
-    routers("hotline-router-notify")
+    routers("hotline-router-notify", database_url=daemon_url)
     await asyncio.sleep(3.0)  # time for any second send to show
     assert len(receiver.got) == 3
     assert all(r.verified for r in receiver.got)
     assert {r.document["call"]["id"] for r in got} == {str(c["id"]) for c in calls}
     assert len({r.delivery for r in receiver.got}) == 3
+    assert await db.fetchval("SELECT count(*) FROM notification_outbox WHERE state = 'sent' "
+                             "AND attempts = 1") == 3
 
 
 async def test_a_webhook_that_hangs_30_s_does_not_delay_the_next_call(
