@@ -1,7 +1,8 @@
 -- Privileges, re-applied after every migration run (idempotent).
 --
 --   hotline_router_daemon  what `hotline-router run` needs: read everything,
---                          write busy state, call records and charges; it can
+--                          write busy state, call records, charges and the
+--                          notification outbox (sending it); it can
 --                          neither change configuration nor delete records,
 --                          nor write money in (only charges reach the ledger),
 --                          nor change a closed call (0012_guards.sql).
@@ -38,6 +39,9 @@ GRANT INSERT, UPDATE ON calls, call_legs TO hotline_router_daemon;
 GRANT INSERT ON ledger TO hotline_router_daemon;
 GRANT INSERT, DELETE ON rating_queue TO hotline_router_daemon;
 GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
+-- Notifications (0017): the record triggers enqueue as the writing role; the
+-- dispatcher marks rows sent, retried or dead. Targets are configuration.
+GRANT INSERT, UPDATE, DELETE ON notification_outbox TO hotline_router_daemon;  -- DELETE: old sent rows
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages
@@ -51,6 +55,10 @@ GRANT INSERT ON ledger TO hotline_router_admin;       -- top-ups and adjustments
 GRANT DELETE ON rating_queue TO hotline_router_admin; -- `billing rate` and `rerate` by hand
 GRANT INSERT, UPDATE, DELETE ON number_pool TO hotline_router_admin;  -- `numbers import`
 GRANT INSERT, UPDATE, DELETE ON local_contexts TO hotline_router_admin;  -- `local-context` (0012)
+-- Notification targets, and `notifications retry` of dead rows (0017). INSERT on
+-- the outbox: an adjustment that takes a balance below its threshold enqueues.
+GRANT INSERT, UPDATE, DELETE ON notify_targets TO hotline_router_admin;
+GRANT INSERT, UPDATE ON notification_outbox TO hotline_router_admin;
 
 -- The web console and API (0011). The web process logs in as a member of
 -- hotline_router_web, which by itself may only look tokens up; for each

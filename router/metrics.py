@@ -101,3 +101,12 @@ ILLEGAL_TRANSITIONS = Counter(
     "hotline_router_illegal_transitions",
     "Call state changes the transition table does not allow (each one is a bug)",
     ["from_state", "to_state"], registry=REGISTRY)
+NOTIFICATIONS = Counter(
+    "hotline_router_notifications",
+    "Notifications by event and result: sent, failed (a try that will be retried), "
+    "dead (given up after its tries) or expired (a best-effort event sent too late)",
+    ["event", "result"], registry=REGISTRY)
+NOTIFICATION_DELAY_SECONDS = Histogram(
+    "hotline_router_notification_delay_seconds",
+    "From the event (a call's end, a phone starting to ring) to its notification being sent",
+    ["event"], buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300), registry=REGISTRY)

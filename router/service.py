@@ -31,6 +31,7 @@ from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
 from router.live_config import ConfigWatcher
+from router.notify import dispatcher as notify_dispatcher
 from router.quiet import QuietRetries
 from router.settings import Settings
 from router.spool import Spool
@@ -316,6 +317,10 @@ class Router:
             self._spawn(rating.run(self.db, rating.RatingSettings(
                 delay_s=self.settings.rating_delay_s,
                 interval_s=self.settings.rating_interval_s)), "rating")]
+        if self.settings.notify_dispatch == "daemon":  # its own pool, not the call path's
+            sending = notify_dispatcher.DispatchSettings(timeout_s=self.settings.notify_timeout_s)
+            background.append(self._spawn(notify_dispatcher.run_forever(
+                self.settings.database_url, sending), "notifications"))
         # Calls need the configuration; without it they read the tables directly.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.config.loaded.wait(), timeout=5)

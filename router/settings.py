@@ -74,6 +74,10 @@ class Settings:
     # of the call land first), and the rating loop pauses this long between passes.
     rating_delay_s: float = 2.0
     rating_interval_s: float = 1.0
+    # Notifications (router/notify): "daemon" sends the outbox from each router, in
+    # tasks and connections of their own; "off" leaves it to `notifications dispatch`.
+    notify_dispatch: str = "daemon"
+    notify_timeout_s: float = 5.0   # one try to one target (a webhook's whole request)
     # Times shown to people that belong to no one hotline (tables, logs read by
     # people): a tz database name. A hotline's own times use its zone.
     display_time_zone: str = "Asia/Shanghai"
@@ -226,6 +230,10 @@ def validate(settings: Settings) -> None:
     if urlsplit(settings.ari_url).username is not None:  # it would reach the router id and logs
         problems.append("ari_url must not carry a user or password: use ari_user and "
                         "ari_password")
+    if settings.notify_dispatch not in ("daemon", "off"):
+        problems.append("notify_dispatch must be daemon or off")
+    if not 0 < settings.notify_timeout_s <= 300:
+        problems.append("notify_timeout_s must be more than 0 and at most 300 seconds")
     if settings.log_format not in _LOG_FORMATS:
         problems.append(f"log_format must be one of {', '.join(_LOG_FORMATS)}")
     if settings.log_level.upper() not in logging.getLevelNamesMapping():

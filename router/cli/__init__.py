@@ -26,6 +26,7 @@ from router.cli import (
     hotlines,
     local_contexts,
     menus,
+    notifications,
     numbers,
     phones,
     plans,
@@ -44,7 +45,7 @@ from router.cli.examples import EXAMPLES
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, completion, hotlines, phones, bindings, strategies, calls, billing,
           numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, web,
-          tokens, local_contexts)
+          tokens, local_contexts, notifications)
 
 
 def build_parser() -> argparse.ArgumentParser:

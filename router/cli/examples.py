@@ -46,6 +46,18 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "local-context add": ("hotline-router local-context add ivr-main --note 'the IVR'",),
     "local-context remove": ("hotline-router local-context remove ivr-main",),
     "local-context list": ("hotline-router local-context list",),
+    "notify-target add": (f"hotline-router notify-target add {N} crm "
+                          "https://crm.example.com/hooks/calls "
+                          "--events call.ringing,call.ended,call.missed --fold-minutes 10",),
+    "notify-target list": (f"hotline-router notify-target list {N}",),
+    "notify-target enable": (f"hotline-router notify-target enable {N} crm",),
+    "notify-target disable": (f"hotline-router notify-target disable {N} crm",),
+    "notify-target remove": (f"hotline-router notify-target remove {N} crm",),
+    "notifications list": ("hotline-router notifications list --dead",),
+    "notifications retry": ("hotline-router notifications retry 812 813",),
+    "notifications dispatch": ("hotline-router notifications dispatch --config "
+                               "/etc/hotline-router/router.toml",),
+    "notifications senders": ("hotline-router notifications senders",),
     "customer add": ("hotline-router customer add 上海某某科技",),
     "customer list": ("hotline-router customer list",),
     "customer assign": (f"hotline-router customer assign 上海某某科技 {N}",),
