@@ -87,7 +87,7 @@ async def closed_call(db: Any, hotline_id: int, number: str, outcome: str = "bus
     await db.execute(
         "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
         "started_at, answered_at, caller_answered_at) "
-        "VALUES ($1, $2, $3, $4, 'ch', 'r1', $5, $6, $6)",
+        "VALUES ($1, $2, $3, $4, 'ch-' || $1::uuid::text, 'r1', $5, $6, $6)",
         call_id, hotline_id, number, caller, started,
         started + timedelta(seconds=5) if answered else None)
     await db.execute(
@@ -182,7 +182,7 @@ async def test_ringing_and_answered_are_queued_from_the_legs_and_the_answer(db: 
     call_id = uuid4()
     await db.execute(
         "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
-        "started_at) VALUES ($1, $2, $3, '13800000002', 'ch', 'r1', $4)",
+        "started_at) VALUES ($1, $2, $3, '13800000002', 'ch-' || $1::uuid::text, 'r1', $4)",
         call_id, hotline_id, number, T0)
     leg_id = uuid4()
     await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at) "
@@ -255,7 +255,7 @@ async def test_two_routers_closing_one_callers_calls_at_once_still_fold(
     for call_id in ids:
         await db.execute(
             "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
-            "started_at) VALUES ($1, $2, $3, '13800000003', 'ch', 'r1', $4)",
+            "started_at) VALUES ($1, $2, $3, '13800000003', 'ch-' || $1::uuid::text, 'r1', $4)",
             call_id, hotline_id, number, T0)
     one, two = await router_db.connect(database_url), await router_db.connect(database_url)
     try:
@@ -376,7 +376,7 @@ async def test_a_late_screen_pop_expires_instead_of_being_sent(
     call_id = uuid4()
     await db.execute(
         "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
-        "started_at) VALUES ($1, $2, $3, '13800000004', 'ch', 'r1', now())",
+        "started_at) VALUES ($1, $2, $3, '13800000004', 'ch-' || $1::uuid::text, 'r1', now())",
         call_id, hotline_id, number)
     await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at) "
                      "VALUES ($1, $2, 'PJSIP/1001', 1, now())", uuid4(), call_id)
