@@ -62,6 +62,7 @@ class Router:
         self._stop = asyncio.Event()   # first signal: drain
         self._hurry = asyncio.Event()  # second signal: end live calls now
         self.max_call_s = settings.max_call_s
+        self.seat_guard_s = settings.seat_guard_s
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
                                   [self.app], self.on_event, self._connected)
         self.config = ConfigWatcher(settings.database_url)

@@ -66,6 +66,10 @@ class Settings:
     router_lease_s: float = 15.0
     # The longest a call may last; no claim outlives it.
     max_call_s: float = 14_400.0
+    # How long a phone must stay in the call's bridge before the caller is
+    # answered: a phone that answers and hangs up at once within it is a failed
+    # ring attempt, and the caller is neither answered nor billed for it.
+    seat_guard_s: float = 0.2
     # Pins the clock hotline plans read their schedules by (ISO 8601 with an
     # offset), for drills and tests: "as if it were National Day". Records
     # keep real time. Empty: the real clock.
@@ -262,6 +266,8 @@ def validate(settings: Settings) -> None:
         problems.append("router_lease_s must be at least 3 heartbeats and at most 3600 seconds")
     if not 60 <= settings.max_call_s <= 86_400:
         problems.append("max_call_s must be 60 to 86400 seconds")
+    if not 0 <= settings.seat_guard_s <= 2:
+        problems.append("seat_guard_s must be 0 to 2 seconds")
     for name in ("rating_delay_s", "rating_interval_s"):
         if not 0 <= getattr(settings, name) <= 86_400:
             problems.append(f"{name} must be 0 to 86400 seconds")

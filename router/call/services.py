@@ -36,6 +36,11 @@ class Services(Protocol):
         """The longest a call may last, in seconds."""
         ...
 
+    @property
+    def seat_guard_s(self) -> float:
+        """How long a phone stays in the bridge before the caller is answered, in seconds."""
+        ...
+
     def now(self) -> datetime:
         """The router's own clock (UTC), for what Asterisk gives no time of."""
         ...

@@ -324,6 +324,14 @@ class Call:
         except TimeoutError:
             self.log.warning("no word of the phone entering the bridge", phone_id=leg.phone_id)
         await self.inbox.drain()  # a hangup already queued is news for this decision
+        if leg.result is None and self.caller_left_at is None and self.services.seat_guard_s:
+            # Some phones and carrier services answer and hang up at once (BYE
+            # 1 ms after the 200, tests/e2e/cases/phone-answers-then-bye.xml);
+            # Asterisk tells of it a few ms after the phone entered the bridge.
+            # The caller is answered only for a phone that stayed (seat_guard_s).
+            await self.inbox.settle(
+                lambda: leg.result is not None or self.caller_left_at is not None,
+                timeout_s=self.services.seat_guard_s)
         if self.caller_left_at is not None:
             raise CallerLeft
         if leg.result is not None:

@@ -24,7 +24,11 @@ pytestmark = [pytest.mark.lab, pytest.mark.chaos]
 
 CALLS, HOLD_MS, EVERY_S, BLIP_S = 15, 2500, 1.0, 12.0
 HOTLINE = "4006000016"
-FAST_BEAT = {"DB_TIMEOUT_S": "0.5", "HEARTBEAT_S": "0.5", "ROUTER_LEASE_S": "15"}
+# The blip stays well inside the survivor's lease: at 80 % of a lease without
+# the database a router fences itself and declines calls (issue 13, item 2),
+# which is not what this test is about. A stopped router that still counted as
+# alive would cost the survivor half its phones for the whole blip.
+FAST_BEAT = {"DB_TIMEOUT_S": "0.5", "HEARTBEAT_S": "0.5", "ROUTER_LEASE_S": "30"}
 
 
 async def test_a_cleanly_stopped_router_leaves_every_phone_to_its_peer(

@@ -203,13 +203,14 @@ class CallLab:
 
     def __init__(self, folder: Path, hotlines: Sequence[Hotline],
                  phones: Mapping[str, Phone] | None = None, sound_s: float = 2.0,
-                 max_call_s: float = 3600.0) -> None:
+                 max_call_s: float = 3600.0, seat_guard_s: float = 0.0) -> None:
         self.registry = CallRegistry()
         self.ari: Any = ScriptedAri(self.dispatch, phones, sound_s)
         self.store = MemoryStore(folder, hotlines)
         self.app = "hotline-router-test"
         self.router_id = "router-test"
         self.max_call_s = max_call_s
+        self.seat_guard_s = seat_guard_s  # 0: timings of other tests stay round
         self.unowned: list[ev.AnyEvent] = []  # events no call owned (late ones)
         self._callers = itertools.count(1)
 

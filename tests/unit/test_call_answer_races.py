@@ -183,3 +183,28 @@ async def test_the_caller_hangs_up_as_it_is_answered(tmp_path: Path) -> None:
     assert row.billable_ms == 0
     assert lab.talk_counted() == [None]
     assert lab.claims_held() == 0
+
+
+@pytest.mark.parametrize("strategy", ["simultaneous", "sequential"])
+async def test_a_phone_that_hangs_up_just_after_it_enters_the_bridge_is_not_answered_for(
+        tmp_path: Path, strategy: str) -> None:
+    # Phone a answers at 1 s and hangs up 50 ms later, after it was put in the
+    # bridge (tests/e2e/cases/phone-answers-then-bye.xml): within the seat guard.
+    lab = CallLab(tmp_path, [hotline(strategy=strategy)],
+                  {"PJSIP/a": Phone(answer_after_s=1.0, talk_s=0.05),
+                   "PJSIP/b": Phone(answer_after_s=2.0, talk_s=3.0)},
+                  seat_guard_s=0.2)
+    call = lab.place_call()
+    await lab.all_ended()
+
+    row = lab.row(call)
+    assert (row.outcome, row.results(), row.answered_phone_id) == (
+        "answered", ["failed", "answered"], 2)
+    assert lab.ari.names().count("answer") == 1  # the caller, once: for phone b
+    assert "remove_from_bridge" not in lab.ari.names()
+    assert row.caller_answered_at is not None
+    assert row.answered_at is not None
+    assert row.caller_answered_at >= row.answered_at  # b's answer, then the guard
+    assert row.billable_ms == 3_000 - 200
+    assert lab.talk_counted() == [None, 3_000]
+    assert lab.claims_held() == 0
