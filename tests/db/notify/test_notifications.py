@@ -421,7 +421,7 @@ async def test_the_ended_document_carries_the_record_and_its_legs(
 
 async def test_an_sms_plugin_gets_one_line_in_the_hotlines_zone(
         db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "plugins" / "hotline_sms_file"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "plugins" / "hotline_sms_file"))
     sms_file: Sender = importlib.import_module("hotline_sms_file").SMS_FILE  # the example
 
     outbox = tmp_path / "sms.jsonl"
