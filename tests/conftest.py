@@ -45,9 +45,9 @@ async def database_url() -> str:
 DAEMON_LOGIN = "hotline_router_test_daemon"
 
 
-@pytest.fixture(scope="session")
-async def daemon_database_url(database_url: str) -> str:
-    """The test database as the router sees it: a login in the least-privileged role."""
+async def as_daemon(database_url: str) -> str:
+    """``database_url`` as the router sees it: a login in the least-privileged
+    role (made once; roles belong to the whole cluster)."""
     connection = await router_db.connect(database_url)
     try:
         if not await connection.fetchval("SELECT true FROM pg_roles WHERE rolname = $1",
@@ -57,6 +57,12 @@ async def daemon_database_url(database_url: str) -> str:
     finally:
         await connection.close()
     return database_url.replace("//postgres@", f"//{DAEMON_LOGIN}@", 1)
+
+
+@pytest.fixture(scope="session")
+async def daemon_database_url(database_url: str) -> str:
+    """The test database as the router sees it: a login in the least-privileged role."""
+    return await as_daemon(database_url)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from router import db as router_db
-from tests.conftest import DAEMON_LOGIN, TEST_DB
+from tests.conftest import TEST_DB, as_daemon
 from tests.lab import database
 
 
@@ -28,15 +28,7 @@ async def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 async def daemon_database_url(database_url: str) -> str:
     """This module's database as the router sees it (the daemon's login)."""
-    connection = await router_db.connect(database_url)
-    try:
-        if not await connection.fetchval("SELECT true FROM pg_roles WHERE rolname = $1",
-                                         DAEMON_LOGIN):
-            await connection.execute(
-                f"CREATE ROLE {DAEMON_LOGIN} LOGIN IN ROLE hotline_router_daemon")
-    finally:
-        await connection.close()
-    return database_url.replace("//postgres@", f"//{DAEMON_LOGIN}@", 1)
+    return await as_daemon(database_url)
 
 
 @pytest.fixture(scope="module")
