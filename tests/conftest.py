@@ -202,10 +202,12 @@ class PhoneFactory:
 
     def __call__(self, answer_after_ms: int | None = 200, reject_code: int | None = None,
                  hangup_after_ms: int | None = None, key_pcap: tuple[int, str] | None = None,
-                 early_media: bool = False, scenario_file: Path | None = None) -> sipp.Phone:
+                 early_media: bool = False, scenario_file: Path | None = None,
+                 inject: tuple[str, ...] = ()) -> sipp.Phone:
         phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
                            hangup_after_ms=hangup_after_ms, key_pcap=key_pcap,
-                           early_media=early_media, scenario_file=scenario_file).start()
+                           early_media=early_media, scenario_file=scenario_file,
+                           inject=inject).start()
         self.started.append(phone)
         return phone
 

@@ -1,6 +1,11 @@
 """Phones that do anything at random: busy, ring on, answer and hang up at once,
 answer late and talk (tests/e2e/cases/randphone.xml, a field case).
 
+sipp seeds its dice with the second it started in, so phones started together
+roll the same numbers: each INVITE, all of them do the same thing. Here each
+phone rolls its own dice instead (the test's, from a seed it prints), as
+phones in the field do: one rings on while another answers and hangs up.
+
 Every call leaves one record whose outcome agrees with its legs, a phone that
 answered keeps its answer time even when it was gone before the bridge, no
 claim is left and no phone carries more calls than its capacity; a call is
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,25 @@ RANDPHONE = Path(__file__).parent.parent / "e2e" / "cases" / "randphone.xml"
 CALLS, EVERY_S, HOLD_MS, PHONES = 100, 0.6, 2000, 3
 # A phone that rings on would hold its slot for a lone phone's whole total timeout.
 TOTAL_TIMEOUT_S = 6
+# The field case's own dice, and what rolls them here: one number per INVITE
+# from the phone's injection file.
+SIPP_DICE = '<sample assign_to="r" distribution="uniform" min="0" max="100"/>'
+OUR_DICE = '<assignstr assign_to="rolled" value="[field0]"/>' \
+           '<todouble assign_to="r" variable="rolled"/>'
+
+
+def phone_with_own_dice(directory: Path) -> Path:
+    """The field case, its dice rolled from the phone's injection file."""
+    text = RANDPHONE.read_text()
+    assert text.count(SIPP_DICE) == 1, "the field case no longer rolls its dice this way"
+    scenario = directory / "randphone-own-dice.xml"
+    scenario.write_text(text.replace(SIPP_DICE, OUR_DICE))
+    return scenario
+
+
+def dice(rng: random.Random, rolls: int = 1000) -> tuple[str, ...]:
+    """``rolls`` numbers uniform in [0, 100), as sipp's sample would give."""
+    return tuple(f"{rng.uniform(0, 100):.6f}" for _ in range(rolls))
 
 
 async def over_capacity_samples(db: Any, dialled: str, stop: asyncio.Event,
@@ -55,8 +80,11 @@ async def over_capacity_samples(db: Any, dialled: str, stop: asyncio.Event,
 @pytest.mark.parametrize("strategy", ["simultaneous", "sequential"])
 async def test_phones_that_answer_and_vanish_leave_consistent_records(
         db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
-        hotline_number: str, strategy: str) -> None:
-    bound = [phones(scenario_file=RANDPHONE) for _ in range(PHONES)]
+        hotline_number: str, strategy: str, tmp_path: Path) -> None:
+    seed = random.SystemRandom().randrange(2**32)
+    rng = random.Random(seed)
+    scenario = phone_with_own_dice(tmp_path)
+    bound = [phones(scenario_file=scenario, inject=dice(rng)) for _ in range(PHONES)]
     phone_ids = list((await add_hotline(db, hotline_number, bound, strategy)).values())
     await db.execute("UPDATE hotlines SET total_timeout_s = $2 WHERE number = $1",
                      hotline_number, TOTAL_TIMEOUT_S)
@@ -109,7 +137,8 @@ async def test_phones_that_answer_and_vanish_leave_consistent_records(
         outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
     not_placed = {c: s.errors.strip().splitlines()[-1:] for c, s in seen.items()
                   if c not in placed}
-    print(f"\nrandom phones ({strategy}): {CALLS} calls offered, {len(placed)} placed "
+    print(f"\nrandom phones ({strategy}, dice seed {seed}): {CALLS} calls offered, "
+          f"{len(placed)} placed "
           f"(sipp could not place {not_placed}), {len(records)} records "
           f"written ({len(by_caller)} callers), {len(wrong)} inconsistent, outcomes {outcomes}, "
           f"{vanished} phones answered and gone before the bridge, "

@@ -145,6 +145,9 @@ class Phone:
     key_pcap: tuple[int, str] | None = None  # (ms after its answer, RFC 2833 recording)
     early_media: bool = False  # 183 with SDP before ringing, as carrier trunks do
     scenario_file: Path | None = None  # a phone scenario as received (a field case)
+    # Rows of an injection file (sipp -inf, read in order, one row per INVITE,
+    # starting again at the end), its fields are [field0] … in the scenario.
+    inject: tuple[str, ...] = ()
     user: str = "phone"
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -167,12 +170,17 @@ class Phone:
             scenario.write_text(scenarios.phone(self.answer_after_ms, self.reject_code,
                                                 self.hangup_after_ms, key_pcap=self.key_pcap,
                                                 early_media=self.early_media))
+        injection: list[str] = []
+        if self.inject:
+            (self.workdir / "inject.csv").write_text("SEQUENTIAL\n" + "\n".join(self.inject) + "\n")
+            injection = ["-inf", str(self.workdir / "inject.csv")]
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
             self.process = subprocess.Popen(
                 [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
                  "-mp", str(media_port), "-nostdin", "-trace_logs", "-log_file",
-                 str(self.log_file), "-trace_err", "-error_file", str(self.workdir / "errors.log")],
+                 str(self.log_file), "-trace_err", "-error_file", str(self.workdir / "errors.log"),
+                 *injection],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir)
             try:
                 _wait_bound(self.port, self.process)
