@@ -24,7 +24,7 @@ COMMENT ON COLUMN call_legs.purpose IS
 ALTER TABLE hotlines
     ADD COLUMN transfer_numbers text,
     ADD COLUMN transfer_dial text,
-    ADD CONSTRAINT hotline_transfer_numbers_must_be_digit_prefixes_separated_by_commas
+    ADD CONSTRAINT hotline_transfer_numbers_must_be_digit_prefixes_with_commas
         CHECK (transfer_numbers IS NULL OR transfer_numbers ~ '^[0-9]{1,20}(,[0-9]{1,20})*$'),
     ADD CONSTRAINT hotline_transfer_dial_must_be_a_dial_string_with_number_in_it
         CHECK (transfer_dial IS NULL

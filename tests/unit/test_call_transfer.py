@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from router.ari import events as ev
 from router.call.states import State
 from router.plan import Group, Member, Plan
 from router.records import kinds
@@ -251,3 +252,23 @@ async def test_only_the_phone_talking_with_the_caller_may_transfer(tmp_path: Pat
     assert lab.row(call).billable_ms == 29_000
     assert lab.claims_held() == 0
     assert not [r for r in lab.store.written if isinstance(r, kinds.CallBridged)][1:]
+
+
+def test_asterisk_s_channel_transfer_event_is_read_and_routed_to_the_phone_s_channel() -> None:
+    """The event's shape as main/stasis_channels.c builds it (no top-level channel)."""
+    raw = ('{"type": "ChannelTransfer", "timestamp": "2026-11-30T02:00:05.250+0000",'
+           ' "application": "hotline-router",'
+           ' "refer_to": {"requested_destination": {"destination": "8002"}},'
+           ' "referred_by": {"source_channel": {"id": "leg-1", "name": "PJSIP/phones-0001",'
+           ' "state": "Up"}, "connected_channel": {"id": "caller-1"},'
+           ' "bridge": {"id": "call-1", "technology": "simple_bridge"}}}')
+    event = ev.decode(raw)
+    assert isinstance(event, ev.ChannelTransfer)
+    assert (event.refer_to.requested_destination.destination, event.state) == ("8002", None)
+    assert ev.channel_of(event) == "leg-1"
+    assert event.at == T0 + timedelta(seconds=5.25)
+    told = ev.decode(raw.replace('"type": "ChannelTransfer",',
+                                 '"type": "ChannelTransfer", "state": "channel_answered",'))
+    assert isinstance(told, ev.ChannelTransfer)
+    assert told.state == "channel_answered"
+    assert "ChannelTransfer" in ev.ROUTED_TYPES  # asked of Asterisk with the others
