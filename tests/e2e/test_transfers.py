@@ -89,3 +89,31 @@ async def test_a_phone_blind_transfers_the_caller_to_another_bound_phone(
     assert agent_state["talk_ms_today"] < call["billable_ms"]
     await nothing_left_open(db, hotline_number)
     assert await inconsistent_records(db, hotline_number) == []
+
+
+async def test_a_transfer_nobody_answers_comes_back_to_the_agent(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    agent = phones(scenario_file=CASES / "phone-blind-transfer.xml", inject=(TARGET_LABEL,))
+    other = phones(answer_after_ms=None)  # rings until it is cancelled
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=2)
+    await db.execute("UPDATE hotlines SET total_timeout_s = 3 WHERE number = $1",
+                     hotline_number)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"
+    assert [r["result"] for r in other.results()] == ["cancelled"]
+    # The agent kept the caller: its leg answered (to the caller's end), the
+    # transfer's a ring attempt nobody took.
+    assert (first["purpose"], first["result"]) == ("phone", "answered")
+    assert (second["purpose"], second["result"]) == ("transfer", "no-answer")
+    assert first["ended_at"] > second["ended_at"]
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
