@@ -152,7 +152,8 @@ async def carry_out(call: Call) -> bool:
         return await _ring(call, request, destination)
     except BaseException:
         if agent.result is None:  # the caller left (or a fault): the agent is done too
-            await call.legs.end(agent, LegResult.TRANSFERRED, call.clock(), hangup="normal")
+            await call.legs.end(agent, LegResult.TRANSFERRED,
+                                call.caller_left_at or call.clock(), hangup="normal")
         raise
     finally:
         call.transfer = None
@@ -178,8 +179,9 @@ async def _ring(call: Call, request: Request, destination: Destination) -> bool:
         target.bridged = True
         call.recorder.add(TransferConnected(call.id, target.id, target.answered_at))
         await call.ari_quietly(ari.transfer_progress(agent.channel_id, ANSWERED))
-        if agent.result is None:
-            await call.legs.end(agent, LegResult.TRANSFERRED, call.clock(), hangup="normal")
+        if agent.result is None:  # its part ends as the target's begins (Asterisk's time)
+            await call.legs.end(agent, LegResult.TRANSFERRED, target.answered_at,
+                                hangup="normal")
         call.state.to(State.BRIDGED, phone_id=target.phone_id)
         metrics.TRANSFERS.labels(result="connected").inc()
         call.log.info("transfer connected", phone_id=target.phone_id,
