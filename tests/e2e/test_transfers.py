@@ -117,3 +117,42 @@ async def test_a_transfer_nobody_answers_comes_back_to_the_agent(
     assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
     await nothing_left_open(db, hotline_number)
     assert await inconsistent_records(db, hotline_number) == []
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+async def test_an_outside_number_is_rung_only_when_the_hotline_allows_it(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, allowed: bool) -> None:
+    outside_number = "13900001111"
+    agent = phones(scenario_file=CASES / "phone-blind-transfer.xml", inject=(outside_number,))
+    outside = phones(answer_after_ms=300)  # a mobile reached through the carrier
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await db.execute(
+        "UPDATE hotlines SET transfer_dial = $2, transfer_numbers = $3 WHERE number = $1",
+        hotline_number, f"PJSIP/phones/sip:{{number}}@127.0.0.1:{outside.port}",
+        "139,010" if allowed else "138")
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    legs = await legs_of(db, call["id"])
+
+    assert seen.result == "answered", seen.errors
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    if allowed:
+        first, second = legs
+        assert (first["result"], second["purpose"], second["result"], second["phone_id"]) == (
+            "transferred", "transfer", "answered", None)
+        assert second["dial_string"] == (
+            f"PJSIP/phones/sip:{outside_number}@127.0.0.1:{outside.port}")
+        assert [r["result"] for r in outside.results()] == ["answered"]
+    else:  # refused (NOTIFY 603): the caller stays with the agent, nothing else rang
+        (only,) = legs
+        assert (only["purpose"], only["result"]) == ("phone", "answered")
+        assert outside.results() == []
+        refusals = [line for line in router.log_path.read_text().splitlines()
+                    if "transfer refused" in line and hotline_number in line]
+        assert len(refusals) == 1, refusals
+        assert "nor an outside number it allows" in refusals[0]
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
