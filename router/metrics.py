@@ -43,6 +43,9 @@ ROUTING_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2), registry=REGISTRY)
 RING_ATTEMPTS = Counter("hotline_router_ring_attempts", "Phones rung, by result", ["result"],
                         registry=REGISTRY)
+TRANSFERS = Counter("hotline_router_transfers",
+                    "Transfers asked for by bound phones, by result (connected, unanswered, "
+                    "refused)", ["result"], registry=REGISTRY)
 ARI_RECONNECTS = Counter("hotline_router_ari_reconnects",
                          "Times the ARI event websocket was lost and retried", registry=REGISTRY)
 DATABASE_ERRORS = Counter("hotline_router_database_errors",

@@ -42,12 +42,13 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from router import claims, metrics, rotation
+from router import claims, metrics, rotation, transfer_rules
 from router.billing import balance
 from router.directory import Lookup, PhoneState, Snapshot, find_hotline
 from router.records import sql as records
 from router.records.kinds import AnyRecord, ClaimReleased
 from router.spool import Spool
+from router.transfer_rules import TransferRules
 
 log = structlog.get_logger("router.store")
 T = TypeVar("T")
@@ -291,6 +292,16 @@ class Store:
                                        rotation.next_call_number(self.db, hotline_id))
         self._rotation[hotline_id] += 1
         return self._rotation[hotline_id] - 1
+
+    async def transfer_rules(self, hotline_id: int) -> TransferRules:
+        """Where the hotline's phones may transfer callers (router/transfer_rules.py);
+        while the database is away: none beyond its own phones and groups."""
+        if not self.healthy:
+            return TransferRules()
+        try:
+            return await self._run("transfer rules", transfer_rules.load(self.db, hotline_id))
+        except Unavailable:
+            return TransferRules()
 
     async def refuses_calls(self, lookup: Lookup) -> bool:
         """Whether billing refuses the hotline's calls; while degraded, keep routing."""

@@ -126,6 +126,14 @@ class AriClient:
             raise
         return True
 
+    async def transfer_progress(self, channel_id: str, state: str) -> None:
+        """Tell the phone that asked for a transfer (REFER) how it went: one of
+        channel_progress, channel_answered, channel_unavailable, channel_declined
+        (SIP NOTIFY 100, 200, 503, 603; POST /channels/{id}/transfer_progress,
+        Asterisk 22.3+)."""
+        await self.request("POST", f"/channels/{channel_id}/transfer_progress",
+                           {"states": state})
+
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
                                    priority: int = 1) -> None:
         """Let the channel leave Stasis and go on in the dialplan at this place."""

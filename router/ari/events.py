@@ -143,6 +143,36 @@ class ApplicationReplaced(Event, tag=True):
     pass
 
 
+class RequestedDestination(msgspec.Struct, kw_only=True):
+    """What a REFER asked for: ``destination`` (the Refer-To user part, a blind
+    transfer) or ``protocol_id`` (the SIP Call-ID it replaces, an attended one)."""
+
+    destination: str = ""
+    protocol_id: str | None = None
+
+
+class ReferTo(msgspec.Struct, kw_only=True):
+    requested_destination: RequestedDestination = msgspec.field(
+        default_factory=RequestedDestination)
+    destination_channel: Channel | None = None  # attended: the call to be replaced
+
+
+class ReferredBy(msgspec.Struct, kw_only=True):
+    source_channel: Channel  # the channel the REFER came in on
+    bridge: Bridge | None = None
+
+
+class ChannelTransfer(Event, tag=True):
+    """A REFER on a channel whose transfers ARI handles (PJSIP_TRANSFER_HANDLING
+    ``ari-only``, Asterisk 22.3+; docs.asterisk.org "Introduction to ARI
+    Transfer Handling"). Raised again with ``state`` set for each progress
+    report the application sends (POST /channels/{id}/transfer_progress)."""
+
+    referred_by: ReferredBy
+    refer_to: ReferTo = msgspec.field(default_factory=ReferTo)
+    state: str | None = None
+
+
 class OtherEvent(msgspec.Struct, kw_only=True):
     """An event type the router does not act on."""
 
@@ -157,7 +187,7 @@ class OtherEvent(msgspec.Struct, kw_only=True):
 AnyEvent = (StasisStart | StasisEnd | ChannelStateChange | ChannelHangupRequest
             | ChannelDestroyed | Dial | ChannelDtmfReceived | PlaybackStarted
             | PlaybackFinished | ChannelEnteredBridge | ChannelLeftBridge | BridgeDestroyed
-            | CallBroadcast | CallClaimed | ApplicationReplaced)
+            | CallBroadcast | CallClaimed | ApplicationReplaced | ChannelTransfer)
 
 # The event types the router acts on: the only ones it asks Asterisk to send.
 # (ChannelVarset alone comes several times per call, for nothing.)
@@ -187,6 +217,8 @@ def channel_of(event: AnyEvent | OtherEvent) -> str | None:
     a playback's: the channel it plays to), or None."""
     if isinstance(event, Dial):
         return event.peer.id
+    if isinstance(event, ChannelTransfer):
+        return event.referred_by.source_channel.id
     if isinstance(event, PlaybackStarted | PlaybackFinished):
         target = event.playback.target_uri
         return target.split(":", 1)[1] if target.startswith("channel:") else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from router.ari import events as ev
-from router.call import adoption, screening
+from router.call import adoption, screening, transfer
 from router.call.events import (
     CallEvent,
     ConfirmTimeout,
@@ -28,6 +28,7 @@ from router.call.legs import (
     PhoneLeft,
     read_event,
 )
+from router.records.kinds import LegResult
 
 if TYPE_CHECKING:
     from router.call.story import Call
@@ -64,6 +65,9 @@ async def apply(call: Call, event: CallEvent) -> None:
     if isinstance(event, Reconcile):
         await adoption.catch_up(call, event)
         return
+    if isinstance(event, ev.ChannelTransfer):  # a phone's REFER
+        await transfer.requested(call, event)
+        return
     channel = event.peer if isinstance(event, ev.Dial) else getattr(event, "channel", None)
     if not isinstance(channel, ev.Channel):
         return
@@ -89,4 +93,8 @@ async def apply(call: Call, event: CallEvent) -> None:
         await call.legs.end(leg, change.result, change.at, change.cause)
         screening.after_confirming(call)
     elif isinstance(change, PhoneLeft):
-        call.phone_hung_up(change.at)
+        if transfer.transferer_left(call, leg):  # the caller waits for the target
+            await call.legs.end(leg, LegResult.TRANSFERRED, change.at,
+                                getattr(event, "cause", None))
+        else:
+            call.phone_hung_up(change.at)

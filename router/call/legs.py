@@ -240,6 +240,9 @@ class Legs:
             variables |= {"CONNECTEDLINE(num,i)": number, "CONNECTEDLINE(name,i)": name}
         if leg.phone_id is not None:  # busy state Asterisk can tell (router/store.py)
             variables[PHONE_VARIABLE] = str(leg.phone_id)
+        # Its REFERs come to the router (imported here: transfer rings legs too).
+        from router.call.transfer import channel_variables
+        variables |= channel_variables(leg.dial_string)
         try:
             await call.services.ari.create_channel(
                 leg.dial_string, call.services.app, leg.channel_id, originator=call.caller.id,

@@ -24,6 +24,7 @@ class State(StrEnum):
     QUEUED = "queued"          # overflow: music while waiting for a phone to free
     CONFIRMING = "confirming"  # a phone answered and must confirm with a key (screening)
     BRIDGED = "bridged"        # the caller talks with the phone that answered
+    TRANSFERRING = "transferring"  # that phone passes the caller on (router/call/transfer.py)
     ANNOUNCING = "announcing"  # why the call ends (busy, closed, …), then hang up
     ENDED = "ended"            # torn down: legs hung up, claims released, record closed
 
@@ -39,7 +40,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     # The hunt's time may run out while a phone still confirms: it is cancelled
     # and the call overflows (queue, or the busy announcement) from here.
     S.CONFIRMING: frozenset({S.RINGING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.ENDED}),
-    S.BRIDGED: frozenset({S.ENDED}),
+    S.BRIDGED: frozenset({S.TRANSFERRING, S.ENDED}),
+    # A transfer rings its target (RINGING, then BRIDGED with it), or is
+    # refused or fails and the caller talks on with the phone it was with.
+    S.TRANSFERRING: frozenset({S.RINGING, S.BRIDGED, S.ENDED}),
     S.ANNOUNCING: frozenset({S.ENDED}),
     S.ENDED: frozenset(),
 }

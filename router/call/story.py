@@ -43,7 +43,7 @@ import structlog
 from router import callers, metrics, plan, region
 from router.ari import AriError
 from router.ari import events as ev
-from router.call import adoption, intake, screening
+from router.call import adoption, intake, screening, transfer
 from router.call.events import CallerLeft, CallEvent, Inbox
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
@@ -124,6 +124,7 @@ class Call:
         self.caller_answered_at: datetime | None = None
         self.hunt: Hunt | None = None  # the hunting pass under way
         self.hunts = 0
+        self.transfer: transfer.Request | None = None  # asked by the talking phone
         self.recorder = Recorder(services.store, self.log)
         self.inbox = Inbox(partial(intake.apply, self), self._caller_gone)
         self.media = CallerMedia(self)
@@ -210,12 +211,20 @@ class Call:
         await self.talk()
 
     async def talk(self) -> None:
-        """Until either side hangs up (or the longest call allowed is over)."""
-        try:
-            await self.inbox.until(lambda: self.ended_at is not None,
-                                   timeout_s=self.services.max_call_s)
-        except TimeoutError:
-            self.log.warning("longest call allowed is over", max_call_s=self.services.max_call_s)
+        """Until either side hangs up (or the longest call allowed is over); a
+        transfer the phone asks for meanwhile is carried out (router/call/transfer.py)."""
+        deadline = self.inbox.time() + self.services.max_call_s
+        while True:
+            try:
+                await self.inbox.until(
+                    lambda: self.ended_at is not None or self.transfer is not None,
+                    timeout_s=max(0.0, deadline - self.inbox.time()))
+            except TimeoutError:
+                self.log.warning("longest call allowed is over",
+                                 max_call_s=self.services.max_call_s)
+                break
+            if self.ended_at is not None or not await transfer.carry_out(self):
+                break
         self.outcome = Outcome.ANSWERED
 
     def _decide(self, hotline: Hotline) -> plan.Decision:

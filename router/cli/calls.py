@@ -136,7 +136,9 @@ async def show_call(args: argparse.Namespace) -> int:
         ["wave", "phone", "dial string", "result", "dialled", "answered", "confirmed", "ended",
          "ring s", "talk s"],
         [[str(leg["wave"]), printable(leg["label"]) or "-", printable(leg["dial_string"]),
-          leg["result"] or "ringing", local_text(leg["dial_started_at"], zone),
+          (leg["result"] or "ringing")
+          + (f" ({leg['purpose']})" if leg["purpose"] != "phone" else ""),
+          local_text(leg["dial_started_at"], zone),
           local_text(leg["answered_at"], zone) or "-",
           local_text(leg["confirmed_at"], zone) or "-", local_text(leg["ended_at"], zone) or "-",
           f"{leg['ring_ms'] / 1000:.1f}" if leg["ring_ms"] is not None else "-",

@@ -47,6 +47,7 @@ class LegResult(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"    # hung up by us: another phone answered, or the call ended
     UNCONFIRMED = "unconfirmed"  # answered, but no confirm key in time (screening)
+    TRANSFERRED = "transferred"  # the phone passed the caller on (router/call/transfer.py)
 
 
 class LegPurpose(StrEnum):
@@ -54,6 +55,7 @@ class LegPurpose(StrEnum):
 
     PHONE = "phone"                        # a bound phone, claimed first
     OVERFLOW_FORWARD = "overflow-forward"  # the hotline's forward number, no claim
+    TRANSFER = "transfer"                  # rung because the talking phone transferred the call
 
 
 class OverflowTaken(StrEnum):
@@ -154,6 +156,15 @@ class CallBridged(Record, frozen=True, tag="call_bridged"):
     confirmed_at: datetime | None = None  # the phone pressed the confirm key (screening)
 
 
+class TransferConnected(Record, frozen=True, tag="transfer_connected"):
+    """The target of a transfer answered and talks with the caller; the call's
+    own answer and billing start stay those of the first phone."""
+
+    call_id: UUID
+    leg_id: UUID
+    answered_at: datetime  # the target's own answer (Asterisk's time)
+
+
 class CallOverflow(Record, frozen=True, tag="call_overflow"):
     call_id: UUID
     overflow: OverflowTaken
@@ -175,7 +186,8 @@ class ClaimReleased(Record, frozen=True, tag="release"):
 
 
 AnyRecord = (CallStarted | PlanDecided | PlanRouted | MenuKeys | CallerAnswered | LegStarted
-             | LegEnded | CallBridged | CallOverflow | CallEnded | ClaimReleased)
+             | LegEnded | CallBridged | CallOverflow | CallEnded | ClaimReleased
+             | TransferConnected)
 
 KINDS: dict[str, type[Record]] = {
     kind.__struct_config__.tag: kind

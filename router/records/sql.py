@@ -31,6 +31,7 @@ from router.records.kinds import (
     Outcome,
     PlanDecided,
     PlanRouted,
+    TransferConnected,
 )
 
 # --- writes ------------------------------------------------------------------
@@ -116,6 +117,12 @@ async def _leg_ended(db: Any, r: LegEnded) -> None:
         r.leg_id, r.ended_at, r.result.value, r.hangup_cause, r.answered_at)
 
 
+async def _transfer_connected(db: Any, r: TransferConnected) -> None:
+    # Only the leg: the call keeps the first phone's answer, and billing its start.
+    await db.execute("UPDATE call_legs SET answered_at = coalesce(answered_at, $3) "
+                     "WHERE id = $2 AND call_id = $1", r.call_id, r.leg_id, r.answered_at)
+
+
 async def _claim_released(db: Any, r: ClaimReleased) -> None:
     await claims.release(db, r.leg_id, r.talk_ms)
 
@@ -125,6 +132,7 @@ _WRITES: dict[type, Callable[[Any, Any], Awaitable[None]]] = {
     MenuKeys: _menu_keys, CallerAnswered: _caller_answered, LegStarted: _leg_started,
     LegEnded: _leg_ended, CallBridged: _call_bridged, CallOverflow: _call_overflow,
     CallEnded: _call_ended, ClaimReleased: _claim_released,
+    TransferConnected: _transfer_connected,
 }
 
 

@@ -25,7 +25,7 @@ OUTCOMES_ZH = {
 CALL_STATES_ZH = {"routing": "路由中", "menu": "语音导航", "ringing": "振铃中",
                   "queued": "排队中", "talking": "通话中"}
 LEG_RESULTS_ZH = {"answered": "接听", "busy": "忙", "no-answer": "未接", "failed": "失败",
-                  "cancelled": "取消", None: "振铃中"}
+                  "cancelled": "取消", "transferred": "已转接", None: "振铃中"}
 PLAN_RESULTS_ZH = {"default": "默认接听规则", "group": "分组", "menu": "语音导航",
                    "closed": "非工作时间", "refused": "规则拒接", "blacklisted": "黑名单",
                    "mobile-on-800": "800 号码拒接手机"}

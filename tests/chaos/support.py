@@ -162,7 +162,7 @@ async def inconsistent_records(db: Any, dialled: str) -> list[str]:
         """SELECT id, caller, outcome, answered_at, answered_phone_id, caller_answered_at,
                   billable_ms FROM calls WHERE dialled = $1""", dialled)
     legs = await db.fetch(
-        """SELECT l.call_id, l.phone_id, l.result, l.answered_at FROM call_legs l
+        """SELECT l.call_id, l.phone_id, l.result, l.answered_at, l.purpose FROM call_legs l
            JOIN calls c ON c.id = l.call_id WHERE c.dialled = $1""", dialled)
     by_call: dict[Any, list[Any]] = defaultdict(list)
     for leg in legs:
@@ -170,9 +170,14 @@ async def inconsistent_records(db: Any, dialled: str) -> list[str]:
     wrong = []
     for call in calls:
         mine = by_call[call["id"]]
-        answered = [leg for leg in mine if leg["result"] == "answered"]
+        # The leg that connected the call: answered, or answered and later
+        # transferred by its phone; a transfer's target answers as a leg too.
+        answered = [leg for leg in mine if leg["result"] in ("answered", "transferred")
+                    and leg["purpose"] != "transfer"]
+        targets = [leg for leg in mine if leg["result"] == "answered"
+                   and leg["purpose"] == "transfer"]
         why = []
-        if any(leg["answered_at"] is None for leg in answered):
+        if any(leg["answered_at"] is None for leg in answered + targets):
             why.append("a leg answered with no answer time")
         if (call["outcome"] == "answered") != (call["answered_at"] is not None):
             why.append(f"outcome {call['outcome']} with answered_at {call['answered_at']}")

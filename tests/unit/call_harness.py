@@ -34,6 +34,7 @@ from router.records import kinds
 from router.records.kinds import AnyRecord, LegResult
 from router.spool import Spool
 from router.store import Store
+from router.transfer_rules import TransferRules
 from tests.unit.scripted_ari import Phone, ScriptedAri
 
 NUMBER = "4001234567"
@@ -106,6 +107,7 @@ class MemoryStore(Store):
         self.most_calls: dict[int, int] = {}  # the most live calls each phone ever had
         self.call_numbers = itertools.count()
         self.down = False
+        self.transfers: dict[int, TransferRules] = {}  # hotline id -> its transfer rules
 
     def go_down(self) -> None:
         self.down = True
@@ -147,6 +149,11 @@ class MemoryStore(Store):
     async def next_call_number(self, hotline_id: int) -> int:
         return next(self.call_numbers)
 
+    async def transfer_rules(self, hotline_id: int) -> TransferRules:
+        if self.down:
+            return await super().transfer_rules(hotline_id)
+        return self.transfers.get(hotline_id, TransferRules())
+
     def _count(self, phone_id: int, change: int) -> None:
         state = self.states[phone_id]
         active = state.active_calls + change
@@ -180,6 +187,8 @@ class MemoryStore(Store):
                 legs[r.leg_id]["answered_at"] = r.answered_at
                 row.answered_at, row.answered_phone_id = r.answered_at, r.phone_id
                 row.caller_answered_at = row.caller_answered_at or r.caller_answered_at
+            elif isinstance(r, kinds.TransferConnected):
+                legs[r.leg_id]["answered_at"] = legs[r.leg_id]["answered_at"] or r.answered_at
             elif isinstance(r, kinds.CallerAnswered):
                 row = rows[r.call_id]
                 row.caller_answered_at = row.caller_answered_at or r.answered_at

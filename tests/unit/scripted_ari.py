@@ -114,6 +114,22 @@ class ScriptedAri:
         self._send(ev.ChannelHangupRequest, channel, cause=cause)
         self._destroy(channel, cause)
 
+    def refer(self, channel_id: str, destination: str, replaces: str | None = None) -> None:
+        """The phone on ``channel_id`` sends a REFER (a blind transfer to
+        ``destination``; with ``replaces``, an attended one): Asterisk answers
+        202 and tells the application (transfers handled by ARI)."""
+        channel = self.channels[channel_id]
+        self.emit(ev.ChannelTransfer(
+            timestamp=stamp(self.now()),
+            referred_by=ev.ReferredBy(source_channel=ev.Channel(id=channel.id,
+                                                                state=channel.state)),
+            refer_to=ev.ReferTo(requested_destination=ev.RequestedDestination(
+                destination=destination, protocol_id=replaces))))
+
+    def progress_told(self, channel_id: str) -> list[str]:
+        """The transfer progress states told to the phone on ``channel_id``, in order."""
+        return [r["state"] for r in self.made("transfer_progress") if r.args[0] == channel_id]
+
     def press(self, channel_id: str, digit: str) -> None:
         self._send(ev.ChannelDtmfReceived, self.channels[channel_id], digit=digit)
 
@@ -167,6 +183,15 @@ class ScriptedAri:
             self._after(channel, 0.2, lambda: self._end_dial(channel, "BUSY", 17))
         elif phone.answer_after_s is not None:
             self._after(channel, phone.answer_after_s, lambda: self._answer(channel, phone))
+
+    async def transfer_progress(self, channel_id: str, state: str) -> None:
+        self._request("transfer_progress", channel_id, state=state)
+        channel = self._existing(channel_id)
+        # As Asterisk does: the progress is told back as an event with its state.
+        self.emit(ev.ChannelTransfer(
+            timestamp=stamp(self.now()), state=state,
+            referred_by=ev.ReferredBy(source_channel=ev.Channel(id=channel.id,
+                                                                state=channel.state))))
 
     async def get_variable(self, channel_id: str, name: str) -> str:
         self._request("get_variable", channel_id, variable=name)

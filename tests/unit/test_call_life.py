@@ -44,7 +44,7 @@ async def test_the_first_phone_answers_and_the_caller_hangs_up(tmp_path: Path) -
                                    "add_to_bridge", "answer", "add_to_bridge"]
     assert lab.ari.made("create_channel")[0]["variables"] == {
         "CALLERID(num)": "13800138000", "CALLERID(name)": "4001234567",
-        "HOTLINE_PHONE_ID": "1"}
+        "HOTLINE_PHONE_ID": "1", "PJSIP_TRANSFER_HANDLING()": "ari-only"}
 
 
 async def test_the_phone_hangs_up_first(tmp_path: Path) -> None:
