@@ -32,6 +32,9 @@ BUILD = Info("hotline_router_build", "The router's version and the Python it run
 BUILD.info({"version": __version__, "python": platform.python_version()})
 ARI_CONNECTED = Gauge("hotline_router_ari_connected",
                       "1 while the ARI event websocket is connected", registry=REGISTRY)
+ARI_REQUESTS = Counter("hotline_router_ari_requests",
+                       "ARI requests sent, by transport (websocket or http)", ["transport"],
+                       registry=REGISTRY)
 
 CALLS = Counter("hotline_router_calls", "Calls handled, by hotline and outcome",
                 ["hotline", "outcome"], registry=REGISTRY)

@@ -27,6 +27,7 @@ import structlog
 from router import asterisk_lease, db, gauges, heartbeat, http, metrics, reconcile, records, region
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
+from router.ari.websocket_rest import WebSocketRest
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
@@ -63,8 +64,10 @@ class Router:
         self._hurry = asyncio.Event()  # second signal: end live calls now
         self.max_call_s = settings.max_call_s
         self.seat_guard_s = settings.seat_guard_s
+        rest = WebSocketRest() if settings.ari_transport == "auto" else None
+        ari.websocket = rest
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
-                                  [self.app], self.on_event, self._connected)
+                                  [self.app], self.on_event, self._connected, rest=rest)
         self.config = ConfigWatcher(settings.database_url)
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,

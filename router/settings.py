@@ -45,6 +45,10 @@ class Settings:
     # environment variable to whoever may read the process's environment.
     ari_password_file: str = ""
     ari_app: str = "hotline-router"
+    # How ARI requests travel: "auto" sends them on the event websocket when
+    # Asterisk answers there (20.14, 21.9, 22.4 and later), else over HTTP;
+    # "http" always over HTTP.
+    ari_transport: str = "auto"
     # Identifies this router's claims and records; stable across restarts.
     router_id: str = ""
     # Health endpoints; loopback unless the operator says otherwise.
@@ -234,6 +238,8 @@ def validate(settings: Settings) -> None:
     if urlsplit(settings.ari_url).username is not None:  # it would reach the router id and logs
         problems.append("ari_url must not carry a user or password: use ari_user and "
                         "ari_password")
+    if settings.ari_transport not in ("auto", "http"):
+        problems.append("ari_transport must be auto or http")
     if settings.notify_dispatch not in ("daemon", "off"):
         problems.append("notify_dispatch must be daemon or off")
     if not 0 < settings.notify_timeout_s <= 300:

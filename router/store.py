@@ -59,6 +59,10 @@ T = TypeVar("T")
 FENCE_AT_LEASE_SHARE = 0.8
 
 
+# PostgreSQL's "cannot execute … in a read-only transaction" (Appendix A).
+READ_ONLY_SQL_TRANSACTION = "25006"
+
+
 class Unavailable(Exception):
     """The database did not answer."""
 
@@ -70,8 +74,12 @@ def unreachable(exc: BaseException) -> bool:
     killed (``pg_terminate_backend``: admin shutdown, then a closed
     connection), a connection left mid-operation by a cancelled request
     (InternalClientError "another operation is in progress"), a pool that
-    cannot open a new connection. The write it interrupted may or may not have
-    committed; every write is idempotent, so it is spooled and replayed.
+    cannot open a new connection, no host of a multi-host URL taking writes
+    (``target_session_attrs=read-write`` during a switchover), and a server
+    that is a read-only standby now (SQLSTATE 25006: a connection made before
+    it was demoted, or a URL without ``target_session_attrs``). The write it
+    interrupted may or may not have committed; every write is idempotent, so
+    it is spooled and replayed.
     """
     if isinstance(exc, ValueError):
         # asyncpg's own DataError ("invalid input for query argument") and
@@ -82,8 +90,10 @@ def unreachable(exc: BaseException) -> bool:
                   | asyncpg.exceptions.InternalClientError):
         return True
     if isinstance(exc, asyncpg.PostgresError):
-        # connection exception, operator intervention (shutdown), out of resources
-        return str(getattr(exc, "sqlstate", "") or "")[:2] in ("08", "57", "53")
+        # connection exception, operator intervention (shutdown), out of
+        # resources; a read-only standby: the primary is elsewhere for now
+        sqlstate = str(getattr(exc, "sqlstate", "") or "")
+        return sqlstate[:2] in ("08", "57", "53") or sqlstate == READ_ONLY_SQL_TRANSACTION
     return False
 
 

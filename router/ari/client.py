@@ -10,9 +10,14 @@ import base64
 import contextlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+from router import metrics
+
+if TYPE_CHECKING:
+    from router.ari.websocket_rest import WebSocketRest
 
 # AriError.status when no HTTP answer came back at all.
 UNREACHABLE = 0
@@ -34,7 +39,8 @@ def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
-def _query(params: Mapping[str, object | None]) -> dict[str, str]:
+def query_text(params: Mapping[str, object | None]) -> dict[str, str]:
+    """Query parameters as ARI reads them: None left out, booleans as true/false."""
     return {k: _text(v) for k, v in params.items() if v is not None}
 
 
@@ -45,7 +51,11 @@ def _text(value: object) -> str:
 
 
 class AriClient:
-    """The REST half of ARI. One instance per Asterisk server."""
+    """The REST half of ARI. One instance per Asterisk server.
+
+    Requests go over the event websocket when ``websocket`` is set and its
+    connection answers requests (router/ari/websocket_rest.py), else over HTTP.
+    """
 
     def __init__(self, base_url: str, user: str, password: str,
                  timeout_s: float = 5.0) -> None:
@@ -53,6 +63,7 @@ class AriClient:
         self._headers = {"Authorization": basic_auth(user, password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self.websocket: WebSocketRest | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -74,9 +85,18 @@ class AriClient:
         Raises AriError: with the HTTP status, or status 0 when Asterisk could
         not be reached at all (connection refused, reset, or timed out).
         """
+        if self.websocket is not None and self.websocket.usable:
+            return await self.websocket.request(method, path, params, body)
+        return await self.http_request(method, path, params, body)
+
+    async def http_request(self, method: str, path: str,
+                           params: Mapping[str, object | None] | None = None,
+                           body: Any = None) -> Any:
+        """:meth:`request` over HTTP, whatever the websocket can do."""
         url = f"{self.base_url}/ari{path}"
+        metrics.ARI_REQUESTS.labels(transport="http").inc()
         try:
-            async with self.session.request(method, url, params=_query(params or {}),
+            async with self.session.request(method, url, params=query_text(params or {}),
                                             json=body) as response:
                 text = await response.text()
                 if response.status >= 400:

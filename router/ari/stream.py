@@ -20,6 +20,7 @@ import structlog
 from router import metrics
 from router.ari import events
 from router.ari.client import basic_auth
+from router.ari.websocket_rest import WebSocketRest
 
 log = structlog.get_logger("router.ari")
 
@@ -28,7 +29,8 @@ class EventStream:
     def __init__(self, base_url: str, user: str, password: str, apps: Sequence[str],
                  on_event: Callable[[events.AnyEvent | events.OtherEvent], None],
                  on_connected: Callable[[], Coroutine[Any, Any, None]] | None = None,
-                 backoff_initial_s: float = 0.2, backoff_max_s: float = 10.0) -> None:
+                 backoff_initial_s: float = 0.2, backoff_max_s: float = 10.0,
+                 rest: WebSocketRest | None = None) -> None:
         self._url = (base_url.rstrip("/").replace("http://", "ws://", 1)
                      .replace("https://", "wss://", 1) + "/ari/events")
         self._params = {"app": ",".join(apps), "subscribeAll": "false"}
@@ -36,6 +38,8 @@ class EventStream:
         self._user = user
         self._on_event = on_event
         self._on_connected = on_connected
+        # Requests and their responses share the socket with the events.
+        self._rest = rest
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
         self.connected = asyncio.Event()
@@ -58,9 +62,17 @@ class EventStream:
                         self.connections += 1
                         self.connected.set()
                         metrics.ARI_CONNECTED.set(1)
+                        if self._rest is not None:
+                            self._rest.attach(ws)
+                            probe = asyncio.ensure_future(self._rest.probe())
                         if self._on_connected is not None:
                             asyncio.get_running_loop().create_task(self._on_connected())
-                        await self._read(ws)
+                        try:
+                            await self._read(ws)
+                        finally:
+                            if self._rest is not None:
+                                probe.cancel()
+                                self._rest.detach()
                     log.warning("ari websocket closed", url=self._url)
                 except aiohttp.WSServerHandshakeError as exc:
                     if exc.status == 401:  # retried: the password may be fixed in ari.conf
@@ -90,6 +102,8 @@ class EventStream:
                 break
 
     def _dispatch(self, raw: str | bytes) -> None:
+        if self._rest is not None and self._rest.resolve(raw):
+            return
         try:
             event = events.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

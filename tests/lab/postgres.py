@@ -38,7 +38,8 @@ def _free_tcp_port() -> int:
 
 
 class PrivatePostgres:
-    """initdb, start, stop, start again; trust auth on 127.0.0.1 only."""
+    """initdb, start, stop, start again; trust auth on 127.0.0.1 only; a
+    streaming replica of it (:meth:`replica`) that can be promoted."""
 
     def __init__(self) -> None:
         self.bin = _bin_dir()
@@ -67,6 +68,20 @@ class PrivatePostgres:
     def stop(self) -> None:
         """A fast shutdown: every connection is cut at once, as in a failover."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def replica(self) -> PrivatePostgres:
+        """A streaming replica of this running server, made as an operator would
+        (``pg_basebackup -R``: the base backup and the standby's connection
+        settings); started, and read-only until :meth:`promote`."""
+        standby = PrivatePostgres()
+        standby._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                     "-D", str(standby.data), "-R", "-X", "stream", "--no-sync")
+        standby.start()
+        return standby
+
+    def promote(self) -> None:
+        """The standby becomes a primary (``pg_ctl promote``, waiting until it takes writes)."""
+        self._run("pg_ctl", "-D", str(self.data), "-w", "promote")
 
     def destroy(self) -> None:
         subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",

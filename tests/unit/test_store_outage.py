@@ -140,6 +140,9 @@ async def test_a_claim_that_may_have_landed_before_the_outage_is_released_later(
     # the client's own refusal of a value: an InterfaceError, but no outage
     (asyncpg.exceptions._base.DataError("invalid input for query argument $1"), False),
     (asyncpg.exceptions.InterfaceError("cannot perform operation: connection is closed"), True),
+    # a switchover: no host takes writes yet, or this one is a standby now
+    (asyncpg.exceptions._base.TargetServerAttributeNotMatched("none is read-write"), True),
+    (asyncpg.exceptions.ReadOnlySQLTransactionError("read-only transaction"), True),
 ])
 def test_what_counts_as_the_database_being_away(error: BaseException, away: bool) -> None:
     assert unreachable(error) is away
