@@ -179,9 +179,12 @@ class Router:
     async def _connected(self) -> None:
         """Each time the event websocket (re)connects: catch up with Asterisk."""
         try:
-            await self.ari.allow_events(self.app, ev.ROUTED_TYPES)
+            await self.ari.allow_events(self.app, ev.ALLOWED_TYPES)
         except AriError as exc:  # an older Asterisk: all events come, the extra are ignored
             log.warning("could not filter ARI events", error=str(exc))
+        if self.ari.websocket is not None:
+            # After the filter: what the probe proves is what requests will get.
+            await self.ari.websocket.probe()
         try:
             if not self._previous_run_adopted:
                 await self._adopt_previous_run()

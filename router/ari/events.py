@@ -192,6 +192,10 @@ AnyEvent = (StasisStart | StasisEnd | ChannelStateChange | ChannelHangupRequest
 # The event types the router acts on: the only ones it asks Asterisk to send.
 # (ChannelVarset alone comes several times per call, for nothing.)
 ROUTED_TYPES: tuple[str, ...] = tuple(cls.__name__ for cls in AnyEvent.__args__)
+# What the router asks Asterisk to send: its events, and the responses to
+# requests sent on the websocket (router/ari/websocket_rest.py), which travel
+# as messages of their own type and which an event filter drops like any other.
+ALLOWED_TYPES: tuple[str, ...] = (*ROUTED_TYPES, "RESTResponse")
 
 _known: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 _other = msgspec.json.Decoder(OtherEvent)

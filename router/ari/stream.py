@@ -62,16 +62,14 @@ class EventStream:
                         self.connections += 1
                         self.connected.set()
                         metrics.ARI_CONNECTED.set(1)
-                        if self._rest is not None:
+                        if self._rest is not None:  # usable once probed (on_connected)
                             self._rest.attach(ws)
-                            probe = asyncio.ensure_future(self._rest.probe())
                         if self._on_connected is not None:
                             asyncio.get_running_loop().create_task(self._on_connected())
                         try:
                             await self._read(ws)
                         finally:
                             if self._rest is not None:
-                                probe.cancel()
                                 self._rest.detach()
                     log.warning("ari websocket closed", url=self._url)
                 except aiohttp.WSServerHandshakeError as exc:

@@ -8,9 +8,11 @@ status and, as a string, the body HTTP would have returned (docs.asterisk.org,
 no HTTP request, connection pool or header parsing per step.
 
 Older Asterisks ignore such messages: the first request after each connect is
-a probe, and without an answer within :data:`PROBE_TIMEOUT_S` the router keeps
-to HTTP on that connection. Binary bodies (a recording's file) are refused
-over the websocket (406), so callers fetch those over HTTP.
+a probe (sent once the application's event filter is set, which must let
+``RESTResponse`` through), and without an answer within
+:data:`PROBE_TIMEOUT_S` the router keeps to HTTP on that connection. Binary
+bodies (a recording's file) are refused over the websocket (406), so callers
+fetch those over HTTP.
 """
 
 from __future__ import annotations

@@ -110,12 +110,15 @@ async def test_calls_and_records_survive_a_switchover_to_the_replica(
             await asyncio.sleep(0.25)
         await asyncio.to_thread(replica.promote)
         promoted_at = time.monotonic()
+        while router.metrics().value("hotline_router_database_degraded"):  # calls go on
+            assert time.monotonic() - promoted_at < 30, "the new primary was never found"
+            await asyncio.sleep(0.1)
+        back_after = time.monotonic() - promoted_at
         seen = await placed
         while (router.metrics().value("hotline_router_records_spooled")
                or router.metrics().value("hotline_router_database_degraded")):
-            assert time.monotonic() - promoted_at < 30, "the spool was not replayed"
+            assert time.monotonic() - promoted_at < 60, "the spool was not replayed"
             await asyncio.sleep(0.2)
-        back_after = time.monotonic() - promoted_at
 
         pool = await router_db.connect_pool(both(private_postgres, replica, "postgres"),
                                             min_size=1)
@@ -153,7 +156,7 @@ async def check(pool: Any, router: RouterProcess, seen: list[sipp.CallResult],
               for r, s in zip(records, seen, strict=True))
     print(f"\nswitchover: {CALLS} calls, primary stopped, replica promoted "
           f"{PROMOTE_AFTER_S:.0f} s later, up to {spooled_peak:.0f} writes spooled, "
-          f"spool replayed {back_after:.1f} s after the promotion, dropped {len(dropped)}, "
+          f"healthy again {back_after:.1f} s after the promotion, dropped {len(dropped)}, "
           f"records {len(records)}, largest billing difference {off:.3f} s", file=sys.stderr)
 
     assert degraded_seen == 1

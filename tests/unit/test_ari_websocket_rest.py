@@ -96,7 +96,10 @@ async def connected(fake: FakeAsterisk, received: list[Any]) -> AsyncIterator[Ar
         rest = WebSocketRest(timeout_s=1.0)
         client = AriClient(url, "u", "p")
         client.websocket = rest
-        stream = EventStream(url, "u", "p", ["app"], received.append, rest=rest)
+        async def probe() -> None:  # as the router does once its event filter is set
+            await rest.probe()
+
+        stream = EventStream(url, "u", "p", ["app"], received.append, probe, rest=rest)
         task = asyncio.ensure_future(stream.run())
         try:
             await asyncio.wait_for(stream.connected.wait(), 5)
@@ -179,6 +182,13 @@ async def test_a_request_not_answered_in_time_fails_as_unreachable() -> None:
             await client.answer("c1")
     assert late.value.status == UNREACHABLE
     assert "TimeoutError" in late.value.message
+
+
+def test_the_event_filter_lets_responses_through() -> None:
+    """Asterisk drops what an application's event filter does not allow, the
+    responses to websocket requests included."""
+    assert "RESTResponse" in ev.ALLOWED_TYPES
+    assert set(ev.ROUTED_TYPES) < set(ev.ALLOWED_TYPES)
 
 
 def test_an_event_is_not_taken_for_a_response() -> None:
