@@ -73,6 +73,8 @@ class PhoneState:
     last_call_ended_at: datetime | None = None
     calls_today: int = 0
     talk_ms_today: int = 0
+    presence: str = "signed_in"            # signed_in | signed_out | paused (0020)
+    offer_after: datetime | None = None    # not offered before (reject / no-answer delay)
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,12 @@ class Lookup:
         return tuple(p for p in self.hotline.phones if p.phone_id in self.states)
 
     def idle(self, phone: BoundPhone, now: datetime) -> bool:
-        """Below capacity and out of wrap-up (the claim re-checks both atomically)."""
+        """Signed in, past any reject / no-answer delay, below capacity and out of
+        wrap-up (the claim re-checks all of it atomically)."""
         state = self.states[phone.phone_id]
-        if state.active_calls >= phone.capacity:
+        if state.active_calls >= phone.capacity or state.presence != "signed_in":
+            return False
+        if state.offer_after is not None and state.offer_after > now:
             return False
         return (phone.wrap_up_s == 0 or state.last_call_ended_at is None
                 or state.last_call_ended_at + timedelta(seconds=phone.wrap_up_s) <= now)
@@ -177,6 +182,7 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key, s.active_calls, s.last_call_ended_at,
+       s.presence, s.offer_after,
        CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
        CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
 FROM hotlines h
@@ -238,7 +244,8 @@ def _bound(row: Any) -> BoundPhone:
 def _state(row: Any) -> PhoneState:
     return PhoneState(active_calls=row["active_calls"],
                       last_call_ended_at=row["last_call_ended_at"],
-                      calls_today=row["calls_today"], talk_ms_today=row["talk_ms_today"])
+                      calls_today=row["calls_today"], talk_ms_today=row["talk_ms_today"],
+                      presence=row["presence"], offer_after=row["offer_after"])
 
 
 # --- the configuration snapshot --------------------------------------------
@@ -276,7 +283,7 @@ WITH turn AS (
     ON CONFLICT (hotline_id) DO UPDATE SET calls_routed = hotline_state.calls_routed + 1
     RETURNING calls_routed - 1 AS call_number)
 SELECT (SELECT call_number FROM turn) AS call_number, {refusal_sql('$2')} AS refuses,
-       s.phone_id, s.active_calls, s.last_call_ended_at,
+       s.phone_id, s.active_calls, s.last_call_ended_at, s.presence, s.offer_after,
        CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
        CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
 FROM (VALUES (1)) AS one

@@ -32,6 +32,7 @@ from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
 from router.live_config import ConfigWatcher
 from router.notify import dispatcher as notify_dispatcher
+from router.presence import feature_call
 from router.quiet import QuietRetries
 from router.settings import Settings
 from router.spool import Spool
@@ -141,6 +142,10 @@ class Router:
             return
         exten = channel.dialplan.exten if channel.dialplan else ""
         dialled = event.args[0] if event.args else exten
+        if dialled.startswith("*"):  # a feature code dialled on a bound phone
+            self._spawn(feature_call(self.ari, self.db, self.settings, channel.id, channel.name,
+                                     dialled), f"feature-{channel.id}")
+            return
         if not _DIALLED.match(dialled):
             log.warning("dialled number is not a number", dialled=dialled[:40],
                         channel=channel.id)

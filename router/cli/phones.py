@@ -9,6 +9,7 @@ from typing import Any
 
 from router import admin, crud
 from router.cli import crud as crud_cli
+from router.cli import presence as presence_cli
 from router.cli.common import as_dict, pool
 
 # A dial string always has a slash, so an all-digit name can only be an id.
@@ -89,3 +90,4 @@ def register(sub: Any) -> None:
     parser.add_argument("--label", default="")
     parser.set_defaults(handler=add_to_hotline)
     crud_cli.register(topic, PHONES)
+    presence_cli.register(topic)

@@ -100,13 +100,17 @@ def _result_from_row(caller: str, row: dict[str, str] | None, errors: str) -> Ca
 async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold_ms: int = 2000,
                cancel_after_ms: int | None = None,
                dtmf_pcaps: tuple[tuple[int, str], ...] = (),
-               timeout_s: float = 180.0, scenario_file: Path | None = None) -> CallResult:
+               timeout_s: float = 180.0, scenario_file: Path | None = None,
+               from_port: int | None = None) -> CallResult:
     """Place one real SIP call through the lab and wait until it is over.
 
     ``scenario_file``: a caller scenario as received (e.g. a field case) instead of
     the one made from ``caller``, ``hold_ms`` …; it must log RESULT lines the same way.
+    ``from_port``: the SIP port to call from (a phone's own, see :meth:`Phone.dial`).
     """
     port, media_port = free_port_pair()
+    if from_port is not None:
+        port = from_port
     workdir = Path(tempfile.mkdtemp(prefix="call-", dir=_WORKDIR))
     scenario = workdir / "caller.xml"
     if scenario_file is not None:
@@ -162,7 +166,7 @@ class Phone:
     def log_file(self) -> Path:
         return self.workdir / "calls.log"
 
-    def start(self, attempts: int = 3) -> Phone:
+    def start(self, attempts: int = 3, port: int | None = None) -> Phone:
         scenario = self.workdir / "phone.xml"
         if self.scenario_file is not None:
             shutil.copyfile(self.scenario_file, scenario)
@@ -176,6 +180,8 @@ class Phone:
             injection = ["-inf", str(self.workdir / "inject.csv")]
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
+            if port is not None:  # its own port again (a phone that dialled out)
+                self.port = port
             self.process = subprocess.Popen(
                 [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
                  "-mp", str(media_port), "-nostdin", "-trace_logs", "-log_file",
@@ -194,6 +200,16 @@ class Phone:
 
     def results(self) -> list[dict[str, str]]:
         return parse_results(self.log_file)
+
+    async def dial(self, sip_address: str, number: str, hold_ms: int = 15_000) -> CallResult:
+        """The phone places a call from its own address (e.g. a feature code):
+        its answering side pauses meanwhile, as a desk phone's line is in use."""
+        self.stop()
+        try:
+            return await call(sip_address, number, caller=self.user, hold_ms=hold_ms,
+                              from_port=self.port, timeout_s=30)
+        finally:
+            self.start(port=self.port)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

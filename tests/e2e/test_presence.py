@@ -1,0 +1,114 @@
+"""Agents' presence with real calls: feature codes dialled on a sipp phone, and
+auto-pause after missed calls (docs/presence.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import PhoneFactory, add_hotline, legs_of, wait_for_call
+from tests.lab import sipp
+from tests.lab.asterisk import AsteriskLab
+from tests.lab.router import RouterProcess
+
+pytestmark = pytest.mark.lab
+
+
+def invites(phone: sipp.Phone) -> int:
+    """INVITEs the phone's answering side has seen (one RESULT line each)."""
+    return len(phone.results())
+
+
+async def presence_of(db: Any, phone_id: int) -> tuple[str, str | None]:
+    row = await db.fetchrow(
+        "SELECT presence, presence_reason FROM phone_state WHERE phone_id = $1", phone_id)
+    return row["presence"], row["presence_reason"]
+
+
+async def test_an_agent_pauses_from_the_phone_and_gets_no_call_until_resume(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    agent, colleague = phones(), phones()
+    ids = await add_hotline(db, hotline_number, [agent, colleague])
+    agent_id, colleague_id = ids[agent.dial_string], ids[colleague.dial_string]
+
+    heard = await agent.dial(lab.sip_address, "*7305")
+
+    # Asterisk answered to play the confirmation, then hung up on the agent.
+    assert (heard.result, heard.ended_by) == ("answered", "remote"), heard.errors
+    assert await presence_of(db, agent_id) == ("paused", "05")
+    rung_before = invites(agent)
+    for n in range(3):
+        seen = await sipp.call(lab.sip_address, hotline_number, caller=f"1390000000{n}",
+                               hold_ms=300)
+        assert seen.result == "answered", seen.errors
+    calls = await wait_for_call(db, hotline_number, count=3)
+    assert [c["answered_phone_id"] for c in calls] == [colleague_id] * 3
+    for call in calls:  # the paused agent was never even tried
+        assert [leg["phone_id"] for leg in await legs_of(db, call["id"])] == [colleague_id]
+    assert invites(agent) == rung_before
+
+    heard = await agent.dial(lab.sip_address, "*74")
+
+    assert heard.result == "answered", heard.errors
+    assert await presence_of(db, agent_id) == ("signed_in", None)
+    seen = await sipp.call(lab.sip_address, hotline_number, caller="13900000009", hold_ms=300)
+    assert seen.result == "answered", seen.errors
+    calls = await wait_for_call(db, hotline_number, count=4)
+    assert calls[-1]["answered_phone_id"] == agent_id  # first in the hunt again
+    history = await db.fetch(
+        "SELECT presence, reason, source, who FROM presence_history WHERE phone_id = $1 "
+        "ORDER BY id", agent_id)
+    assert [(r["presence"], r["reason"], r["source"]) for r in history] == [
+        ("paused", "05", "phone"), ("signed_in", None, "phone")]
+    assert all(r["who"].endswith(f"127.0.0.1:{agent.port}") for r in history)
+
+
+async def test_a_code_from_an_unknown_phone_or_an_unknown_code_is_refused(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    agent, stranger = phones(), phones()
+    ids = await add_hotline(db, hotline_number, [agent])
+
+    unknown_phone = await stranger.dial(lab.sip_address, "*72")
+    unknown_code = await agent.dial(lab.sip_address, "*79")
+    not_paused = await agent.dial(lab.sip_address, "*74")
+
+    for heard in (unknown_phone, unknown_code, not_paused):
+        assert (heard.result, heard.ended_by) == ("answered", "remote"), heard.errors
+    assert await presence_of(db, ids[agent.dial_string]) == ("signed_in", None)
+    assert await db.fetchval("SELECT count(*) FROM presence_history WHERE phone_id = $1",
+                             ids[agent.dial_string]) == 0
+    assert "feature code refused" in router.log_path.read_text()
+
+
+async def test_three_unanswered_legs_pause_the_phone_and_the_fourth_call_skips_it(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    silent, answering = phones(answer_after_ms=None), phones()
+    ids = await add_hotline(db, hotline_number, [silent, answering], ring_timeout_s=1)
+    silent_id, answering_id = ids[silent.dial_string], ids[answering.dial_string]
+    await db.execute("UPDATE hotlines SET auto_pause_after = 3 WHERE number = $1",
+                     hotline_number)
+
+    for n in range(3):
+        seen = await sipp.call(lab.sip_address, hotline_number, caller=f"1370000000{n}",
+                               hold_ms=200)
+        assert seen.result == "answered", seen.errors
+        await wait_for_call(db, hotline_number, count=n + 1)
+    assert await presence_of(db, silent_id) == ("paused", "no-answer")
+    rung_before = invites(silent)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, caller="13700000009", hold_ms=200)
+
+    assert seen.result == "answered", seen.errors
+    calls = await wait_for_call(db, hotline_number, count=4)
+    first_three = [[leg["phone_id"] for leg in await legs_of(db, c["id"])] for c in calls[:3]]
+    assert first_three == [[silent_id, answering_id]] * 3
+    assert [leg["phone_id"] for leg in await legs_of(db, calls[3]["id"])] == [answering_id]
+    assert invites(silent) == rung_before
+    (change,) = await db.fetch("SELECT * FROM presence_history WHERE phone_id = $1", silent_id)
+    assert (change["presence"], change["reason"], change["source"]) == (
+        "paused", "no-answer", "auto")
+

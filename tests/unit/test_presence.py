@@ -1,0 +1,118 @@
+"""Presence rules without a database: feature codes, recognising a phone's address,
+who a call may be offered to, and the state shown to the admin."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from router import settings as settings_module
+from router.directory import BoundPhone, Hotline, Lookup, Overflow, PhoneState
+from router.presence import (
+    Presence,
+    Request,
+    address_of,
+    derived_state,
+    endpoint_of,
+    parse_code,
+)
+from router.settings import Settings, SettingsError
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+DEFAULTS = Settings()
+
+
+@pytest.mark.parametrize(("dialled", "request_"), [
+    ("*71", Request(Presence.SIGNED_IN)),
+    ("*72", Request(Presence.SIGNED_OUT)),
+    ("*73", Request(Presence.PAUSED, "break")),
+    ("*7312", Request(Presence.PAUSED, "12")),
+    ("*74", Request(Presence.SIGNED_IN, resume=True)),
+    ("*75", None),
+    ("*711", None),          # not the sign-in code with something after it
+    ("*73x", None),
+    ("*731234567", None),    # a reason of at most 6 digits
+    ("4008001234", None),
+])
+def test_feature_codes(dialled: str, request_: Request | None) -> None:
+    assert parse_code(dialled, DEFAULTS) == request_
+
+
+def test_the_codes_are_settings() -> None:
+    custom = Settings(presence_sign_in_code="*11", presence_sign_out_code="*12",
+                      presence_pause_code="*13", presence_resume_code="*14")
+    assert parse_code("*11", custom) == Request(Presence.SIGNED_IN)
+    assert parse_code("*131", custom) == Request(Presence.PAUSED, "1")
+    assert parse_code("*71", custom) is None
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"presence_sign_in_code": "71"}, "presence_sign_in_code must be '\\*' and 1-4 digits"),
+    ({"presence_pause_code": "*7"}, "presence_pause_code \\*7 is the start of"),
+    ({"presence_resume_code": "*71"}, "is the start of"),
+])
+def test_bad_codes_are_refused_by_name(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        settings_module.validate(replace(DEFAULTS, **changes))
+
+
+@pytest.mark.parametrize(("dial_string", "address"), [
+    ("PJSIP/phones/sip:8001@10.0.0.5:5081", "10.0.0.5:5081"),
+    ("PJSIP/phones/sip:8001@10.0.0.5", "10.0.0.5:5060"),
+    ("PJSIP/phones/sip:8001@10.0.0.5:5070;transport=udp", "10.0.0.5:5070"),
+    ("PJSIP/carrier/sip:13800138000@10.1.1.1:5060", None),  # a trunk: never an identity
+    ("PJSIP/agent1", None),
+])
+def test_the_address_a_dial_string_reaches(dial_string: str, address: str | None) -> None:
+    assert address_of(dial_string) == address
+
+
+@pytest.mark.parametrize(("channel", "endpoint"), [
+    ("PJSIP/callers-0000001a", "callers"),
+    ("PJSIP/agent-one-00000002", "agent-one"),
+    ("Local/x@y-00000001;1", ""),
+])
+def test_the_endpoint_of_a_channel(channel: str, endpoint: str) -> None:
+    assert endpoint_of(channel) == endpoint
+
+
+def lookup(*states: PhoneState) -> Lookup:
+    phones = tuple(BoundPhone(phone_id=i, dial_string=f"PJSIP/p{i}", position=i, capacity=1,
+                              weight=1, wrap_up_s=0) for i in range(1, len(states) + 1))
+    hotline = Hotline(id=1, number="4008001234", enabled=True, strategy="sequential",
+                      strategy_options={}, ring_timeout_s=15, total_timeout_s=60,
+                      max_attempts=None, overflow=Overflow.BUSY, overflow_max_wait_s=60,
+                      overflow_forward_to=None, phones=phones)
+    return Lookup(hotline, {p.phone_id: s for p, s in zip(phones, states, strict=True)})
+
+
+def test_only_signed_in_phones_past_their_delay_are_offered_a_call() -> None:
+    found = lookup(PhoneState(), PhoneState(presence="paused"), PhoneState(presence="signed_out"),
+                   PhoneState(offer_after=NOW + timedelta(seconds=1)),
+                   PhoneState(offer_after=NOW))
+    assert [c.phone_id for c in found.idle_candidates(NOW)] == [1, 5]
+
+
+def row(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {"enabled": True, "presence": "signed_in", "active_calls": 0,
+                               "capacity": 1, "wrap_up_s": 0, "last_call_ended_at": None,
+                               "offer_after": None}
+    return {**base, **changes}
+
+
+@pytest.mark.parametrize(("changes", "ringing", "shown"), [
+    ({}, False, "idle"),
+    ({"enabled": False, "presence": "paused"}, False, "disabled"),
+    ({"presence": "paused"}, False, "paused"),
+    ({"presence": "signed_out"}, False, "signed out"),
+    ({"active_calls": 1}, False, "busy"),
+    ({"active_calls": 1}, True, "ringing"),
+    ({"wrap_up_s": 30, "last_call_ended_at": NOW - timedelta(seconds=10)}, False, "wrap-up"),
+    ({"wrap_up_s": 30, "last_call_ended_at": NOW - timedelta(seconds=30)}, False, "idle"),
+    ({"offer_after": NOW + timedelta(seconds=5)}, False, "delayed"),
+])
+def test_the_state_an_admin_sees(changes: dict[str, object], ringing: bool, shown: str) -> None:
+    assert derived_state(row(**changes), NOW, ringing) == shown
