@@ -129,6 +129,8 @@ class Lookup:
     states: Mapping[int, PhoneState]
     refuses_calls: bool | None = field(default=None, compare=False)
     call_number: int | None = field(default=None, compare=False)
+    # Dial strings whose endpoint Asterisk reports offline (router/endpoints.py).
+    offline: frozenset[str] = field(default=frozenset(), compare=False)
 
     @cached_property
     def phones(self) -> tuple[BoundPhone, ...]:
@@ -136,10 +138,13 @@ class Lookup:
         return tuple(p for p in self.hotline.phones if p.phone_id in self.states)
 
     def idle(self, phone: BoundPhone, now: datetime) -> bool:
-        """Signed in, past any reject / no-answer delay, below capacity and out of
-        wrap-up (the claim re-checks all of it atomically)."""
+        """Signed in, reachable (its endpoint not offline), past any reject /
+        no-answer delay, below capacity and out of wrap-up (the claim re-checks
+        all but reachability atomically)."""
         state = self.states[phone.phone_id]
         if state.active_calls >= phone.capacity or state.presence != "signed_in":
+            return False
+        if phone.dial_string in self.offline:  # unregistered: it would only fail
             return False
         if state.offer_after is not None and state.offer_after > now:
             return False

@@ -30,6 +30,7 @@ from router.ari import events as ev
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
+from router.endpoints import EndpointStates
 from router.live_config import ConfigWatcher
 from router.notify import dispatcher as notify_dispatcher
 from router.presence import feature_call
@@ -73,6 +74,9 @@ class Router:
                            timeout_s=settings.db_timeout_s,
                            lease_s=settings.router_lease_s)
         self.store.live_legs = self._live_legs
+        # Registering phones Asterisk reports unreachable are not rung.
+        self.endpoints = EndpointStates()
+        self.store.offline_endpoints = lambda: self.endpoints.offline
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
@@ -99,6 +103,10 @@ class Router:
             return
         if isinstance(event, ev.CallBroadcast):
             self._consider_broadcast(event)
+            return
+        if isinstance(event, ev.EndpointStateChange):
+            self.endpoints.note(event.endpoint.technology, event.endpoint.resource,
+                                event.endpoint.state)
             return
         if isinstance(event, ev.ApplicationReplaced):
             log.error("another connection took over this ARI application", app=self.app)
@@ -184,6 +192,10 @@ class Router:
             await self.ari.allow_events(self.app, ev.ROUTED_TYPES)
         except AriError as exc:  # an older Asterisk: all events come, the extra are ignored
             log.warning("could not filter ARI events", error=str(exc))
+        try:
+            await self.endpoints.follow(self.ari, self.app)
+        except AriError as exc:  # endpoints then count as reachable; a reconnect retries
+            log.warning("could not follow endpoint states", error=str(exc))
         try:
             if not self._previous_run_adopted:
                 await self._adopt_previous_run()

@@ -35,7 +35,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -119,6 +119,9 @@ class Store:
         # channel id -> phone id; None: not asked. Read while degraded, when the
         # database cannot say what other routers claimed just before the outage.
         self.live_legs: Callable[[], Awaitable[dict[str, int]]] | None = None
+        # Dial strings of endpoints Asterisk reports offline (router/endpoints.py):
+        # every lookup carries them, so no strategy rings one.
+        self.offline_endpoints: Callable[[], frozenset[str]] = frozenset
         self._rotation: Counter[int] = Counter()
         # Records neither the database nor the spool took, in order, behind the spooled ones.
         self.unsaved: list[AnyRecord] = []
@@ -136,6 +139,17 @@ class Store:
     # --- what a call asks ---------------------------------------------------
 
     async def find_hotline(self, number: str, new_call: bool = False) -> Lookup | None:
+        """The hotline dialled as ``number`` with its phones' busy state, or None.
+
+        Phones whose endpoint Asterisk reports offline are never idle in it.
+        """
+        lookup = await self._find_hotline(number, new_call)
+        offline = self.offline_endpoints()
+        if lookup is None or not offline:
+            return lookup
+        return replace(lookup, offline=offline)
+
+    async def _find_hotline(self, number: str, new_call: bool = False) -> Lookup | None:
         """The hotline dialled as ``number`` with its phones' busy state, or None.
 
         While degraded: from the last snapshot, with only this router's share of

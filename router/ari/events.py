@@ -143,6 +143,18 @@ class ApplicationReplaced(Event, tag=True):
     pass
 
 
+class Endpoint(msgspec.Struct, kw_only=True):
+    technology: str = ""
+    resource: str = ""
+    state: str = ""  # online | offline | unknown
+
+
+class EndpointStateChange(Event, tag=True):
+    """A registering endpoint came or went (the app subscribes to endpoint:PJSIP)."""
+
+    endpoint: Endpoint
+
+
 class OtherEvent(msgspec.Struct, kw_only=True):
     """An event type the router does not act on."""
 
@@ -157,7 +169,7 @@ class OtherEvent(msgspec.Struct, kw_only=True):
 AnyEvent = (StasisStart | StasisEnd | ChannelStateChange | ChannelHangupRequest
             | ChannelDestroyed | Dial | ChannelDtmfReceived | PlaybackStarted
             | PlaybackFinished | ChannelEnteredBridge | ChannelLeftBridge | BridgeDestroyed
-            | CallBroadcast | CallClaimed | ApplicationReplaced)
+            | CallBroadcast | CallClaimed | ApplicationReplaced | EndpointStateChange)
 
 # The event types the router acts on: the only ones it asks Asterisk to send.
 # (ChannelVarset alone comes several times per call, for nothing.)

@@ -3,13 +3,16 @@ auto-pause after missed calls (docs/presence.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import PhoneFactory, add_hotline, legs_of, wait_for_call
 from tests.lab import sipp
-from tests.lab.asterisk import AsteriskLab
+from tests.lab.asterisk import AGENT_HOST, AGENT_PASSWORD, AsteriskLab
 from tests.lab.router import RouterProcess
 
 pytestmark = pytest.mark.lab
@@ -112,3 +115,67 @@ async def test_three_unanswered_legs_pause_the_phone_and_the_fourth_call_skips_i
     assert (change["presence"], change["reason"], change["source"]) == (
         "paused", "no-answer", "auto")
 
+
+@pytest.fixture
+def desk_phone() -> Iterator[sipp.Phone]:
+    """A desk phone with its own endpoint (agent1), registering from its own address."""
+    phone = sipp.Phone(endpoint="agent1", host=AGENT_HOST).start()
+    yield phone
+    phone.stop()
+
+
+def changes_seen(router: RouterProcess, endpoint: str, state: str) -> int:
+    """How often the router has logged the endpoint's change to ``state``."""
+    return sum(1 for line in router.log_tail(chars=10**9).splitlines()
+               if "endpoint reachability changed" in line and f'"{endpoint}"' in line
+               and f'"state": "{state}"' in line)
+
+
+async def router_sees(router: RouterProcess, endpoint: str, state: str, seen_before: int,
+                      timeout_s: float = 15.0) -> int:
+    """Wait until the router has logged the endpoint's change to ``state`` once more
+    than ``seen_before`` times; returns the new count."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        count = changes_seen(router, endpoint, state)
+        if count > seen_before:
+            return count
+        assert time.monotonic() < deadline, f"the router never saw {endpoint} {state}"
+        await asyncio.sleep(0.1)
+
+
+async def test_an_unregistered_desk_phone_is_skipped_without_a_ring_attempt(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        desk_phone: sipp.Phone, hotline_number: str) -> None:
+    backup = phones()
+    ids = await add_hotline(db, hotline_number, [desk_phone, backup])
+    desk_id, backup_id = ids["PJSIP/agent1"], ids[backup.dial_string]
+    online = changes_seen(router, "PJSIP/agent1", "online")
+    offline = changes_seen(router, "PJSIP/agent1", "offline")
+
+    await desk_phone.register(lab.sip_address, AGENT_PASSWORD, expires_s=60)
+    online = await router_sees(router, "PJSIP/agent1", "online", online)
+    seen = await sipp.call(lab.sip_address, hotline_number, caller="13600000001", hold_ms=200)
+    assert seen.result == "answered", seen.errors
+    (first,) = await wait_for_call(db, hotline_number)
+    assert first["answered_phone_id"] == desk_id  # registered: it rings and answers
+
+    # Registered again for one second only: the registration lapses.
+    await desk_phone.register(lab.sip_address, AGENT_PASSWORD, expires_s=1)
+    offline = await router_sees(router, "PJSIP/agent1", "offline", offline)
+    rung_before = invites(desk_phone)
+    seen = await sipp.call(lab.sip_address, hotline_number, caller="13600000002", hold_ms=200)
+
+    assert seen.result == "answered", seen.errors
+    second = (await wait_for_call(db, hotline_number, count=2))[-1]
+    assert [leg["phone_id"] for leg in await legs_of(db, second["id"])] == [backup_id]
+    assert invites(desk_phone) == rung_before
+
+    # Back: offered again.
+    await desk_phone.register(lab.sip_address, AGENT_PASSWORD, expires_s=60)
+    await router_sees(router, "PJSIP/agent1", "online", online)
+    seen = await sipp.call(lab.sip_address, hotline_number, caller="13600000003", hold_ms=200)
+    assert seen.result == "answered", seen.errors
+    third = (await wait_for_call(db, hotline_number, count=3))[-1]
+    assert third["answered_phone_id"] == desk_id
+    await desk_phone.register(lab.sip_address, AGENT_PASSWORD, expires_s=0)

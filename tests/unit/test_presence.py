@@ -3,6 +3,7 @@ who a call may be offered to, and the state shown to the admin."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 
 from router import settings as settings_module
+from router.ari import events
 from router.directory import BoundPhone, Hotline, Lookup, Overflow, PhoneState
+from router.endpoints import EndpointStates
 from router.presence import (
     Presence,
     Request,
@@ -116,3 +119,60 @@ def row(**changes: object) -> dict[str, object]:
 ])
 def test_the_state_an_admin_sees(changes: dict[str, object], ringing: bool, shown: str) -> None:
     assert derived_state(row(**changes), NOW, ringing) == shown
+
+
+# --- device state: endpoints Asterisk reports offline --------------------------
+
+
+def test_an_endpoint_state_change_decodes() -> None:
+    raw = json.dumps({"type": "EndpointStateChange", "application": "hotline-router",
+                      "timestamp": "2026-11-30T06:00:00.000+0000",
+                      "endpoint": {"technology": "PJSIP", "resource": "agent1",
+                                   "state": "offline", "channel_ids": []}})
+    event = events.decode(raw)
+    assert isinstance(event, events.EndpointStateChange)
+    assert (event.endpoint.resource, event.endpoint.state) == ("agent1", "offline")
+    assert events.channel_of(event) is None
+    assert "EndpointStateChange" in events.ROUTED_TYPES  # let through the event filter
+
+
+def test_offline_endpoints_follow_the_events() -> None:
+    states = EndpointStates()
+    states.replace_all([
+        {"technology": "PJSIP", "resource": "agent1", "state": "offline"},
+        {"technology": "PJSIP", "resource": "agent2", "state": "online"},
+        {"technology": "PJSIP", "resource": "agent3", "state": "unknown"},
+        {"technology": "IAX2", "resource": "peer", "state": "offline"}])
+    assert states.offline == {"PJSIP/agent1"}
+    assert states.note("PJSIP", "agent2", "offline")
+    assert not states.note("PJSIP", "agent2", "offline")  # no change
+    assert states.note("PJSIP", "agent1", "online")
+    assert not states.note("IAX2", "peer", "offline")
+    assert states.offline == {"PJSIP/agent2"}
+
+
+def test_a_phone_whose_endpoint_is_offline_is_not_offered_but_uris_are() -> None:
+    found = lookup(PhoneState(), PhoneState(), PhoneState())
+    offline = replace(found, offline=frozenset({"PJSIP/p2", "PJSIP/phones"}))
+    assert [c.phone_id for c in offline.idle_candidates(NOW)] == [1, 3]
+
+
+class FakeAri:
+    def __init__(self, endpoints: list[dict[str, str]]) -> None:
+        self.endpoints = endpoints
+        self.requests: list[tuple[str, str, object]] = []
+
+    async def request(self, method: str, path: str, params: object = None) -> object:
+        self.requests.append((method, path, params))
+        return self.endpoints if method == "GET" else None
+
+
+async def test_following_subscribes_then_reads_every_endpoint() -> None:
+    ari = FakeAri([{"technology": "PJSIP", "resource": "agent1", "state": "offline"}])
+    states = EndpointStates()
+    await states.follow(ari, "hotline-router-a")
+    assert ari.requests == [
+        ("POST", "/applications/hotline-router-a/subscription",
+         {"eventSource": "endpoint:PJSIP"}),
+        ("GET", "/endpoints/PJSIP", None)]
+    assert states.offline == {"PJSIP/agent1"}
