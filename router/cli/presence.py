@@ -7,7 +7,7 @@ import getpass
 import json
 from typing import Any
 
-from router import crud, presence, zones
+from router import admin, crud, presence, zones
 from router.cli import crud as crud_cli
 from router.cli import output
 from router.cli.common import as_dict, display_zone, pool
@@ -34,17 +34,8 @@ async def set_presence(args: argparse.Namespace) -> int:
     async with pool(args) as db:
         phone_id = await _phone_id(db, args.phone)
         try:
-            if args.action == "resume":
-                changed = await presence.resume(db, phone_id, presence.Source.CLI, _who())
-                shown = "signed in"
-            else:
-                state = {"sign-in": presence.Presence.SIGNED_IN,
-                         "sign-out": presence.Presence.SIGNED_OUT,
-                         "pause": presence.Presence.PAUSED}[args.action]
-                reason = getattr(args, "reason", None)
-                changed = await presence.change(db, phone_id, state, reason,
-                                                presence.Source.CLI, _who())
-                shown = state.value.replace("_", " ") + (f" ({reason})" if reason else "")
+            with admin.refusals():  # a bad reason: the constraint's sentence, exit 2
+                changed, shown = await _change(db, phone_id, args)
         except presence.PresenceError as exc:
             raise CliError(str(exc), REFUSED) from None
     if args.json:
@@ -54,6 +45,17 @@ async def set_presence(args: argparse.Namespace) -> int:
     else:
         print(f"phone {phone_id} was already {shown}")
     return 0
+
+
+async def _change(db: Any, phone_id: int, args: argparse.Namespace) -> tuple[bool, str]:
+    """Make the change the command asks; (whether it changed, how to say the result)."""
+    if args.action == "resume":
+        return await presence.resume(db, phone_id, presence.Source.CLI, _who()), "signed in"
+    state = {"sign-in": presence.Presence.SIGNED_IN, "sign-out": presence.Presence.SIGNED_OUT,
+             "pause": presence.Presence.PAUSED}[args.action]
+    reason = getattr(args, "reason", None)
+    changed = await presence.change(db, phone_id, state, reason, presence.Source.CLI, _who())
+    return changed, state.value.replace("_", " ") + (f" ({reason})" if reason else "")
 
 
 async def _zone_and_hotline(db: Any, number: str | None) -> tuple[str, int | None]:
