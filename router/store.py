@@ -122,6 +122,9 @@ class Store:
         # Dial strings of endpoints Asterisk reports offline (router/endpoints.py):
         # every lookup carries them, so no strategy rings one.
         self.offline_endpoints: Callable[[], frozenset[str]] = frozenset
+        # Each phone's presence as last read (docs/presence.md): while the database
+        # is away a paused or signed-out phone stays unrung.
+        self.presence_seen: dict[int, str] = {}
         self._rotation: Counter[int] = Counter()
         # Records neither the database nor the spool took, in order, behind the spooled ones.
         self.unsaved: list[AnyRecord] = []
@@ -153,13 +156,18 @@ class Store:
         """The hotline dialled as ``number`` with its phones' busy state, or None.
 
         While degraded: from the last snapshot, with only this router's share of
-        the phones and its own claims as their busy state.
+        the phones, its own claims as their busy state and their presence as
+        last read.
         Raises Unavailable when the database is away and no snapshot was loaded.
         """
         if self.healthy:
             with contextlib.suppress(Unavailable):
-                return await self._run("lookup", find_hotline(self.db, number,
-                                                              self._fresh_snapshot(), new_call))
+                found = await self._run("lookup", find_hotline(self.db, number,
+                                                               self._fresh_snapshot(), new_call))
+                if found is not None:
+                    self.presence_seen.update(
+                        (phone, state.presence) for phone, state in found.states.items())
+                return found
         snapshot = self._snapshot()
         if snapshot is None:
             raise Unavailable("no configuration loaded and the database is away")
@@ -167,7 +175,9 @@ class Store:
         if hotline is None:
             return None
         busy = Counter(self.held.values())
-        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
+        return Lookup(hotline, {p.phone_id: PhoneState(
+                                    active_calls=busy[p.phone_id],
+                                    presence=self.presence_seen.get(p.phone_id, "signed_in"))
                                 for p in hotline.phones if self._mine(p.phone_id)})
 
     # --- fencing ----------------------------------------------------------------

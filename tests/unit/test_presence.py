@@ -20,6 +20,7 @@ from router.presence import (
     address_of,
     derived_state,
     endpoint_of,
+    feature_call,
     parse_code,
 )
 from router.settings import Settings, SettingsError
@@ -176,3 +177,73 @@ async def test_following_subscribes_then_reads_every_endpoint() -> None:
          {"eventSource": "endpoint:PJSIP"}),
         ("GET", "/endpoints/PJSIP", None)]
     assert states.offline == {"PJSIP/agent1"}
+
+
+# --- a feature call, with stand-ins for ARI and the database -----------------------
+
+
+class FeatureAri:
+    def __init__(self, remote: str = "127.0.0.1:5081", gone: bool = False) -> None:
+        self.remote = remote
+        self.gone = gone
+        self.continued: list[tuple[str, str, str]] = []
+
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        assert name == "CHANNEL(pjsip,remote_addr)"
+        return self.remote
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None:
+        if self.gone:
+            raise OSError("the agent hung up")
+        self.continued.append((channel_id, context, extension))
+
+
+class FeatureDb:
+    """Knows one phone (id 7) at 127.0.0.1:5081; records set_presence calls."""
+
+    def __init__(self, presence: str = "signed_in") -> None:
+        self.presence = presence
+        self.changes: list[tuple[Any, ...]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, int]]:
+        assert "FROM phones" in sql
+        return [{"id": 7}] if args[1] == "127.0.0.1:5081" else []
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        sql = " ".join(sql.split())
+        if "FROM phone_state WHERE phone_id = $1 AND presence = 'paused'" in sql:
+            if self.presence != "paused":
+                return None
+            self.changes.append((args[0], "signed_in", None, *args[1:]))
+            return True
+        if sql.startswith("SELECT presence FROM phone_state"):
+            return self.presence
+        self.changes.append(args)
+        return True
+
+
+@pytest.mark.parametrize(("dialled", "presence", "said", "change"), [
+    ("*7312", "signed_in", "paused", (7, "paused", "12", "phone", "callers 127.0.0.1:5081")),
+    ("*72", "signed_in", "signed-out", (7, "signed_out", None, "phone", "callers 127.0.0.1:5081")),
+    ("*74", "paused", "signed-in", (7, "signed_in", None, "phone", "callers 127.0.0.1:5081")),
+    ("*74", "signed_out", "refused", None),   # nothing to resume
+    ("*79", "signed_in", "refused", None),    # not a code
+])
+async def test_a_feature_call_changes_the_phone_and_says_so(
+        dialled: str, presence: str, said: str, change: tuple[Any, ...] | None) -> None:
+    ari, db = FeatureAri(), FeatureDb(presence)
+    assert await feature_call(ari, db, DEFAULTS, "c1", "PJSIP/callers-00000001", dialled) == said
+    assert ari.continued == [("c1", "phone-feature-said", said)]
+    assert db.changes == ([change] if change else [])
+
+
+async def test_a_feature_call_from_an_unknown_address_is_refused() -> None:
+    ari, db = FeatureAri(remote="127.0.0.1:6000"), FeatureDb()
+    assert await feature_call(ari, db, DEFAULTS, "c1", "PJSIP/callers-1", "*71") == "refused"
+    assert db.changes == []
+
+
+async def test_an_agent_who_hung_up_at_once_still_gets_the_change() -> None:
+    ari, db = FeatureAri(gone=True), FeatureDb()
+    assert await feature_call(ari, db, DEFAULTS, "c1", "PJSIP/callers-1", "*72") == "signed-out"
+    assert len(db.changes) == 1
