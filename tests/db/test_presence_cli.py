@@ -75,3 +75,22 @@ def test_bad_presence_input_is_refused_in_one_line(admin_url: str) -> None:
     assert refused(admin_url, "phone", "sign-out", "999999999") == "no phone 999999999"
     assert refused(admin_url, "phone", "status", "--hotline", "4009999999").startswith(
         "no hotline 4009999999")
+
+
+def test_auto_pause_and_the_delays_are_set_with_update(admin_url: str) -> None:
+    number, (phone,) = new_hotline_with_phones(admin_url, 1)
+    ok(admin_url, "hotline", "update", number, "--auto-pause-after", "3")
+    ok(admin_url, "phone", "update", str(phone), "--auto-pause-after", "2",
+       "--reject-delay", "10", "--no-answer-delay", "30")
+
+    hotline = json.loads(ok(admin_url, "hotline", "show", number, "--json"))
+    shown = json.loads(ok(admin_url, "phone", "show", str(phone), "--json"))
+
+    assert hotline["auto_pause_after"] == 3
+    assert (shown["auto_pause_after"], shown["reject_delay_s"], shown["no_answer_delay_s"],
+            shown["presence"]) == (2, 10, 30, "signed_in")
+    ok(admin_url, "phone", "update", str(phone), "--auto-pause-after", "none")
+    assert json.loads(ok(admin_url, "phone", "show", str(phone), "--json"))[
+        "auto_pause_after"] is None
+    assert "phone auto pause after must be 1 to 100 missed calls or empty" in refused(
+        admin_url, "phone", "update", str(phone), "--auto-pause-after", "0")

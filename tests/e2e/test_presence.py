@@ -23,6 +23,15 @@ def invites(phone: sipp.Phone) -> int:
     return len(phone.results())
 
 
+async def metric_reaches(router: RouterProcess, name: str, at_least: float, timeout_s: float = 10,
+                         **labels: str) -> None:
+    """Until the router's /metrics shows ``name`` at ``at_least`` or more."""
+    deadline = time.monotonic() + timeout_s
+    while router.metrics().value(name, **labels) < at_least:
+        assert time.monotonic() < deadline, f"{name}{labels} stayed below {at_least}"
+        await asyncio.sleep(0.2)
+
+
 async def presence_of(db: Any, phone_id: int) -> tuple[str, str | None]:
     row = await db.fetchrow(
         "SELECT presence, presence_reason FROM phone_state WHERE phone_id = $1", phone_id)
@@ -41,6 +50,8 @@ async def test_an_agent_pauses_from_the_phone_and_gets_no_call_until_resume(
     # Asterisk answered to play the confirmation, then hung up on the agent.
     assert (heard.result, heard.ended_by) == ("answered", "remote"), heard.errors
     assert await presence_of(db, agent_id) == ("paused", "05")
+    await metric_reaches(router, "hotline_router_presence_codes_total", 1, outcome="paused")
+    await metric_reaches(router, "hotline_router_phones_by_presence", 1, presence="paused")
     rung_before = invites(agent)
     for n in range(3):
         seen = await sipp.call(lab.sip_address, hotline_number, caller=f"1390000000{n}",
