@@ -193,7 +193,8 @@ class Router:
         except AriError as exc:  # an older Asterisk: all events come, the extra are ignored
             log.warning("could not filter ARI events", error=str(exc))
         try:
-            await self.endpoints.follow(self.ari, self.app)
+            await self.endpoints.follow(self.ari, self.app, self._bound_dial_strings(),
+                                        afresh=True)
         except AriError as exc:  # endpoints then count as reachable; a reconnect retries
             log.warning("could not follow endpoint states", error=str(exc))
         try:
@@ -222,6 +223,25 @@ class Router:
             if released:
                 log.warning("released claims no live call holds", claims=released)
             self._previous_run_adopted = True
+
+    def _bound_dial_strings(self) -> set[str]:
+        """Every enabled bound phone's dial string, as configured now."""
+        snapshot = self.config.snapshot
+        if snapshot is None:
+            return set()
+        return {p.dial_string for h in snapshot.hotlines.values() for p in h.phones}
+
+    async def _follow_endpoints(self) -> None:
+        """Keep following the endpoints of the bound phones as the configuration
+        changes (router/endpoints.py); the first follow is made on connecting."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            bound = self._bound_dial_strings()
+            if self.stream.connected.is_set() and self.endpoints.wants(bound):
+                try:
+                    await self.endpoints.follow(self.ari, self.app, bound)
+                except (TimeoutError, AriError, OSError) as exc:
+                    log.warning("could not follow endpoint states", error=str(exc))
 
     async def _heartbeats(self) -> None:
         """Say we are alive; learn who else is; adopt the calls of routers that died."""
@@ -328,6 +348,7 @@ class Router:
         runner = await http.start(self.settings.http_listen, self.readiness)
         background = [
             self._spawn(self._heartbeats(), "heartbeats"),
+            self._spawn(self._follow_endpoints(), "endpoint-states"),
             self._spawn(self.store.watch(), "database-watch"),
             self._spawn(self.config.run(), "config-watcher"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),

@@ -142,6 +142,15 @@ def changes_seen(router: RouterProcess, endpoint: str, state: str) -> int:
                and f'"state": "{state}"' in line)
 
 
+async def follows(router: RouterProcess, endpoint: str, timeout_s: float = 15.0) -> None:
+    """Until the router follows the endpoint's state (it does for bound phones)."""
+    deadline = time.monotonic() + timeout_s
+    while not any("following an endpoint's state" in line and f'"{endpoint}"' in line
+                  for line in router.log_tail(chars=10**9).splitlines()):
+        assert time.monotonic() < deadline, f"the router never followed {endpoint}"
+        await asyncio.sleep(0.1)
+
+
 async def router_sees(router: RouterProcess, endpoint: str, state: str, seen_before: int,
                       timeout_s: float = 15.0) -> int:
     """Wait until the router has logged the endpoint's change to ``state`` once more
@@ -161,8 +170,8 @@ async def test_an_unregistered_desk_phone_is_skipped_without_a_ring_attempt(
     backup = phones()
     ids = await add_hotline(db, hotline_number, [desk_phone, backup])
     desk_id, backup_id = ids["PJSIP/agent1"], ids[backup.dial_string]
+    await follows(router, "PJSIP/agent1")  # the router watches the phone it now has bound
     online = changes_seen(router, "PJSIP/agent1", "online")
-    offline = changes_seen(router, "PJSIP/agent1", "offline")
 
     await desk_phone.register(lab.sip_address, AGENT_PASSWORD, expires_s=60)
     online = await router_sees(router, "PJSIP/agent1", "online", online)
@@ -172,6 +181,7 @@ async def test_an_unregistered_desk_phone_is_skipped_without_a_ring_attempt(
     assert first["answered_phone_id"] == desk_id  # registered: it rings and answers
 
     # Registered again for one second only: the registration lapses.
+    offline = changes_seen(router, "PJSIP/agent1", "offline")
     await desk_phone.register(lab.sip_address, AGENT_PASSWORD, expires_s=1)
     offline = await router_sees(router, "PJSIP/agent1", "offline", offline)
     rung_before = invites(desk_phone)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from router import settings as settings_module
-from router.ari import events
+from router.ari import AriError, events
 from router.directory import BoundPhone, Hotline, Lookup, Overflow, PhoneState
 from router.endpoints import EndpointStates
 from router.presence import (
@@ -137,13 +137,16 @@ def test_an_endpoint_state_change_decodes() -> None:
     assert "EndpointStateChange" in events.ROUTED_TYPES  # let through the event filter
 
 
-def test_offline_endpoints_follow_the_events() -> None:
+async def test_offline_endpoints_follow_the_events() -> None:
     states = EndpointStates()
-    states.replace_all([
+    ari = FakeAri([
         {"technology": "PJSIP", "resource": "agent1", "state": "offline"},
         {"technology": "PJSIP", "resource": "agent2", "state": "online"},
         {"technology": "PJSIP", "resource": "agent3", "state": "unknown"},
+        {"technology": "PJSIP", "resource": "callers", "state": "offline"},  # not a phone
         {"technology": "IAX2", "resource": "peer", "state": "offline"}])
+    await states.follow(ari, "app", ["PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent3",
+                                     "IAX2/peer"], afresh=True)
     assert states.offline == {"PJSIP/agent1"}
     assert states.note("PJSIP", "agent2", "offline")
     assert not states.note("PJSIP", "agent2", "offline")  # no change
@@ -159,24 +162,46 @@ def test_a_phone_whose_endpoint_is_offline_is_not_offered_but_uris_are() -> None
 
 
 class FakeAri:
-    def __init__(self, endpoints: list[dict[str, str]]) -> None:
+    def __init__(self, endpoints: list[dict[str, str]], refuse: str = "") -> None:
         self.endpoints = endpoints
+        self.refuse = refuse
         self.requests: list[tuple[str, str, object]] = []
 
-    async def request(self, method: str, path: str, params: object = None) -> object:
+    async def request(self, method: str, path: str, params: Any = None) -> object:
+        if params and params.get("eventSource") == self.refuse:
+            raise AriError(method, path, 422, "no such endpoint")
         self.requests.append((method, path, params))
-        return self.endpoints if method == "GET" else None
+        if method == "GET" and path == "/endpoints/PJSIP":
+            return self.endpoints
+        if method == "GET":
+            return {"technology": "PJSIP", "resource": path.rpartition("/")[2],
+                    "state": "offline"}
+        return None
 
 
-async def test_following_subscribes_then_reads_every_endpoint() -> None:
-    ari = FakeAri([{"technology": "PJSIP", "resource": "agent1", "state": "offline"}])
+async def test_only_the_bound_phones_endpoints_are_followed() -> None:
+    ari = FakeAri([{"technology": "PJSIP", "resource": "agent1", "state": "offline"}],
+                  refuse="endpoint:PJSIP/gone")
     states = EndpointStates()
-    await states.follow(ari, "hotline-router-a")
+    bound = ["PJSIP/agent1", "PJSIP/phones/sip:8001@10.0.0.5:5060", "Local/1@x", "PJSIP/gone"]
+    await states.follow(ari, "app-a", bound, afresh=True)
     assert ari.requests == [
-        ("POST", "/applications/hotline-router-a/subscription",
-         {"eventSource": "endpoint:PJSIP"}),
+        ("POST", "/applications/app-a/subscription", {"eventSource": "endpoint:PJSIP/agent1"}),
         ("GET", "/endpoints/PJSIP", None)]
     assert states.offline == {"PJSIP/agent1"}
+    assert not states.wants(bound)  # PJSIP/gone is asked again only after a reconnect
+    assert not states.note("PJSIP", "callers", "offline")  # no bound phone's endpoint
+
+    ari.requests.clear()
+    ari.refuse = ""
+    assert states.wants(["PJSIP/agent2"])
+    await states.follow(ari, "app-a", ["PJSIP/agent2"])
+    assert ari.requests == [
+        ("POST", "/applications/app-a/subscription", {"eventSource": "endpoint:PJSIP/agent2"}),
+        ("GET", "/endpoints/PJSIP/agent2", None),  # a phone bound since: its state now
+        ("DELETE", "/applications/app-a/subscription", {"eventSource": "endpoint:PJSIP/agent1"})]
+    assert states.offline == {"PJSIP/agent2"}  # agent1 is no phone's any more
+    assert not states.wants(["PJSIP/agent2"])
 
 
 # --- a feature call, with stand-ins for ARI and the database -----------------------
