@@ -59,6 +59,11 @@ GRANT INSERT, UPDATE, DELETE ON local_contexts TO hotline_router_admin;  -- `loc
 -- the outbox: an adjustment that takes a balance below its threshold enqueues.
 GRANT INSERT, UPDATE, DELETE ON notify_targets TO hotline_router_admin;
 GRANT INSERT, UPDATE ON notification_outbox TO hotline_router_admin;
+-- Presence (0020): sign in, sign out, pause and resume (set_presence()); every
+-- change is logged by a trigger as the changing role. The daemon changes it
+-- for feature codes dialled on a phone and for auto-pause.
+GRANT UPDATE (presence, presence_reason) ON phone_state TO hotline_router_admin;
+GRANT INSERT ON presence_history TO hotline_router_daemon, hotline_router_admin;
 
 -- The web console and API (0011). The web process logs in as a member of
 -- hotline_router_web, which by itself may only look tokens up; for each

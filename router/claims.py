@@ -1,7 +1,8 @@
 """Busy state shared by every router: claiming and releasing a phone.
 
 A claim is one statement: increment the phone's live-call count only while it
-is below capacity, and record the claim in the same statement. PostgreSQL
+is below capacity, signed in and past any reject / no-answer delay
+(migrations/0020_presence.sql), and record the claim in the same statement. PostgreSQL
 re-evaluates the WHERE clause on the newest row version when two routers race,
 so a phone never carries more calls than its capacity.
 """
@@ -17,6 +18,7 @@ WITH taken AS (
     FROM phones p
     WHERE s.phone_id = $1 AND p.id = s.phone_id AND p.enabled
       AND s.active_calls < p.capacity
+      AND s.presence = 'signed_in' AND (s.offer_after IS NULL OR s.offer_after <= now())
       AND (p.wrap_up_s = 0 OR s.last_call_ended_at IS NULL
            OR s.last_call_ended_at + p.wrap_up_s * interval '1 second' <= now())
     RETURNING s.phone_id)

@@ -73,6 +73,8 @@ class PhoneState:
     last_call_ended_at: datetime | None = None
     calls_today: int = 0
     talk_ms_today: int = 0
+    presence: str = "signed_in"            # signed_in | signed_out | paused (0020)
+    offer_after: datetime | None = None    # not offered before (reject / no-answer delay)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class Lookup:
     states: Mapping[int, PhoneState]
     refuses_calls: bool | None = field(default=None, compare=False)
     call_number: int | None = field(default=None, compare=False)
+    # Dial strings whose endpoint Asterisk reports offline (router/endpoints.py).
+    offline: frozenset[str] = field(default=frozenset(), compare=False)
 
     @cached_property
     def phones(self) -> tuple[BoundPhone, ...]:
@@ -134,9 +138,15 @@ class Lookup:
         return tuple(p for p in self.hotline.phones if p.phone_id in self.states)
 
     def idle(self, phone: BoundPhone, now: datetime) -> bool:
-        """Below capacity and out of wrap-up (the claim re-checks both atomically)."""
+        """Signed in, reachable (its endpoint not offline), past any reject /
+        no-answer delay, below capacity and out of wrap-up (the claim re-checks
+        all but reachability atomically)."""
         state = self.states[phone.phone_id]
-        if state.active_calls >= phone.capacity:
+        if state.active_calls >= phone.capacity or state.presence != "signed_in":
+            return False
+        if phone.dial_string in self.offline:  # unregistered: it would only fail
+            return False
+        if state.offer_after is not None and state.offer_after > now:
             return False
         return (phone.wrap_up_s == 0 or state.last_call_ended_at is None
                 or state.last_call_ended_at + timedelta(seconds=phone.wrap_up_s) <= now)
@@ -177,6 +187,7 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key, s.active_calls, s.last_call_ended_at,
+       s.presence, s.offer_after,
        CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
        CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
 FROM hotlines h
@@ -238,7 +249,8 @@ def _bound(row: Any) -> BoundPhone:
 def _state(row: Any) -> PhoneState:
     return PhoneState(active_calls=row["active_calls"],
                       last_call_ended_at=row["last_call_ended_at"],
-                      calls_today=row["calls_today"], talk_ms_today=row["talk_ms_today"])
+                      calls_today=row["calls_today"], talk_ms_today=row["talk_ms_today"],
+                      presence=row["presence"], offer_after=row["offer_after"])
 
 
 # --- the configuration snapshot --------------------------------------------
@@ -276,7 +288,7 @@ WITH turn AS (
     ON CONFLICT (hotline_id) DO UPDATE SET calls_routed = hotline_state.calls_routed + 1
     RETURNING calls_routed - 1 AS call_number)
 SELECT (SELECT call_number FROM turn) AS call_number, {refusal_sql('$2')} AS refuses,
-       s.phone_id, s.active_calls, s.last_call_ended_at,
+       s.phone_id, s.active_calls, s.last_call_ended_at, s.presence, s.offer_after,
        CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
        CASE WHEN s.stats_day = stats_today() THEN s.talk_ms_today ELSE 0 END AS talk_ms_today
 FROM (VALUES (1)) AS one

@@ -1,6 +1,6 @@
 """Gauges read from the database now and then, rather than counted in process.
 
-Busy phones are shared by every router, so only the database knows them.
+Busy phones and presence are shared by every router, so only the database knows them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,18 @@ WHERE s.active_calls >= p.capacity
 """
 
 
+_PRESENCE = """
+SELECT s.presence, count(*) AS n FROM phone_state s JOIN phones p ON p.id = s.phone_id
+WHERE p.enabled GROUP BY s.presence
+"""
+PRESENCES = ("signed_in", "signed_out", "paused")
+
+
 async def refresh_once(db: Any) -> None:
     metrics.BUSY_PHONES.set(await db.fetchval(_BUSY_PHONES))
+    counts = {row["presence"]: row["n"] for row in await db.fetch(_PRESENCE)}
+    for presence in PRESENCES:
+        metrics.PHONES_BY_PRESENCE.labels(presence=presence).set(counts.get(presence, 0))
 
 
 async def refresh_forever(db: Any, every_s: float) -> None:

@@ -116,3 +116,11 @@ NOTIFICATION_DELAY_SECONDS = Histogram(
     "hotline_router_notification_delay_seconds",
     "From the event (a call's end, a phone starting to ring) to its notification being sent",
     ["event"], buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300), registry=REGISTRY)
+PHONES_BY_PRESENCE = Gauge(
+    "hotline_router_phones_by_presence",
+    "Enabled phones by presence: signed_in, signed_out, paused (all routers)",
+    ["presence"], registry=REGISTRY)
+PRESENCE_CODES = Counter(
+    "hotline_router_presence_codes",
+    "Feature codes dialled on phones, by what the agent heard: signed-in, signed-out, "
+    "paused, refused", ["outcome"], registry=REGISTRY)

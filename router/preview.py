@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,8 @@ class BoundRow:
     active_calls: int
     wrap_up_s: int
     last_call_ended_at: datetime | None
+    presence: str = "signed_in"        # signed_in | signed_out | paused (docs/presence.md)
+    presence_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class PhoneState:
     phone_id: int
     label: str
     dial_string: str
-    state: str        # idle | busy | wrap-up | disabled | unregistered | no such endpoint
+    state: str        # idle | busy | wrap-up | disabled | paused | signed out | unregistered
+                      # | no such endpoint
     detail: str = ""  # "binding disabled", "1 of 1 calls", "until 10:00:05"
     wave: int | None = None  # the wave it rings in (1 first), None: not rung
 
@@ -67,11 +70,15 @@ def ring_preview(lookup: Lookup, bound: Sequence[BoundRow], group: Group, now: d
     """The group's phones and states, and the waves a call at ``now`` would ring.
 
     ``registration``: ARI's endpoint state per phone id where known ('online',
-    'offline', 'missing'); a phone Asterisk reports unreachable still rings
-    (the router does not ask) but is shown as such.
+    'offline', 'missing'); an offline one is skipped, as the router skips it
+    (router/endpoints.py); a missing one still rings (and fails) but is shown so.
     """
     registration = registration or {}
     by_id = {row.phone_id: row for row in bound}
+    offline = frozenset(by_id[phone].dial_string for phone, state in registration.items()
+                        if state == "offline" and phone in by_id)
+    if offline:
+        lookup = replace(lookup, offline=lookup.offline | offline)
     members = ([m.phone_id for m in group.members] if group.members is not None
                else [row.phone_id for row in bound])
     strategy, options = _strategy(group)
@@ -112,6 +119,10 @@ def _state(row: BoundRow, now: datetime, registered: str | None, wave: int | Non
         return state("disabled", "binding disabled for this hotline")
     if not row.phone_enabled:
         return state("disabled", "phone disabled")
+    if row.presence == "paused":
+        return state("paused", f"reason {row.presence_reason}")
+    if row.presence == "signed_out":
+        return state("signed out", "the agent signed out")
     if row.active_calls >= row.capacity:
         return state("busy", f"{row.active_calls} of {row.capacity} call(s)")
     if row.wrap_up_s and row.last_call_ended_at is not None:

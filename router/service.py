@@ -31,8 +31,10 @@ from router.ari.websocket_rest import WebSocketRest
 from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
+from router.endpoints import EndpointStates
 from router.live_config import ConfigWatcher
 from router.notify import dispatcher as notify_dispatcher
+from router.presence import feature_call
 from router.quiet import QuietRetries
 from router.settings import Settings
 from router.spool import Spool
@@ -75,6 +77,9 @@ class Router:
                            timeout_s=settings.db_timeout_s,
                            lease_s=settings.router_lease_s)
         self.store.live_legs = self._live_legs
+        # Registering phones Asterisk reports unreachable are not rung.
+        self.endpoints = EndpointStates()
+        self.store.offline_endpoints = lambda: self.endpoints.offline
         # The last heartbeat of this router's previous run: its calls were known
         # to be up until then.
         self._previous_seen: datetime | None = None
@@ -101,6 +106,10 @@ class Router:
             return
         if isinstance(event, ev.CallBroadcast):
             self._consider_broadcast(event)
+            return
+        if isinstance(event, ev.EndpointStateChange):
+            self.endpoints.note(event.endpoint.technology, event.endpoint.resource,
+                                event.endpoint.state)
             return
         if isinstance(event, ev.ApplicationReplaced):
             log.error("another connection took over this ARI application", app=self.app)
@@ -144,6 +153,10 @@ class Router:
             return
         exten = channel.dialplan.exten if channel.dialplan else ""
         dialled = event.args[0] if event.args else exten
+        if dialled.startswith("*"):  # a feature code dialled on a bound phone
+            self._spawn(feature_call(self.ari, self.db, self.settings, channel.id, channel.name,
+                                     dialled), f"feature-{channel.id}")
+            return
         if not _DIALLED.match(dialled):
             log.warning("dialled number is not a number", dialled=dialled[:40],
                         channel=channel.id)
@@ -186,6 +199,11 @@ class Router:
             # After the filter: what the probe proves is what requests will get.
             await self.ari.websocket.probe()
         try:
+            await self.endpoints.follow(self.ari, self.app, self._bound_dial_strings(),
+                                        afresh=True)
+        except AriError as exc:  # endpoints then count as reachable; a reconnect retries
+            log.warning("could not follow endpoint states", error=str(exc))
+        try:
             if not self._previous_run_adopted:
                 await self._adopt_previous_run()
             else:
@@ -211,6 +229,25 @@ class Router:
             if released:
                 log.warning("released claims no live call holds", claims=released)
             self._previous_run_adopted = True
+
+    def _bound_dial_strings(self) -> set[str]:
+        """Every enabled bound phone's dial string, as configured now."""
+        snapshot = self.config.snapshot
+        if snapshot is None:
+            return set()
+        return {p.dial_string for h in snapshot.hotlines.values() for p in h.phones}
+
+    async def _follow_endpoints(self) -> None:
+        """Keep following the endpoints of the bound phones as the configuration
+        changes (router/endpoints.py); the first follow is made on connecting."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            bound = self._bound_dial_strings()
+            if self.stream.connected.is_set() and self.endpoints.wants(bound):
+                try:
+                    await self.endpoints.follow(self.ari, self.app, bound)
+                except (TimeoutError, AriError, OSError) as exc:
+                    log.warning("could not follow endpoint states", error=str(exc))
 
     async def _heartbeats(self) -> None:
         """Say we are alive; learn who else is; adopt the calls of routers that died."""
@@ -317,6 +354,7 @@ class Router:
         runner = await http.start(self.settings.http_listen, self.readiness)
         background = [
             self._spawn(self._heartbeats(), "heartbeats"),
+            self._spawn(self._follow_endpoints(), "endpoint-states"),
             self._spawn(self.store.watch(), "database-watch"),
             self._spawn(self.config.run(), "config-watcher"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),

@@ -89,6 +89,12 @@ class Settings:
     # Times shown to people that belong to no one hotline (tables, logs read by
     # people): a tz database name. A hotline's own times use its zone.
     display_time_zone: str = "Asia/Shanghai"
+    # Feature codes an agent dials on a bound phone (router/presence.py): sign
+    # in, sign out, pause (its reason digits follow, e.g. *7312), resume.
+    presence_sign_in_code: str = "*71"
+    presence_sign_out_code: str = "*72"
+    presence_pause_code: str = "*73"
+    presence_resume_code: str = "*74"
 
     @property
     def pinned_plan_time(self) -> datetime | None:
@@ -285,10 +291,27 @@ def validate(settings: Settings) -> None:
         if pinned is None or pinned.tzinfo is None:
             problems.append("plan_clock must be an ISO 8601 time with an offset, "
                             "e.g. 2026-10-01T10:00:00+08:00")
+    problems.extend(_feature_code_problems(settings))
     if not _known_zone(settings.display_time_zone):
         problems.append("display_time_zone must be a tz database name, e.g. Asia/Shanghai")
     if problems:
         raise SettingsError("; ".join(problems))
+
+
+def _feature_code_problems(settings: Settings) -> list[str]:
+    """Each code '*' and 1-4 digits, and none the start of another (a pause
+    code's reason digits follow it, so a longer code could never be told apart)."""
+    codes = {f.name: getattr(settings, f.name) for f in fields(settings)
+             if f.name.startswith("presence_") and f.name.endswith("_code")}
+    problems = [f"{name} must be '*' and 1-4 digits, e.g. *71" for name, code in codes.items()
+                if not re.fullmatch(r"\*[0-9]{1,4}", code)]
+    if not problems:
+        for name, code in codes.items():
+            for other, longer in codes.items():
+                if other != name and longer.startswith(code):
+                    problems.append(f"{name} {code} is the start of {other} {longer}: "
+                                    "choose codes that differ")
+    return problems
 
 
 def _known_zone(name: str) -> bool:

@@ -35,7 +35,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -130,6 +130,12 @@ class Store:
         # channel id -> phone id; None: not asked. Read while degraded, when the
         # database cannot say what other routers claimed just before the outage.
         self.live_legs: Callable[[], Awaitable[dict[str, int]]] | None = None
+        # Dial strings of endpoints Asterisk reports offline (router/endpoints.py):
+        # every lookup carries them, so no strategy rings one.
+        self.offline_endpoints: Callable[[], frozenset[str]] = frozenset
+        # Each phone's presence as last read (docs/presence.md): while the database
+        # is away a paused or signed-out phone stays unrung.
+        self.presence_seen: dict[int, str] = {}
         self._rotation: Counter[int] = Counter()
         # Records neither the database nor the spool took, in order, behind the spooled ones.
         self.unsaved: list[AnyRecord] = []
@@ -149,14 +155,30 @@ class Store:
     async def find_hotline(self, number: str, new_call: bool = False) -> Lookup | None:
         """The hotline dialled as ``number`` with its phones' busy state, or None.
 
+        Phones whose endpoint Asterisk reports offline are never idle in it.
+        """
+        lookup = await self._find_hotline(number, new_call)
+        offline = self.offline_endpoints()
+        if lookup is None or not offline:
+            return lookup
+        return replace(lookup, offline=offline)
+
+    async def _find_hotline(self, number: str, new_call: bool = False) -> Lookup | None:
+        """The hotline dialled as ``number`` with its phones' busy state, or None.
+
         While degraded: from the last snapshot, with only this router's share of
-        the phones and its own claims as their busy state.
+        the phones, its own claims as their busy state and their presence as
+        last read.
         Raises Unavailable when the database is away and no snapshot was loaded.
         """
         if self.healthy:
             with contextlib.suppress(Unavailable):
-                return await self._run("lookup", find_hotline(self.db, number,
-                                                              self._fresh_snapshot(), new_call))
+                found = await self._run("lookup", find_hotline(self.db, number,
+                                                               self._fresh_snapshot(), new_call))
+                if found is not None:
+                    self.presence_seen.update(
+                        (phone, state.presence) for phone, state in found.states.items())
+                return found
         snapshot = self._snapshot()
         if snapshot is None:
             raise Unavailable("no configuration loaded and the database is away")
@@ -164,7 +186,9 @@ class Store:
         if hotline is None:
             return None
         busy = Counter(self.held.values())
-        return Lookup(hotline, {p.phone_id: PhoneState(active_calls=busy[p.phone_id])
+        return Lookup(hotline, {p.phone_id: PhoneState(
+                                    active_calls=busy[p.phone_id],
+                                    presence=self.presence_seen.get(p.phone_id, "signed_in"))
                                 for p in hotline.phones if self._mine(p.phone_id)})
 
     # --- fencing ----------------------------------------------------------------

@@ -173,6 +173,18 @@ class ChannelTransfer(Event, tag=True):
     state: str | None = None
 
 
+class Endpoint(msgspec.Struct, kw_only=True):
+    technology: str = ""
+    resource: str = ""
+    state: str = ""  # online | offline | unknown
+
+
+class EndpointStateChange(Event, tag=True):
+    """A registering endpoint came or went (the app subscribes to endpoint:PJSIP)."""
+
+    endpoint: Endpoint
+
+
 class OtherEvent(msgspec.Struct, kw_only=True):
     """An event type the router does not act on."""
 
@@ -187,7 +199,8 @@ class OtherEvent(msgspec.Struct, kw_only=True):
 AnyEvent = (StasisStart | StasisEnd | ChannelStateChange | ChannelHangupRequest
             | ChannelDestroyed | Dial | ChannelDtmfReceived | PlaybackStarted
             | PlaybackFinished | ChannelEnteredBridge | ChannelLeftBridge | BridgeDestroyed
-            | CallBroadcast | CallClaimed | ApplicationReplaced | ChannelTransfer)
+            | CallBroadcast | CallClaimed | ApplicationReplaced | ChannelTransfer
+            | EndpointStateChange)
 
 # The event types the router acts on: the only ones it asks Asterisk to send.
 # (ChannelVarset alone comes several times per call, for nothing.)

@@ -76,12 +76,16 @@ HOTLINES = crud.TableSpec(
         crud.Field("transfer_dial", "--transfer-dial", crud.optional_text,
                    "how an allowed outside number is dialled: a dial string with {number} "
                    "in it ('none': unset)", "DIALSTRING"),
+        crud.Field("auto_pause_after", "--auto-pause-after", crud.optional_int,
+                   "pause a phone after this many of its calls in a row went unanswered "
+                   "or were rejected ('none': off; docs/presence.md)", "N"),
     ),
     select="""SELECT h.id, h.number, h.name, h.strategy, h.strategy_options, h.ring_timeout_s,
                      h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
                      h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s,
                      h.confirm_prompt, h.whisper_sound, h.ringback_sound, h.caller_id_shown,
-                     h.caller_id_prefix, h.transfer_numbers, h.transfer_dial, h.enabled,
+                     h.caller_id_prefix, h.transfer_numbers, h.transfer_dial,
+                     h.auto_pause_after, h.enabled,
                      (SELECT count(*) FROM bound_phones b WHERE b.hotline_id = h.id) AS phones,
                      h.created_at, h.updated_at
               FROM hotlines h""",

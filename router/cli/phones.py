@@ -9,6 +9,7 @@ from typing import Any
 
 from router import admin, crud
 from router.cli import crud as crud_cli
+from router.cli import presence as presence_cli
 from router.cli.common import as_dict, pool
 
 # A dial string always has a slash, so an all-digit name can only be an id.
@@ -35,8 +36,18 @@ PHONES = crud.TableSpec(
         crud.Field("capacity", "--capacity", int, "simultaneous calls", "N"),
         crud.Field("wrap_up_s", "--wrap-up", int,
                    "seconds after a call before the phone rings again", "SECONDS"),
+        crud.Field("auto_pause_after", "--auto-pause-after", crud.optional_int,
+                   "pause it after this many calls in a row went unanswered or were "
+                   "rejected ('none': the hotline's; docs/presence.md)", "N"),
+        crud.Field("reject_delay_s", "--reject-delay", int,
+                   "seconds after it rejected a call before it is offered another", "SECONDS"),
+        crud.Field("no_answer_delay_s", "--no-answer-delay", int,
+                   "seconds after it let a call ring out before it is offered another",
+                   "SECONDS"),
     ),
     select="""SELECT p.id, p.dial_string, p.label, p.capacity, p.wrap_up_s, p.enabled,
+                     p.auto_pause_after, p.reject_delay_s, p.no_answer_delay_s,
+                     s.presence, s.presence_reason, s.presence_since,
                      s.active_calls, s.last_call_ended_at,
                      (SELECT count(*) FROM bound_phones b WHERE b.phone_id = p.id) AS hotlines,
                      p.created_at
@@ -89,3 +100,4 @@ def register(sub: Any) -> None:
     parser.add_argument("--label", default="")
     parser.set_defaults(handler=add_to_hotline)
     crud_cli.register(topic, PHONES)
+    presence_cli.register(topic)

@@ -77,7 +77,8 @@ async def show(args: argparse.Namespace) -> int:
 _BOUND = """
 SELECT b.phone_id, p.dial_string, p.label, b.enabled AS binding_enabled,
        p.enabled AS phone_enabled, p.capacity, coalesce(s.active_calls, 0) AS active_calls,
-       p.wrap_up_s, s.last_call_ended_at
+       p.wrap_up_s, s.last_call_ended_at, coalesce(s.presence, 'signed_in') AS presence,
+       s.presence_reason
 FROM bound_phones b JOIN phones p ON p.id = b.phone_id
 LEFT JOIN phone_state s ON s.phone_id = p.id
 WHERE b.hotline_id = $1 ORDER BY b.position, p.id

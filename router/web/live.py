@@ -10,10 +10,9 @@ the newest view: a slow browser skips views, it never holds the hub back.
 Every ``refresh_s`` the view is read anyway (wrap-up ends, today's figures).
 
 Phone states, in order of precedence (the first that holds): ``disabled``,
-``talking``, ``ringing``, ``busy`` (no free slot: claimed by a call being
-set up), ``wrap-up``, ``idle``. A presence state (signed out, paused,
-unregistered) slots in after ``disabled``: one more entry in PHONE_STATES,
-read from its own column in :data:`_PHONES`.
+``talking``, ``ringing``, the agent's presence ``paused`` or ``signed-out``
+(docs/presence.md; a paused agent still on a call shows the call), ``busy``
+(no free slot: claimed by a call being set up), ``wrap-up``, ``idle``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,8 @@ from router.zones import HOTLINE_ZONE_SQL
 log = structlog.get_logger("router.web.live")
 
 CHANNELS = ("hotline_router_calls", "hotline_router_config")
-PHONE_STATES = ("disabled", "talking", "ringing", "busy", "wrap-up", "idle")
+PHONE_STATES = ("disabled", "talking", "ringing", "paused", "signed-out", "busy", "wrap-up",
+                "idle")
 
 _CALLS = """
 SELECT c.id, coalesce(h.number, c.dialled) AS hotline, coalesce(h.name, '') AS hotline_name,
@@ -68,6 +68,7 @@ ORDER BY c.started_at, c.id
 _PHONES = """
 SELECT p.id, p.label, p.dial_string, p.enabled, p.capacity, p.wrap_up_s,
        coalesce(s.active_calls, 0) AS active_calls, s.last_call_ended_at,
+       coalesce(s.presence, 'signed_in') AS presence, s.presence_reason,
        coalesce(open.ringing, 0) AS ringing, coalesce(open.talking, 0) AS talking,
        (SELECT coalesce(array_agg(h.number ORDER BY h.number), '{}')
         FROM bound_phones b JOIN hotlines h ON h.id = b.hotline_id
@@ -107,6 +108,10 @@ def phone_state(row: Mapping[str, Any], now: datetime) -> str:
         return "talking"
     if row["ringing"]:
         return "ringing"
+    if row["presence"] == "paused":
+        return "paused"
+    if row["presence"] == "signed_out":
+        return "signed-out"
     if row["active_calls"] >= row["capacity"]:
         return "busy"
     ended = row["last_call_ended_at"]
@@ -141,6 +146,7 @@ async def read_view(db: Any, today: list[dict[str, Any]] | None = None) -> dict[
             "id": p["id"], "label": shown(p["label"]), "dial_string": shown(p["dial_string"]),
             "state": phone_state(p, now), "hotlines": list(p["hotlines"]),
             "active_calls": p["active_calls"], "capacity": p["capacity"],
+            "pause_reason": shown(p["presence_reason"]) if p["presence_reason"] else None,
         } for p in phones],
         "today": today,
     }

@@ -32,8 +32,8 @@ from router.web.live import PHONE_STATES
 SETTINGS: web.AppKey[Any] = web.AppKey("web_settings")
 HERE = Path(__file__).parent
 
-PHONE_STATES_ZH = {"disabled": "停用", "talking": "通话中", "ringing": "振铃中", "busy": "占线",
-                   "wrap-up": "整理中", "idle": "空闲"}
+PHONE_STATES_ZH = {"disabled": "停用", "talking": "通话中", "ringing": "振铃中", "paused": "小休",
+                   "signed-out": "已签出", "busy": "占线", "wrap-up": "整理中", "idle": "空闲"}
 assert set(PHONE_STATES_ZH) == set(PHONE_STATES)
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),

@@ -175,11 +175,33 @@ def _render_config(lab: AsteriskLab) -> Path:
     (etc / "pjsip_transport.conf").write_text(
         "[transport-udp]\ntype = transport\nprotocol = udp\n"
         f"bind = 127.0.0.1:{lab.sip_port}\n")
+    (etc / "pjsip_agents.conf").write_text(_agents_config())
     for path in etc.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     etc.chmod(0o755)
     (lab.dir / "lab.json").write_text(json.dumps(asdict(lab), indent=2))
     return etc
+
+
+# Registering desk phones of the lab (dialplan/pjsip_agents.conf): sipp phones
+# register from AGENT_HOST (not the callers' 127.0.0.1, which identifies as
+# the carrier trunk) with a short expiry, so a test can let one lapse.
+AGENTS = tuple(f"agent{n}" for n in range(1, 4))
+AGENT_PASSWORD = "lab-agent-secret"
+AGENT_HOST = "127.0.0.2"
+
+
+def _agents_config() -> str:
+    # Expired contacts are swept every second, not every 30 (res_pjsip's default).
+    parts = ["[global](+)\ncontact_expiration_check_interval = 1\n"]
+    for name in AGENTS:
+        parts.append(
+            f"[{name}](endpoint-defaults)\ncontext = from-phones\nauth = {name}\naors = {name}\n\n"
+            f"[{name}]\ntype = auth\nauth_type = userpass\nusername = {name}\n"
+            f"password = {AGENT_PASSWORD}\n\n"
+            f"[{name}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
+            "minimum_expiration = 1\ndefault_expiration = 3\n")
+    return "\n".join(parts)
 
 
 def _digest(text: str) -> str:

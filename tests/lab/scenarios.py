@@ -342,3 +342,35 @@ Content-Length: 0
                     "cid=[$cid] cid_uri=[$cid_uri] " + " ".join(_time(v) for v in times)))
     out.append('<label id="end"/>\n</scenario>\n')
     return "".join(out)
+
+
+def register(user: str, password: str, expires_s: int) -> str:
+    """A desk phone registering its address as ``user`` (digest auth), for
+    ``expires_s`` seconds; 0 removes it. Logs ``RESULT result=registered``."""
+    branch = "z9hG4bK-[pid]-[call_number]-register"
+    common = f"""Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
+From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]register[call_number]
+To: <sip:{user}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+Contact: <sip:{user}@[local_ip]:[local_port]>
+Expires: {expires_s}
+Max-Forwards: 70
+User-Agent: lab-desk-phone"""
+    return (_HEADER.format(name=quoteattr("register")) + f"""<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+{common}
+CSeq: 1 REGISTER
+Content-Length: 0
+
+]]></send>
+<recv response="401" auth="true"/>
+<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+{common}
+CSeq: 2 REGISTER
+[authentication username={user} password={password}]
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+""" + _log("RESULT result=registered") + "</scenario>\n")

@@ -100,13 +100,17 @@ def _result_from_row(caller: str, row: dict[str, str] | None, errors: str) -> Ca
 async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold_ms: int = 2000,
                cancel_after_ms: int | None = None,
                dtmf_pcaps: tuple[tuple[int, str], ...] = (),
-               timeout_s: float = 180.0, scenario_file: Path | None = None) -> CallResult:
+               timeout_s: float = 180.0, scenario_file: Path | None = None,
+               from_port: int | None = None) -> CallResult:
     """Place one real SIP call through the lab and wait until it is over.
 
     ``scenario_file``: a caller scenario as received (e.g. a field case) instead of
     the one made from ``caller``, ``hold_ms`` …; it must log RESULT lines the same way.
+    ``from_port``: the SIP port to call from (a phone's own, see :meth:`Phone.dial`).
     """
     port, media_port = free_port_pair()
+    if from_port is not None:
+        port = from_port
     workdir = Path(tempfile.mkdtemp(prefix="call-", dir=_WORKDIR))
     scenario = workdir / "caller.xml"
     if scenario_file is not None:
@@ -150,19 +154,25 @@ class Phone:
     inject: tuple[str, ...] = ()
     user: str = "phone"
     port: int = 0
+    # A desk phone with its own endpoint (dialled PJSIP/<endpoint>, see
+    # Phone.register), at its own loopback address.
+    endpoint: str | None = None
+    host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="phone-",
                                                                          dir=_WORKDIR)))
 
     @property
     def dial_string(self) -> str:
+        if self.endpoint is not None:
+            return f"PJSIP/{self.endpoint}"
         return f"PJSIP/phones/sip:{self.user}@127.0.0.1:{self.port}"
 
     @property
     def log_file(self) -> Path:
         return self.workdir / "calls.log"
 
-    def start(self, attempts: int = 3) -> Phone:
+    def start(self, attempts: int = 3, port: int | None = None) -> Phone:
         scenario = self.workdir / "phone.xml"
         if self.scenario_file is not None:
             shutil.copyfile(self.scenario_file, scenario)
@@ -176,14 +186,16 @@ class Phone:
             injection = ["-inf", str(self.workdir / "inject.csv")]
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
+            if port is not None:  # its own port again (a phone that dialled out)
+                self.port = port
             self.process = subprocess.Popen(
-                [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
+                [sipp_binary(), "-sf", str(scenario), "-i", self.host, "-p", str(self.port),
                  "-mp", str(media_port), "-nostdin", "-trace_logs", "-log_file",
                  str(self.log_file), "-trace_err", "-error_file", str(self.workdir / "errors.log"),
                  *injection],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir)
             try:
-                _wait_bound(self.port, self.process)
+                _wait_bound(self.port, self.process, host=self.host)
                 return self
             except LabError as exc:
                 # A port found free a moment ago can be taken meanwhile (a live
@@ -194,6 +206,39 @@ class Phone:
 
     def results(self) -> list[dict[str, str]]:
         return parse_results(self.log_file)
+
+    async def register(self, sip_address: str, password: str, expires_s: int) -> None:
+        """Register the phone's address for its endpoint, for ``expires_s`` seconds
+        (0: unregister); its answering side pauses meanwhile, as it shares the port."""
+        assert self.endpoint is not None, "only a phone with its own endpoint registers"
+        workdir = Path(tempfile.mkdtemp(prefix="register-", dir=_WORKDIR))
+        (workdir / "register.xml").write_text(
+            scenarios.register(self.endpoint, password, expires_s))
+        self.stop()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sipp_binary(), sip_address, "-sf", str(workdir / "register.xml"),
+                "-i", self.host, "-p", str(self.port), "-m", "1", "-nostdin",
+                "-timeout", "10s", "-trace_err", "-error_file", str(workdir / "errors.log"),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=workdir)
+            _, stderr = await proc.communicate()
+            if proc.returncode != 0:
+                errors = (workdir / "errors.log").read_text(errors="replace")[-1000:] \
+                    if (workdir / "errors.log").exists() else ""
+                raise LabError(f"{self.endpoint} did not register: "
+                               f"{errors}{stderr.decode(errors='replace')[-500:]}")
+        finally:
+            self.start(port=self.port)
+
+    async def dial(self, sip_address: str, number: str, hold_ms: int = 15_000) -> CallResult:
+        """The phone places a call from its own address (e.g. a feature code):
+        its answering side pauses meanwhile, as a desk phone's line is in use."""
+        self.stop()
+        try:
+            return await call(sip_address, number, caller=self.user, hold_ms=hold_ms,
+                              from_port=self.port, timeout_s=30)
+        finally:
+            self.start(port=self.port)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -211,7 +256,8 @@ class Phone:
         self.stop()
 
 
-def _wait_bound(port: int, process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+def _wait_bound(port: int, process: subprocess.Popen[bytes], timeout_s: float = 5.0,
+                host: str = "127.0.0.1") -> None:
     """Wait until sipp listens on ``port`` (or died trying)."""
     import time
 
@@ -222,7 +268,7 @@ def _wait_bound(port: int, process: subprocess.Popen[bytes], timeout_s: float = 
             raise LabError(f"sipp phone on port {port} exited at start: {err[-1000:]}")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((host, port))
             except OSError:
                 return  # taken: sipp is listening
         time.sleep(0.02)

@@ -378,3 +378,12 @@ async def test_while_away_and_asterisk_is_silent_our_own_count_decides(
     away.live_legs = silent
     assert await away.claim(1, 1, uuid4(), uuid4())
     assert not await away.claim(1, 1, uuid4(), uuid4())
+
+
+async def test_while_away_a_phone_last_seen_paused_is_not_offered(tmp_path: Path) -> None:
+    pool = Pool()
+    away = store(tmp_path, pool)
+    away.presence_seen.update({1: "paused", 3: "signed_out"})
+    found = await away.find_hotline(NUMBER)
+    assert found is not None
+    assert [c.phone_id for c in found.idle_candidates(T0)] == [5]

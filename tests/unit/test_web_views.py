@@ -48,7 +48,7 @@ def test_the_axis_top_is_a_round_number_at_or_above_the_tallest_bar(value: int) 
 
 def row(**changes: Any) -> dict[str, Any]:
     return {"enabled": True, "talking": 0, "ringing": 0, "active_calls": 0, "capacity": 1,
-            "wrap_up_s": 30, "last_call_ended_at": None, **changes}
+            "wrap_up_s": 30, "last_call_ended_at": None, "presence": "signed_in", **changes}
 
 
 NOW = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)
@@ -60,6 +60,9 @@ NOW = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)
     ({"talking": 1, "ringing": 1, "active_calls": 2, "capacity": 2}, "talking"),
     ({"ringing": 1, "active_calls": 1}, "ringing"),
     ({"active_calls": 1}, "busy"),
+    ({"presence": "paused", "active_calls": 1}, "paused"),
+    ({"presence": "paused", "talking": 1, "active_calls": 1}, "talking"),
+    ({"presence": "signed_out"}, "signed-out"),
     ({"last_call_ended_at": NOW - timedelta(seconds=10)}, "wrap-up"),
     ({"last_call_ended_at": NOW - timedelta(seconds=31)}, "idle"),
     ({"last_call_ended_at": NOW - timedelta(seconds=10), "wrap_up_s": 0}, "idle"),

@@ -70,7 +70,8 @@
       const name = document.createElement("b");
       name.textContent = phone.label || phone.dial_string;
       const state = document.createElement("span");
-      state.textContent = labels.phoneStates[phone.state] || phone.state;
+      state.textContent = (labels.phoneStates[phone.state] || phone.state)
+        + (phone.pause_reason ? " · " + phone.pause_reason : "");
       item.append(name, state);
       item.title = phone.dial_string + " · " + phone.hotlines.join(", ");
       phones.appendChild(item);
