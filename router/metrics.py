@@ -110,3 +110,20 @@ NOTIFICATION_DELAY_SECONDS = Histogram(
     "hotline_router_notification_delay_seconds",
     "From the event (a call's end, a phone starting to ring) to its notification being sent",
     ["event"], buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300), registry=REGISTRY)
+RECORDINGS = Counter(
+    "hotline_router_recordings",
+    "Recordings Asterisk stored and this router wrote a row for, by kind (call, voicemail)",
+    ["kind"], registry=REGISTRY)
+RECORDING_BYTES = Counter(
+    "hotline_router_recording_bytes",
+    "Bytes of the recordings stored (as Asterisk holds them)", registry=REGISTRY)
+RECORDINGS_FAILED = Counter(
+    "hotline_router_recordings_failed",
+    "Recordings that failed, by stage: start (Asterisk refused to record), store (no "
+    "complete file to be found) or purge (a file Asterisk would not delete); "
+    "the call goes on either way",
+    ["stage"], registry=REGISTRY)
+RECORDINGS_PURGED = Counter(
+    "hotline_router_recordings_purged",
+    "Recordings past their retention whose files were deleted (or found gone)",
+    registry=REGISTRY)

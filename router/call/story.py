@@ -51,6 +51,7 @@ from router.call.media import CallerMedia
 from router.call.menu_walk import walk_menu
 from router.call.queue import wait_for_a_phone
 from router.call.recorder import Recorder
+from router.call.recording import CallRecording
 from router.call.services import Services
 from router.call.states import CallState, State
 from router.directory import Hotline, Lookup, Overflow
@@ -125,6 +126,7 @@ class Call:
         self.hunt: Hunt | None = None  # the hunting pass under way
         self.hunts = 0
         self.recorder = Recorder(services.store, self.log)
+        self.recording = CallRecording(self)  # the bridge's recording, if the hotline records
         self.inbox = Inbox(partial(intake.apply, self), self._caller_gone)
         self.media = CallerMedia(self)
         self.legs = Legs(self)
@@ -194,6 +196,7 @@ class Call:
             return await self.announce(REFUSALS[decision.result])
         if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
             await self.media.play(hotline.plan.sounds.greeting)
+        await self.recording.notice()  # "this call may be recorded": early media too
         group = decision.group
         if decision.menu_id is not None:
             self.state.to(State.MENU)
@@ -391,6 +394,7 @@ class Call:
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
             billed_from, leg.confirmed_at))
         self.log.info("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
+        self.recording.start()  # beside the call: a failed recording never fails it
 
     async def announce(self, outcome: Outcome) -> None:
         """Tell the unanswered caller why (early media), then hang up."""
@@ -430,6 +434,7 @@ class Call:
             if self.bridge_id:
                 await self._step("destroy the bridge",
                                  self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id)))
+            self.recording.finish()  # the bridge's end ended its recording: store it
             await self._step("close the record", self.recorder.add_and_wait(
                 CallEnded(self.id, end, outcome, self.reconciled, source)))
             await self._step("stop the recorder", self.recorder.close())

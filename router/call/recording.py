@@ -1,0 +1,140 @@
+"""Recording a call (通话录音): Asterisk records the call's bridge.
+
+The hotline's policy (router/recordings/policy.py) picks which answered calls
+are recorded. Right after the caller is bridged with the phone
+(``Call.connect``), :meth:`CallRecording.start` asks Asterisk to record the
+bridge (ARI POST /bridges/{bridgeId}/record), named after the call id, in the
+hotline's format. When the call is over (its bridge destroyed, which ends the
+recording), :meth:`CallRecording.finish` reads the stored file's size and
+length and writes a ``RecordingStored`` record through the call's store, so
+a database outage spools it rather than losing it.
+
+Both run beside the call, never in its way: a recording Asterisk refuses, or
+whose file cannot be found, is logged and counted
+(``hotline_router_recordings_failed``), and the call goes on as if unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from router import metrics
+from router.ari import AriError
+from router.recordings import audio
+from router.records.kinds import RecordingStored
+
+if TYPE_CHECKING:
+    from router.call.story import Call
+
+# How long after the call's end the stored file may take to be complete.
+FINISH_WAIT_S = 5.0
+POLL_S = 0.1
+# Recordings still being collected, so a router that stops can wait for them.
+_pending: set[asyncio.Task[None]] = set()
+
+
+def asterisk_of(ari: Any) -> str:
+    """The ARI address (host:port) that names the Asterisk holding a recording."""
+    return urlsplit(str(getattr(ari, "base_url", ""))).netloc
+
+
+class CallRecording:
+    """The recording of one call's bridge, if its hotline records it."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.name = str(call.id)
+        self.file_format: str | None = None  # set when the call is recorded
+        self.started_at: datetime | None = None
+        self._start: asyncio.Task[bool] | None = None
+
+    async def notice(self) -> None:
+        """The hotline's "this call may be recorded" sounds, before phones ring:
+        early media, so the caller is not answered (and not billed) for it."""
+        hotline = self.call.hotline
+        if hotline is not None and hotline.recording.percent and hotline.recording.notice:
+            await self.call.media.play(hotline.recording.notice)
+
+    def start(self) -> None:
+        """Start recording the bridge if the hotline records this call (never blocks)."""
+        hotline = self.call.hotline
+        if hotline is None or self.call.bridge_id is None:
+            return
+        if not hotline.recording.records(self.call.rng):
+            return
+        self.file_format = hotline.recording.file_format
+        self._start = asyncio.get_running_loop().create_task(
+            self._record(self.call.bridge_id, self.file_format), name=f"record-{self.name}")
+
+    async def _record(self, bridge_id: str, file_format: str) -> bool:
+        self.started_at = self.call.clock()
+        try:
+            await self.call.services.ari.record_bridge(bridge_id, self.name, file_format)
+        except AriError as exc:
+            self.started_at = None
+            metrics.RECORDINGS_FAILED.labels(stage="start").inc()
+            self.call.log.warning("recording not started, the call goes on unrecorded",
+                                  error=str(exc))
+            return False
+        self.call.log.info("recording started", recording=self.name, format=file_format)
+        return True
+
+    def finish(self) -> None:
+        """The call is over: collect the stored file and write its row, in a task
+        of its own (never blocks the call's end)."""
+        if self._start is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._collect(self._start),
+                                                      name=f"recorded-{self.name}")
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+
+    async def _collect(self, started: asyncio.Task[bool]) -> None:
+        if not await started or self.started_at is None or self.file_format is None:
+            return
+        ari = self.call.services.ari
+        try:
+            # The bridge's end ends the recording; stopping it too covers a
+            # bridge Asterisk would not destroy. Not live (404) is the usual.
+            await ari.stop_recording(self.name)
+            await self._until_stored()
+            size, head = await ari.recording_head(self.name, audio.HEAD_BYTES)
+            duration_ms = audio.duration_ms(self.file_format, size, head)
+        except (AriError, audio.NotAudio, TimeoutError) as exc:
+            metrics.RECORDINGS_FAILED.labels(stage="store").inc()
+            self.call.log.warning("recording not stored", recording=self.name,
+                                  error=str(exc) or type(exc).__name__)
+            return
+        await self.call.services.store.write(RecordingStored(
+            self.call.id, self.name, self.file_format, asterisk_of(ari), self.started_at,
+            duration_ms, size))
+        metrics.RECORDINGS.labels(kind="call").inc()
+        metrics.RECORDING_BYTES.inc(size)
+        self.call.log.info("recording stored", recording=self.name, duration_ms=duration_ms,
+                           size_bytes=size)
+
+    async def _until_stored(self) -> None:
+        """Wait until Asterisk no longer records it and holds the stored file.
+
+        Raises TimeoutError after FINISH_WAIT_S.
+        """
+        ari = self.call.services.ari
+        async with asyncio.timeout(FINISH_WAIT_S):
+            while True:  # Asterisk tells of neither by an event we follow: ask
+                if (await ari.live_recording(self.name) is None
+                        and await ari.stored_recording(self.name) is not None):
+                    return
+                await asyncio.sleep(POLL_S)
+
+
+async def settle(timeout_s: float) -> None:
+    """Wait (up to ``timeout_s``) for recordings still being collected: a router
+    that stops writes their rows first."""
+    if _pending:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*_pending, return_exceptions=True),
+                                   timeout_s)
