@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from router import metrics
-from router.ari import AriError
 from router.recordings import audio
 from router.records.kinds import RecordingStored
 
@@ -74,7 +73,7 @@ class CallRecording:
         self.started_at = self.call.clock()
         try:
             await self.call.services.ari.record_bridge(bridge_id, self.name, file_format)
-        except AriError as exc:
+        except Exception as exc:  # Asterisk refused, or anything else: never the call's end
             self.started_at = None
             metrics.RECORDINGS_FAILED.labels(stage="start").inc()
             self.call.log.warning("recording not started, the call goes on unrecorded",
@@ -104,7 +103,7 @@ class CallRecording:
             await self._until_stored()
             size, head = await ari.recording_head(self.name, audio.HEAD_BYTES)
             duration_ms = audio.duration_ms(self.file_format, size, head)
-        except (AriError, audio.NotAudio, TimeoutError) as exc:
+        except Exception as exc:  # AriError, audio.NotAudio, TimeoutError, …
             metrics.RECORDINGS_FAILED.labels(stage="store").inc()
             self.call.log.warning("recording not stored", recording=self.name,
                                   error=str(exc) or type(exc).__name__)

@@ -11,12 +11,15 @@ from typing import Any
 from uuid import UUID
 
 from router.recordings.policy import DEFAULT_RETENTION_DAYS
+from router.zones import HOTLINE_ZONE_SQL
 
-_COLUMNS = """r.id, r.call_id, r.kind, r.name, r.format, r.asterisk, r.started_at,
-              r.duration_ms, r.size_bytes, r.purged_at, h.number AS hotline, c.caller"""
+_COLUMNS = f"""r.id, r.call_id, r.kind, r.name, r.format, r.asterisk, r.started_at,
+              r.duration_ms, r.size_bytes, r.purged_at, h.number AS hotline, c.caller,
+              {HOTLINE_ZONE_SQL} AS time_zone"""
 
 _FROM = """FROM recordings r JOIN calls c ON c.id = r.call_id
-           LEFT JOIN hotlines h ON h.id = c.hotline_id"""
+           LEFT JOIN hotlines h ON h.id = c.hotline_id
+           LEFT JOIN plan_settings ps ON ps.hotline_id = c.hotline_id"""
 
 
 async def list_recordings(db: Any, hotline: str | None = None, since: datetime | None = None,

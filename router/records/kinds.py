@@ -184,7 +184,7 @@ class RecordingStored(Record, frozen=True, tag="recording_stored"):
     started_at: datetime
     duration_ms: int
     size_bytes: int
-    kind: str = "call"
+    recording_kind: str = "call"  # call or voicemail (recordings.kind)
 
 
 AnyRecord = (CallStarted | PlanDecided | PlanRouted | MenuKeys | CallerAnswered | LegStarted

@@ -127,7 +127,7 @@ async def _recording_stored(db: Any, r: RecordingStored) -> None:
                                    duration_ms, size_bytes)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT ON CONSTRAINT recording_name_is_unique_per_asterisk DO NOTHING""",
-        r.call_id, r.kind, r.name, r.format, r.asterisk, r.started_at, r.duration_ms,
+        r.call_id, r.recording_kind, r.name, r.format, r.asterisk, r.started_at, r.duration_ms,
         r.size_bytes)
 
 

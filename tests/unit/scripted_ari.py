@@ -86,6 +86,11 @@ class ScriptedAri:
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._loop = asyncio.get_running_loop()
         self._origin = self._loop.time()  # T0, on the loop's clock
+        self.base_url = "http://asterisk.test:8088"
+        # Bridge recordings: live ones (name -> (bridge, format, loop time started)),
+        # and stored files (name -> bytes), 8 kHz 16-bit wav as Asterisk writes them.
+        self.live: dict[str, tuple[str, str, float]] = {}
+        self.stored: dict[str, bytes] = {}
 
     # --- the test's side ------------------------------------------------------------
 
@@ -249,7 +254,49 @@ class ScriptedAri:
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         self._request("destroy_bridge", bridge_id)
+        for name, (bridge, _, _) in list(self.live.items()):
+            if bridge == bridge_id:  # the bridge's end ends its recording
+                self._store(name)
         return self.bridges.pop(bridge_id, None) is not None
+
+    # --- recordings ------------------------------------------------------------------
+
+    async def record_bridge(self, bridge_id: str, name: str, file_format: str) -> Any:
+        self._request("record_bridge", bridge_id, recording=name, format=file_format)
+        if bridge_id not in self.bridges:
+            raise AriError("POST", f"/bridges/{bridge_id}/record", 404, "Bridge not found")
+        self.live[name] = (bridge_id, file_format, self._loop.time())
+        return {"name": name, "format": file_format, "state": "queued"}
+
+    async def stop_recording(self, name: str) -> bool:
+        self._request("stop_recording", name)
+        if name not in self.live:
+            return False
+        self._store(name)
+        return True
+
+    async def live_recording(self, name: str) -> Any | None:
+        return {"name": name, "state": "recording"} if name in self.live else None
+
+    async def stored_recording(self, name: str) -> Any | None:
+        return {"name": name, "format": "wav"} if name in self.stored else None
+
+    async def recording_head(self, name: str, head_bytes: int = 64) -> tuple[int, bytes]:
+        self._request("recording_head", name)
+        if name not in self.stored:
+            raise AriError("GET", f"/recordings/stored/{name}/file", 404, "Recording not found")
+        data = self.stored[name]
+        return len(data), data[:head_bytes]
+
+    def _store(self, name: str) -> None:
+        _, _, started = self.live.pop(name)
+        audio = bytes(round((self._loop.time() - started) * 16_000) // 2 * 2)
+        header = (b"RIFF" + (36 + len(audio)).to_bytes(4, "little") + b"WAVEfmt "
+                  + (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
+                  + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+                  + (16_000).to_bytes(4, "little") + (2).to_bytes(2, "little")
+                  + (16).to_bytes(2, "little") + b"data" + len(audio).to_bytes(4, "little"))
+        self.stored[name] = header + audio
 
     # --- what Asterisk does by itself ----------------------------------------------
 
