@@ -52,11 +52,11 @@ async def past_retention(db: Any, asterisk: str, now: datetime, limit: int = 500
     return list(await db.fetch(
         f"""SELECT r.id, r.name, r.started_at {_FROM}
             WHERE r.purged_at IS NULL AND r.asterisk = $1
-              AND r.started_at < $2 - make_interval(
+              AND r.started_at < $2::timestamptz - make_interval(
                       days => coalesce(h.record_retention_days, $3))
             ORDER BY r.started_at LIMIT $4""", asterisk, now, DEFAULT_RETENTION_DAYS, limit))
 
 
 async def mark_purged(db: Any, recording_id: int, at: datetime) -> None:
-    await db.execute("UPDATE recordings SET purged_at = greatest($2, started_at) "
+    await db.execute("UPDATE recordings SET purged_at = greatest($2::timestamptz, started_at) "
                      "WHERE id = $1 AND purged_at IS NULL", recording_id, at)
