@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from router.recordings import audio
+from tests.bench.calls import asterisk_pid, wait_idle
+from tests.bench.procstat import cpu_seconds
 from tests.conftest import PhoneFactory, add_hotline, wait_for_call
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab, ari_get
@@ -79,7 +81,8 @@ async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then
     assert ari_get(lab, f"/recordings/stored/{row['name']}") == {
         "name": row["name"], "format": "wav"}
     data = stored_file(lab, row["name"])
-    assert data is not None and len(data) == row["size_bytes"]
+    assert data is not None
+    assert len(data) == row["size_bytes"]
     # Its audio lasts as long as the caller talked (sipp's answer to its BYE).
     file_ms = audio.duration_ms("wav", len(data), data[:audio.HEAD_BYTES])
     print(f"\nrecording {file_ms} ms, row {row['duration_ms']} ms, "
@@ -114,3 +117,50 @@ async def test_a_hotline_that_does_not_record_leaves_no_recording(
     assert await db.fetchval("SELECT count(*) FROM recordings WHERE call_id = $1",
                              call["id"]) == 0
     assert stored_file(lab, str(call["id"])) is None
+
+
+async def _batch(db: Any, lab: AsteriskLab, number: str, first: int, calls: int,
+                 hold_ms: int) -> tuple[list[sipp.CallResult], float]:
+    """``calls`` callers one after another; what each saw and Asterisk's CPU seconds
+    over them."""
+    pid = asterisk_pid(lab)
+    before = cpu_seconds(pid)
+    seen = [await sipp.call(lab.sip_address, number, caller=f"1390001{first + n:04d}",
+                            hold_ms=hold_ms) for n in range(calls)]
+    await wait_for_call(db, number, count=first + calls)
+    await wait_idle(lab)
+    await asyncio.sleep(1.0)  # the recordings' files are closed and looked at
+    return list(seen), cpu_seconds(pid) - before
+
+
+async def test_recorded_calls_each_leave_their_recording(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    """Also Asterisk's CPU per recorded call against an unrecorded one (printed)."""
+    calls, hold_ms = 4, 3000
+    await add_hotline(db, hotline_number, [phones()])
+    cost: dict[int, list[float]] = {0: [], 100: []}
+    first = 0
+    for percent in (0, 100, 0, 100):
+        await db.execute("UPDATE hotlines SET record_percent = $2 WHERE number = $1",
+                         hotline_number, percent)
+        await asyncio.sleep(1.5)  # the router's configuration snapshot follows
+        seen, cpu_s = await _batch(db, lab, hotline_number, first, calls, hold_ms)
+        first += calls
+        assert [s.result for s in seen] == ["answered"] * calls, [s.errors for s in seen]
+        cost[percent].append(cpu_s / calls)
+        rows = await db.fetch(
+            """SELECT r.duration_ms, c.caller FROM recordings r JOIN calls c ON c.id = r.call_id
+               WHERE c.dialled = $1 AND c.caller = ANY($2::text[])""",
+            hotline_number, [s.caller for s in seen])
+        if percent == 0:
+            assert rows == []
+            continue
+        talked = {s.caller: s.talk_seconds for s in seen}
+        assert sorted(r["caller"] for r in rows) == sorted(talked)
+        assert all(abs(r["duration_ms"] / 1000 - talked[r["caller"]]) <= 0.5 for r in rows)
+    plain, recorded = sum(cost[0]) / 2, sum(cost[100]) / 2
+    print(f"\nAsterisk CPU per call ({calls} calls a round, {hold_ms / 1000:.0f} s talk, 2 rounds): "
+          f"unrecorded {plain * 1000:.1f} ms, recorded {recorded * 1000:.1f} ms, "
+          f"recording adds {(recorded - plain) * 1000:.1f} ms per call "
+          f"({(recorded - plain) / (hold_ms / 1000) * 1000:.1f} ms per talk second)")
