@@ -160,7 +160,8 @@ async def test_recorded_calls_each_leave_their_recording(
         assert sorted(r["caller"] for r in rows) == sorted(talked)
         assert all(abs(r["duration_ms"] / 1000 - talked[r["caller"]]) <= 0.5 for r in rows)
     plain, recorded = sum(cost[0]) / 2, sum(cost[100]) / 2
-    print(f"\nAsterisk CPU per call ({calls} calls a round, {hold_ms / 1000:.0f} s talk, 2 rounds): "
+    print(f"\nAsterisk CPU per call ({calls} calls a round, {hold_ms / 1000:.0f} s talk, "
+          "2 rounds): "
           f"unrecorded {plain * 1000:.1f} ms, recorded {recorded * 1000:.1f} ms, "
           f"recording adds {(recorded - plain) * 1000:.1f} ms per call "
           f"({(recorded - plain) / (hold_ms / 1000) * 1000:.1f} ms per talk second)")
