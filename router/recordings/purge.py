@@ -12,15 +12,23 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from router import metrics
-from router.ari import AriClient, AriError
+from router.ari import AriError
 from router.recordings import rows
 
 log = structlog.get_logger("router.recordings")
+
+
+class Storage(Protocol):
+    """Where the files are: Asterisk, through ARI (router/ari/client.py)."""
+
+    async def delete_recording(self, name: str) -> bool:
+        """Delete the stored recording; False when there was none. Raises AriError."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,7 @@ class Purged:
     failed: int = 0
 
 
-async def purge(db: Any, ari: AriClient, asterisk: str, now: datetime) -> Purged:
+async def purge(db: Any, ari: Storage, asterisk: str, now: datetime) -> Purged:
     """Delete every recording of ``asterisk`` past its retention as of ``now``.
 
     Raises whatever asyncpg raises when the database is away.
@@ -57,7 +65,7 @@ async def purge(db: Any, ari: AriClient, asterisk: str, now: datetime) -> Purged
     return Purged(deleted, missing, failed)
 
 
-async def run_forever(db: Any, ari: AriClient, asterisk: str, interval_s: float,
+async def run_forever(db: Any, ari: Storage, asterisk: str, interval_s: float,
                       clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
     """Purge every ``interval_s`` seconds, first one interval after the start. Runs
     until cancelled; a failed pass is logged and the next one runs."""
