@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,10 +45,9 @@ def stored_file(lab: AsteriskLab, name: str) -> bytes | None:
         raise
 
 
-def purge(database_url: str, lab: AsteriskLab, now: str) -> subprocess.CompletedProcess[str]:
+def cli(database_url: str, lab: AsteriskLab, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "router", "recordings", "purge", "--now", now,
-         "--database-url", database_url],
+        [sys.executable, "-m", "router", "recordings", *args, "--database-url", database_url],
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "ARI_URL": lab.ari_url, "ARI_USER": lab.ari_user,
              "ARI_PASSWORD": lab.ari_password})
@@ -63,7 +64,7 @@ async def recording_of(db: Any, call_id: Any, timeout_s: float = 15.0) -> Any:
 
 async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then_purged(
         db: Any, database_url: str, lab: AsteriskLab, router: RouterProcess,
-        phones: PhoneFactory, hotline_number: str) -> None:
+        phones: PhoneFactory, hotline_number: str, tmp_path: Path) -> None:
     phone = phones()
     await add_hotline(db, hotline_number, [phone])
     await db.execute("UPDATE hotlines SET record_percent = 100, record_retention_days = 30 "
@@ -92,12 +93,22 @@ async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then
     assert call["answered_at"] <= row["started_at"] <= call["ended_at"]
 
     # Within the retention the purge keeps it; past it, the file and the row go.
-    kept = purge(database_url, lab, (row["started_at"] + timedelta(days=29)).isoformat())
+    # The CLI lists it and fetches the same file through ARI.
+    listed = cli(database_url, lab, "list", "--hotline", hotline_number, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [row["id"]]
+    target = tmp_path / "call.wav"
+    got = cli(database_url, lab, "get", str(row["id"]), "--output", str(target))
+    assert got.returncode == 0, got.stderr
+    assert target.read_bytes() == data
+
+    kept = cli(database_url, lab, "purge", "--now",
+               (row["started_at"] + timedelta(days=29)).isoformat())
     assert kept.returncode == 0, kept.stderr
     assert stored_file(lab, row["name"]) is not None
     assert await db.fetchval("SELECT purged_at FROM recordings WHERE id = $1", row["id"]) is None
     later = row["started_at"] + timedelta(days=31)
-    done = purge(database_url, lab, later.isoformat())
+    done = cli(database_url, lab, "purge", "--now", later.isoformat())
     assert done.returncode == 0, done.stderr
     assert "1 files deleted" in done.stdout
     assert stored_file(lab, row["name"]) is None
