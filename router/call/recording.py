@@ -82,6 +82,27 @@ class CallRecording:
         self.call.log.info("recording started", recording=self.name, format=file_format)
         return True
 
+    def adopt(self, answered_at: datetime) -> None:
+        """An adopted bridged call (its router stopped mid-call): the bridge may
+        still be recording, as that router asked. If Asterisk has it live, it
+        is stored at the call's end like any other; it started with the call's
+        answer (``answered_at``), as near as is known."""
+        self._start = asyncio.get_running_loop().create_task(
+            self._find_live(answered_at), name=f"record-{self.name}")
+
+    async def _find_live(self, answered_at: datetime) -> bool:
+        try:
+            live = await self.call.services.ari.live_recording(self.name)
+        except Exception as exc:  # Asterisk away: counted as not recorded
+            self.call.log.warning("recording of an adopted call not known", error=str(exc))
+            return False
+        if live is None:
+            return False
+        self.file_format = str(live.get("format") or "wav")
+        self.started_at = answered_at
+        self.call.log.info("recording adopted", recording=self.name, format=self.file_format)
+        return True
+
     def finish(self) -> None:
         """The call is over: collect the stored file and write its row, in a task
         of its own (never blocks the call's end)."""

@@ -276,7 +276,14 @@ class ScriptedAri:
         return True
 
     async def live_recording(self, name: str) -> Any | None:
-        return {"name": name, "state": "recording"} if name in self.live else None
+        if name not in self.live:
+            return None
+        return {"name": name, "format": self.live[name][1], "state": "recording"}
+
+    def recording(self, bridge_id: str, name: str, file_format: str = "wav") -> None:
+        """A recording of the bridge already live (a router that stopped started it)."""
+        self.bridges.setdefault(bridge_id, [])
+        self.live[name] = (bridge_id, file_format, self._loop.time())
 
     async def stored_recording(self, name: str) -> Any | None:
         return {"name": name, "format": "wav"} if name in self.stored else None

@@ -16,6 +16,7 @@ from router.recordings.policy import RecordingPolicy
 from router.records import kinds
 from tests.unit.call_harness import CallLab, hotline
 from tests.unit.scripted_ari import T0, Phone
+from tests.unit.test_call_adoption import adopted_call, open_leg
 
 pytestmark = pytest.mark.looptime
 
@@ -114,3 +115,17 @@ def test_durations_come_from_the_formats_byte_rates() -> None:
     assert audio.duration_ms("sln", 16_000, b"") == 1_000
     with pytest.raises(audio.NotAudio):
         audio.duration_ms("wav", 100, b"not a wav file at all")
+
+
+async def test_an_adopted_bridged_call_keeps_its_recording(tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline(recording=RECORD_ALL)])
+    leg = open_leg(1, answered=True)
+    lab.ari.add_channel(str(leg.leg_id), "PJSIP/1", state="Up")
+    call = adopted_call(lab, [leg], {str(leg.leg_id): "Up"})
+    lab.ari.recording(str(call.id), str(call.id), "gsm")  # the stopped router started it
+    lab.ari.later(20.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    await recording.settle(10.0)
+    [row] = stored(lab)
+    assert (row.name, row.format, row.started_at) == (str(call.id), "gsm", T0)
+    assert "record_bridge" not in lab.ari.names()  # not a second recording
