@@ -59,3 +59,45 @@ COMMENT ON TABLE recordings IS
     'One row per complete recording Asterisk stores: the call, its file (name and format, '
     'in the storage of the Asterisk at ARI address asterisk), when it started, how long '
     'and how big it is, and when its file was purged.';
+
+-- Voicemail (语音留言): a hotline's overflow, or its action when closed, may
+-- take a message. The caller is answered (billing starts there, the one rule
+-- of docs/billing.md), hears the prompt and a beep, and speaks up to
+-- voicemail_max_s seconds; silence or # ends it. The message is a recording
+-- of kind voicemail, and a voicemail.left notification goes out.
+ALTER TABLE hotlines
+    ADD COLUMN closed_action text NOT NULL DEFAULT 'announce',
+    ADD COLUMN voicemail_max_s integer NOT NULL DEFAULT 60,
+    ADD COLUMN voicemail_prompt text NOT NULL DEFAULT 'vm-intro',
+    DROP CONSTRAINT hotline_overflow_must_be_busy_queue_or_forward,
+    ADD CONSTRAINT hotline_overflow_must_be_busy_queue_forward_or_voicemail
+        CHECK (overflow IN ('busy', 'queue', 'forward', 'voicemail')),
+    ADD CONSTRAINT hotline_closed_action_must_be_announce_or_voicemail
+        CHECK (closed_action IN ('announce', 'voicemail')),
+    ADD CONSTRAINT hotline_voicemail_max_must_be_5_to_600_seconds
+        CHECK (voicemail_max_s BETWEEN 5 AND 600),
+    ADD CONSTRAINT hotline_voicemail_prompt_must_be_sound_names_separated_by_commas
+        CHECK (is_sound_list(voicemail_prompt));
+COMMENT ON COLUMN hotlines.closed_action IS
+    'When the plan says closed: announce (the closed announcement) or voicemail.';
+COMMENT ON COLUMN hotlines.voicemail_max_s IS 'The longest voicemail message, in seconds.';
+COMMENT ON COLUMN hotlines.voicemail_prompt IS 'Sounds a caller hears before the beep.';
+ALTER TABLE calls
+    DROP CONSTRAINT call_overflow_is_known,
+    ADD CONSTRAINT call_overflow_is_known
+        CHECK (overflow IN ('busy', 'queue', 'forward', 'voicemail'));
+
+INSERT INTO notification_events (event, meaning) VALUES
+    ('voicemail.left', 'a caller left a voicemail message (its recording is stored)');
+
+CREATE FUNCTION notify_voicemail_left() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT hotline_id, caller INTO c FROM calls WHERE id = NEW.call_id;
+    PERFORM notify_enqueue(c.hotline_id, 'voicemail.left', 'voicemail.left:' || NEW.id,
+                           NEW.call_id, NULL, c.caller, NULL, NEW.started_at, NULL);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER notify_voicemail_left AFTER INSERT ON recordings
+    FOR EACH ROW WHEN (NEW.kind = 'voicemail') EXECUTE FUNCTION notify_voicemail_left();

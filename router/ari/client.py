@@ -206,6 +206,20 @@ class AriClient:
             "name": name, "format": file_format, "ifExists": "fail", "beep": False,
             "maxDurationSeconds": 0, "maxSilenceSeconds": 0, "terminateOn": "none"})
 
+    async def record_channel(self, channel_id: str, name: str, file_format: str,
+                             max_duration_s: int, max_silence_s: int) -> Any:
+        """Record what the channel says (a voicemail message) as ``name``.
+
+        ARI POST /channels/{channelId}/record: a beep first, ``ifExists=fail``;
+        it ends after ``max_duration_s`` (maxDurationSeconds), after
+        ``max_silence_s`` of silence (maxSilenceSeconds), on # (terminateOn),
+        or when the channel hangs up. Returns the LiveRecording.
+        """
+        return await self.request("POST", f"/channels/{channel_id}/record", {
+            "name": name, "format": file_format, "ifExists": "fail", "beep": True,
+            "maxDurationSeconds": max_duration_s, "maxSilenceSeconds": max_silence_s,
+            "terminateOn": "#"})
+
     # --- recordings -----------------------------------------------------------
 
     async def stop_recording(self, name: str) -> bool:

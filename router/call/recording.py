@@ -116,39 +116,47 @@ class CallRecording:
     async def _collect(self, started: asyncio.Task[bool]) -> None:
         if not await started or self.started_at is None or self.file_format is None:
             return
-        ari = self.call.services.ari
-        try:
-            # The bridge's end ends the recording; stopping it too covers a
-            # bridge Asterisk would not destroy. Not live (404) is the usual.
-            await ari.stop_recording(self.name)
-            await self._until_stored()
-            size, head = await ari.recording_head(self.name, audio.HEAD_BYTES)
-            duration_ms = audio.duration_ms(self.file_format, size, head)
-        except Exception as exc:  # AriError, audio.NotAudio, TimeoutError, …
-            metrics.RECORDINGS_FAILED.labels(stage="store").inc()
-            self.call.log.warning("recording not stored", recording=self.name,
-                                  error=str(exc) or type(exc).__name__)
-            return
-        await self.call.services.store.write(RecordingStored(
-            self.call.id, self.name, self.file_format, asterisk_of(ari), self.started_at,
-            duration_ms, size))
-        metrics.RECORDINGS.labels(kind="call").inc()
-        metrics.RECORDING_BYTES.inc(size)
-        self.call.log.info("recording stored", recording=self.name, duration_ms=duration_ms,
-                           size_bytes=size)
+        with contextlib.suppress(Exception):  # not live (404) is the usual: the bridge ended it
+            # Stopping covers a bridge Asterisk would not destroy.
+            await self.call.services.ari.stop_recording(self.name)
+        await store(self.call, self.name, self.file_format, self.started_at)
 
-    async def _until_stored(self) -> None:
-        """Wait until Asterisk no longer records it and holds the stored file.
 
-        Raises TimeoutError after FINISH_WAIT_S.
-        """
-        ari = self.call.services.ari
-        async with asyncio.timeout(FINISH_WAIT_S):
-            while True:  # Asterisk tells of neither by an event we follow: ask
-                if (await ari.live_recording(self.name) is None
-                        and await ari.stored_recording(self.name) is not None):
-                    return
-                await asyncio.sleep(POLL_S)
+async def store(call: Call, name: str, file_format: str, started_at: datetime,
+                kind: str = "call") -> bool:
+    """Once Asterisk has finished recording ``name``, write its row (size and
+    length read from the stored file) through the call's store. False, logged
+    and counted, when no complete file turns up within FINISH_WAIT_S."""
+    ari = call.services.ari
+    try:
+        await _until_stored(ari, name)
+        size, head = await ari.recording_head(name, audio.HEAD_BYTES)
+        duration_ms = audio.duration_ms(file_format, size, head)
+    except Exception as exc:  # AriError, audio.NotAudio, TimeoutError, …
+        metrics.RECORDINGS_FAILED.labels(stage="store").inc()
+        call.log.warning("recording not stored", recording=name,
+                         error=str(exc) or type(exc).__name__)
+        return False
+    await call.services.store.write(RecordingStored(
+        call.id, name, file_format, asterisk_of(ari), started_at, duration_ms, size, kind))
+    metrics.RECORDINGS.labels(kind=kind).inc()
+    metrics.RECORDING_BYTES.inc(size)
+    call.log.info("recording stored", recording=name, kind=kind, duration_ms=duration_ms,
+                  size_bytes=size)
+    return True
+
+
+async def _until_stored(ari: Any, name: str) -> None:
+    """Wait until Asterisk no longer records ``name`` and holds the stored file.
+
+    Raises TimeoutError after FINISH_WAIT_S.
+    """
+    async with asyncio.timeout(FINISH_WAIT_S):
+        while True:  # Asterisk tells of neither by an event we follow: ask
+            if (await ari.live_recording(name) is None
+                    and await ari.stored_recording(name) is not None):
+                return
+            await asyncio.sleep(POLL_S)
 
 
 async def settle(timeout_s: float) -> None:

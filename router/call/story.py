@@ -43,7 +43,7 @@ import structlog
 from router import callers, metrics, plan, region
 from router.ari import AriError
 from router.ari import events as ev
-from router.call import adoption, intake, screening
+from router.call import adoption, intake, screening, voicemail
 from router.call.events import CallerLeft, CallEvent, Inbox
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
@@ -192,6 +192,8 @@ class Call:
             self.log.warning("hotline balance used up, call refused")
             return await self.announce(Outcome.REFUSED_NO_BALANCE)
         decision = self._decide(hotline)
+        if decision.result == "closed" and hotline.voicemail.when_closed:
+            return await voicemail.take_message(self, hotline, Outcome.CLOSED)
         if not decision.routes:
             return await self.announce(REFUSALS[decision.result])
         if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
@@ -207,6 +209,8 @@ class Call:
                                        self.inbox.time() + hotline.total_timeout_s)
         if winner is None:
             winner = await self._overflow(hotline, group)
+        if winner is None and self.state.current is State.VOICEMAIL:
+            return  # a message was taken instead
         if winner is None:
             return await self.announce(unanswered_outcome(list(self.legs)))
         await self.connect(winner)
@@ -280,6 +284,10 @@ class Call:
                                     hotline.total_timeout_s,
                                     self.inbox.time() + hotline.total_timeout_s, None,
                                     LegPurpose.OVERFLOW_FORWARD)
+        if hotline.overflow is Overflow.VOICEMAIL:
+            self.recorder.add(CallOverflow(self.id, OverflowTaken.VOICEMAIL))
+            await voicemail.take_message(self, hotline, unanswered_outcome(list(self.legs)))
+            return None
         if hotline.overflow is Overflow.QUEUE:
             self.recorder.add(CallOverflow(self.id, OverflowTaken.QUEUE))
             return await wait_for_a_phone(self, hotline, group)

@@ -62,6 +62,7 @@ class OverflowTaken(StrEnum):
     BUSY = "busy"
     QUEUE = "queue"
     FORWARD = "forward"
+    VOICEMAIL = "voicemail"
 
 
 class EndSource(StrEnum):

@@ -28,6 +28,7 @@ from router.directory import (
     PhoneState,
     Screening,
     Snapshot,
+    Voicemail,
 )
 from router.plan import Plan
 from router.recordings.policy import RecordingPolicy
@@ -47,7 +48,8 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
             overflow_max_wait_s: int = 60, forward_to: str | None = None,
             capacity: int = 1, wrap_up_s: int = 0, plan: Plan | None = None,
             enabled: bool = True, screening: Screening | None = None,
-            recording: RecordingPolicy | None = None) -> Hotline:
+            recording: RecordingPolicy | None = None,
+            voicemail: Voicemail | None = None) -> Hotline:
     """A hotline whose phones 1, 2, … have these dial strings, in this order."""
     phones = tuple(BoundPhone(phone_id=n, dial_string=dial, position=n, capacity=capacity,
                               weight=1, wrap_up_s=wrap_up_s)
@@ -58,7 +60,8 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
                    overflow=overflow, overflow_max_wait_s=overflow_max_wait_s,
                    overflow_forward_to=forward_to, phones=phones, plan=plan or Plan(),
                    screening=screening or Screening(),
-                   recording=recording or RecordingPolicy())
+                   recording=recording or RecordingPolicy(),
+                   voicemail=voicemail or Voicemail())
 
 
 @dataclass

@@ -268,6 +268,17 @@ class ScriptedAri:
         self.live[name] = (bridge_id, file_format, self._loop.time())
         return {"name": name, "format": file_format, "state": "queued"}
 
+    async def record_channel(self, channel_id: str, name: str, file_format: str,
+                             max_duration_s: int, max_silence_s: int) -> Any:
+        """A message: it ends at ``max_duration_s``, or when the channel hangs up."""
+        self._request("record_channel", channel_id, recording=name, format=file_format,
+                      max_duration_s=max_duration_s)
+        channel = self._existing(channel_id)
+        self.live[name] = (f"channel:{channel_id}", file_format, self._loop.time())
+        self._after(channel, max_duration_s,
+                    lambda: self._store(name) if name in self.live else None)
+        return {"name": name, "format": file_format, "state": "queued"}
+
     async def stop_recording(self, name: str) -> bool:
         self._request("stop_recording", name)
         if name not in self.live:
@@ -335,6 +346,9 @@ class ScriptedAri:
 
     def _destroy(self, channel: FakeChannel, cause: int) -> None:
         channel.up = False
+        for name, (target, _, _) in list(self.live.items()):
+            if target == f"channel:{channel.id}":  # a hangup ends the channel's recording
+                self._store(name)
         for timer in channel.timers:
             timer.cancel()
         for bridge in self.bridges.values():

@@ -11,6 +11,9 @@ import pytest
 
 from router.ari import AriError
 from router.call import Call, recording
+from router.call.states import State
+from router.directory import Overflow, Voicemail
+from router.plan import Plan, Rule
 from router.recordings import audio
 from router.recordings.policy import RecordingPolicy
 from router.records import kinds
@@ -129,3 +132,52 @@ async def test_an_adopted_bridged_call_keeps_its_recording(tmp_path: Path) -> No
     [row] = stored(lab)
     assert (row.name, row.format, row.started_at) == (str(call.id), "gsm", T0)
     assert "record_bridge" not in lab.ari.names()  # not a second recording
+
+
+CLOSED_PLAN = Plan(rules=(Rule(id=1, position=1, name="night", action="closed"),))
+
+
+async def test_after_hours_the_caller_leaves_a_message(tmp_path: Path) -> None:
+    voice = Voicemail(when_closed=True, max_s=30, prompt=("vm-intro",))
+    lab = CallLab(tmp_path, [hotline(plan=CLOSED_PLAN, voicemail=voice)])
+    call = lab.place_call()
+    # prompt 2 s (answered at once), then 8 s of message, then the caller hangs up
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    names = lab.ari.names()
+    assert names.index("answer") < names.index("play") < names.index("record_channel")
+    assert "create_channel" not in names  # no phone rang
+    request = lab.ari.made("record_channel")[0]
+    assert (request["recording"], request["max_duration_s"]) == (f"vm-{call.id}", 30)
+    [message] = stored(lab)
+    assert (message.recording_kind, message.name, message.duration_ms) == (
+        "voicemail", f"vm-{call.id}", 8_000)
+    row = lab.row(call)
+    assert row.outcome == "closed"
+    assert row.billable_ms == 10_000  # from the caller's answer, the one rule
+
+
+async def test_when_no_phone_answers_the_overflow_takes_a_message(tmp_path: Path) -> None:
+    voice = Voicemail(max_s=20)
+    lab = CallLab(tmp_path, [hotline(("PJSIP/a",), overflow=Overflow.VOICEMAIL,
+                                     total_timeout_s=5, voicemail=voice)],
+                  {"PJSIP/a": Phone(answer_after_s=None)})
+    call = lab.place_call()
+    await lab.all_ended()  # the message runs to its longest, then the call ends
+    row = lab.row(call)
+    assert (row.outcome, row.overflow) == ("no-answer", "voicemail")
+    [message] = stored(lab)
+    assert (message.recording_kind, message.duration_ms) == ("voicemail", 20_000)
+    assert call.state.current is State.ENDED
+    assert lab.claims_held() == 0
+
+
+async def test_a_caller_gone_before_the_beep_leaves_no_message(tmp_path: Path) -> None:
+    voice = Voicemail(when_closed=True)
+    lab = CallLab(tmp_path, [hotline(plan=CLOSED_PLAN, voicemail=voice)])
+    call = lab.place_call()
+    lab.ari.later(1.0, lambda: lab.ari.hang_up(call.caller.id))  # during the prompt
+    await lab.all_ended()
+    assert "record_channel" not in lab.ari.names()
+    assert stored(lab) == []
+    assert lab.row(call).outcome == "closed"
