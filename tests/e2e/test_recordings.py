@@ -18,17 +18,23 @@ from typing import Any
 
 import pytest
 
+from router.notify import targets
 from router.recordings import audio
 from tests.bench.calls import asterisk_pid, wait_idle
 from tests.bench.procstat import cpu_seconds
 from tests.conftest import PhoneFactory, add_hotline, wait_for_call
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab, ari_get
+from tests.lab.receiver import Receiver
 from tests.lab.router import RouterProcess
+from tests.lab.tone import write_tone
+from tests.plan_helpers import add_rule
 
 pytestmark = pytest.mark.lab
 
 HOLD_MS = 3000
+MESSAGE_MS = 3000
+SECRET = "lab-receiver-secret-0123456789"
 
 
 def stored_file(lab: AsteriskLab, name: str) -> bytes | None:
@@ -176,3 +182,43 @@ async def test_recorded_calls_each_leave_their_recording(
           f"unrecorded {plain * 1000:.1f} ms, recorded {recorded * 1000:.1f} ms, "
           f"recording adds {(recorded - plain) * 1000:.1f} ms per call "
           f"({(recorded - plain) / (hold_ms / 1000) * 1000:.1f} ms per talk second)")
+
+
+async def test_after_hours_a_caller_leaves_a_message_and_one_notification_goes_out(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path) -> None:
+    await add_hotline(db, hotline_number, [phones()])
+    await db.execute("UPDATE notify_targets SET enabled = false WHERE enabled")
+    await db.execute("UPDATE hotlines SET closed_action = 'voicemail', voicemail_max_s = 30, "
+                     "voicemail_prompt = 'beep' WHERE number = $1", hotline_number)
+    await add_rule(db, hotline_number, 1, "closed", name="after-hours")
+    receiver = await Receiver(SECRET).start()
+    try:
+        await targets.add(db, hotline_number, "crm", receiver.url, secret=SECRET,
+                          events=["voicemail.left"])
+        await asyncio.sleep(1.5)  # the router's configuration snapshot follows
+        # The caller speaks (a tone) from its answer: a prompt, a beep, then 3 s more.
+        voice = write_tone(tmp_path / "voice.pcap", seconds=6.0)
+        seen = await sipp.call(lab.sip_address, hotline_number, caller="13912345678",
+                               hold_ms=MESSAGE_MS + 1000, dtmf_pcaps=((0, str(voice)),))
+        assert seen.result == "answered", seen.errors
+        [call] = await wait_for_call(db, hotline_number)
+        assert (call["outcome"], call["caller"]) == ("closed", "13912345678")
+        assert call["caller_answered_at"] is not None  # billed from the caller's answer
+        row = await recording_of(db, call["id"])
+        assert (row["kind"], row["name"]) == ("voicemail", f"vm-{call['id']}")
+        data = stored_file(lab, row["name"])
+        assert data is not None
+        assert len(data) == row["size_bytes"]
+        # What the caller said after the beep: most of the 3 s, never more than it talked.
+        print(f"\nvoicemail {row['duration_ms']} ms; the caller talked "
+              f"{seen.talk_seconds * 1000:.0f} ms from its answer")
+        assert MESSAGE_MS - 1000 <= row["duration_ms"] <= seen.talk_seconds * 1000
+        [sent] = await receiver.wait_for("voicemail.left", 1)
+        await asyncio.sleep(1.0)  # and no second one
+        assert len(receiver.got) == 1
+        assert sent.verified
+        assert sent.document["recording"]["id"] == row["id"]
+        assert sent.document["call"]["caller"] == "13912345678"
+    finally:
+        await receiver.stop()
