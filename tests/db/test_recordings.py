@@ -15,6 +15,7 @@ import pytest
 from router import admin
 from router import db as router_db
 from router.ari import AriError
+from router.notify import targets
 from router.recordings import purge, rows
 from router.records import write
 from router.records.kinds import CallStarted, RecordingStored
@@ -124,3 +125,21 @@ async def test_a_file_asterisk_will_not_delete_stays_for_the_next_pass(
                              call_id) is None
     storage.refusing = set()
     assert (await purge.purge(as_daemon, storage, ASTERISK, now)).deleted == 1
+
+
+async def test_a_voicemail_row_enqueues_one_notification(db: Any, as_daemon: Any) -> None:
+    await admin.add_hotline(db, "4009180007", "sequential")
+    await targets.add(db, "4009180007", "crm", "http://127.0.0.1:9/hook",
+                      secret="a-secret-of-16-characters", events=["voicemail.left"])
+    hotline_id = await db.fetchval("SELECT id FROM hotlines WHERE number = '4009180007'")
+    call_id = uuid4()
+    await write(as_daemon, CallStarted(call_id, hotline_id, "4009180007", "13912345678",
+                                       str(call_id), "r", T0))
+    message = RecordingStored(call_id, f"vm-{call_id}", "wav", ASTERISK, T0, 3_100, 49_644,
+                              "voicemail")
+    await write(as_daemon, message)
+    await write(as_daemon, message)  # a spool replay
+    queued = await db.fetch("SELECT event, caller, call_id FROM notification_outbox o "
+                            "WHERE o.hotline_id = $1", hotline_id)
+    assert [(r["event"], r["caller"], r["call_id"]) for r in queued] == [
+        ("voicemail.left", "13912345678", call_id)]
