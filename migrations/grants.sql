@@ -42,6 +42,8 @@ GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
 -- Notifications (0017): the record triggers enqueue as the writing role; the
 -- dispatcher marks rows sent, retried or dead. Targets are configuration.
 GRANT INSERT, UPDATE, DELETE ON notification_outbox TO hotline_router_daemon;  -- DELETE: old sent rows
+-- Recordings (0018): a row when a file is complete; purged_at when the purge deleted it.
+GRANT INSERT, UPDATE (purged_at) ON recordings TO hotline_router_daemon;
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages
@@ -64,6 +66,7 @@ GRANT INSERT, UPDATE ON notification_outbox TO hotline_router_admin;
 -- for feature codes dialled on a phone and for auto-pause.
 GRANT UPDATE (presence, presence_reason) ON phone_state TO hotline_router_admin;
 GRANT INSERT ON presence_history TO hotline_router_daemon, hotline_router_admin;
+GRANT UPDATE (purged_at) ON recordings TO hotline_router_admin;  -- `recordings purge` (0018)
 
 -- The web console and API (0011). The web process logs in as a member of
 -- hotline_router_web, which by itself may only look tokens up; for each

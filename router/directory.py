@@ -24,6 +24,7 @@ import strategies
 from router.billing.balance import refusal_sql
 from router.plan import Group, Plan, default_group
 from router.plan_store import Plans, load_plans, sound_list
+from router.recordings.policy import RecordingPolicy
 from strategies import Candidate
 
 
@@ -33,6 +34,17 @@ class Overflow(StrEnum):
     BUSY = "busy"        # the busy announcement
     QUEUE = "queue"      # music while waiting for a phone to free
     FORWARD = "forward"  # ring the hotline's forward number
+    VOICEMAIL = "voicemail"  # take a message (router/call/voicemail.py)
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    """Taking a message (migration 0018): on closed hours when ``when_closed``;
+    ``prompt`` before the beep; at most ``max_s`` seconds."""
+
+    when_closed: bool = False
+    max_s: int = 60
+    prompt: tuple[str, ...] = ("vm-intro",)
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,8 @@ class Hotline:
     phones: tuple[BoundPhone, ...]
     plan: Plan = field(default_factory=Plan)
     screening: Screening = field(default_factory=Screening)
+    recording: RecordingPolicy = field(default_factory=RecordingPolicy)
+    voicemail: Voicemail = field(default_factory=Voicemail)
 
     @cached_property
     def hunts_at_once(self) -> bool:
@@ -185,6 +199,8 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
        h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s, h.confirm_prompt,
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
+       h.record_percent, h.record_format, h.record_notice, h.record_retention_days,
+       h.closed_action, h.voicemail_max_s, h.voicemail_prompt,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key, s.active_calls, s.last_call_ended_at,
        s.presence, s.offer_after,
@@ -227,7 +243,17 @@ def _hotline(head: Any, phones: list[BoundPhone], plans: Plans) -> Hotline:
                    overflow=Overflow(head["overflow"]),
                    overflow_max_wait_s=head["overflow_max_wait_s"],
                    overflow_forward_to=head["overflow_forward_to"], phones=tuple(phones),
-                   plan=plans.of(head["id"]), screening=_screening(head))
+                   plan=plans.of(head["id"]), screening=_screening(head),
+                   recording=_recording(head),
+                   voicemail=Voicemail(when_closed=head["closed_action"] == "voicemail",
+                                       max_s=head["voicemail_max_s"],
+                                       prompt=sound_list(head["voicemail_prompt"])))
+
+
+def _recording(head: Any) -> RecordingPolicy:
+    return RecordingPolicy(percent=head["record_percent"], file_format=head["record_format"],
+                           notice=sound_list(head["record_notice"]),
+                           retention_days=head["record_retention_days"])
 
 
 def _screening(head: Any) -> Screening:
@@ -272,6 +298,8 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
        h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s, h.confirm_prompt,
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
+       h.record_percent, h.record_format, h.record_notice, h.record_retention_days,
+       h.closed_action, h.voicemail_max_s, h.voicemail_prompt,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key
 FROM hotlines h

@@ -124,3 +124,20 @@ PRESENCE_CODES = Counter(
     "hotline_router_presence_codes",
     "Feature codes dialled on phones, by what the agent heard: signed-in, signed-out, "
     "paused, refused", ["outcome"], registry=REGISTRY)
+RECORDINGS = Counter(
+    "hotline_router_recordings",
+    "Recordings Asterisk stored and this router wrote a row for, by kind (call, voicemail)",
+    ["kind"], registry=REGISTRY)
+RECORDING_BYTES = Counter(
+    "hotline_router_recording_bytes",
+    "Bytes of the recordings stored (as Asterisk holds them)", registry=REGISTRY)
+RECORDINGS_FAILED = Counter(
+    "hotline_router_recordings_failed",
+    "Recordings that failed, by stage: start (Asterisk refused to record), store (no "
+    "complete file to be found) or purge (a file Asterisk would not delete); "
+    "the call goes on either way",
+    ["stage"], registry=REGISTRY)
+RECORDINGS_PURGED = Counter(
+    "hotline_router_recordings_purged",
+    "Recordings past their retention whose files were deleted (or found gone)",
+    registry=REGISTRY)

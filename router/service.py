@@ -29,13 +29,15 @@ from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.ari.websocket_rest import WebSocketRest
 from router.billing import loop as rating
-from router.call import CallRegistry, start_call
+from router.call import CallRegistry, recording, start_call
 from router.call.legs import PHONE_VARIABLE
+from router.call.recording import asterisk_of
 from router.endpoints import EndpointStates
 from router.live_config import ConfigWatcher
 from router.notify import dispatcher as notify_dispatcher
 from router.presence import feature_call
 from router.quiet import QuietRetries
+from router.recordings import purge as recording_purge
 from router.settings import Settings
 from router.spool import Spool
 from router.store import Store
@@ -362,6 +364,10 @@ class Router:
             self._spawn(rating.run(self.db, rating.RatingSettings(
                 delay_s=self.settings.rating_delay_s,
                 interval_s=self.settings.rating_interval_s)), "rating")]
+        if self.settings.recording_purge_interval_s:
+            background.append(self._spawn(recording_purge.run_forever(
+                self.db, self.ari, asterisk_of(self.ari),
+                self.settings.recording_purge_interval_s), "recording-purge"))
         if self.settings.notify_dispatch == "daemon":  # its own pool, not the call path's
             sending = notify_dispatcher.DispatchSettings(timeout_s=self.settings.notify_timeout_s)
             background.append(self._spawn(notify_dispatcher.run_forever(
@@ -418,6 +424,7 @@ class Router:
         next start replays what they really did.
         """
         await self.registry.cancel_all()
+        await recording.settle(HANGUP_GRACE_S)  # rows of recordings still being collected
         try:
             released, closed = await self.store.close_out()
         except Exception as exc:  # the next start recovers the same way

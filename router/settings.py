@@ -86,6 +86,9 @@ class Settings:
     # tasks and connections of their own; "off" leaves it to `notifications dispatch`.
     notify_dispatch: str = "daemon"
     notify_timeout_s: float = 5.0   # one try to one target (a webhook's whole request)
+    # Recordings (router/recordings): how often the router deletes those past
+    # their hotline's retention from its Asterisk (0: never; `recordings purge`).
+    recording_purge_interval_s: float = 3600.0
     # Times shown to people that belong to no one hotline (tables, logs read by
     # people): a tz database name. A hotline's own times use its zone.
     display_time_zone: str = "Asia/Shanghai"
@@ -250,6 +253,8 @@ def validate(settings: Settings) -> None:
         problems.append("notify_dispatch must be daemon or off")
     if not 0 < settings.notify_timeout_s <= 300:
         problems.append("notify_timeout_s must be more than 0 and at most 300 seconds")
+    if not 0 <= settings.recording_purge_interval_s <= 604_800:
+        problems.append("recording_purge_interval_s must be 0 (never) to 604800 seconds")
     if settings.log_format not in _LOG_FORMATS:
         problems.append(f"log_format must be one of {', '.join(_LOG_FORMATS)}")
     if settings.log_level.upper() not in logging.getLevelNamesMapping():

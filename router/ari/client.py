@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -221,6 +221,115 @@ class AriClient:
 
     async def list_bridges(self) -> list[Any]:
         return list(await self.request("GET", "/bridges") or [])
+
+    async def record_bridge(self, bridge_id: str, name: str, file_format: str) -> Any:
+        """Record the bridge's mixed audio into Asterisk's storage as ``name``.
+
+        ARI POST /bridges/{bridgeId}/record: ``ifExists=fail`` (a name is never
+        overwritten), no beep, no time or silence limit, no key ends it; the
+        recording ends when the bridge is destroyed or it is stopped. Returns
+        the LiveRecording (its ``state`` is ``queued`` at first).
+        """
+        return await self.request("POST", f"/bridges/{bridge_id}/record", {
+            "name": name, "format": file_format, "ifExists": "fail", "beep": False,
+            "maxDurationSeconds": 0, "maxSilenceSeconds": 0, "terminateOn": "none"})
+
+    async def record_channel(self, channel_id: str, name: str, file_format: str,
+                             max_duration_s: int, max_silence_s: int) -> Any:
+        """Record what the channel says (a voicemail message) as ``name``.
+
+        ARI POST /channels/{channelId}/record: a beep first, ``ifExists=fail``;
+        it ends after ``max_duration_s`` (maxDurationSeconds), after
+        ``max_silence_s`` of silence (maxSilenceSeconds), on # (terminateOn),
+        or when the channel hangs up. Returns the LiveRecording.
+        """
+        return await self.request("POST", f"/channels/{channel_id}/record", {
+            "name": name, "format": file_format, "ifExists": "fail", "beep": True,
+            "maxDurationSeconds": max_duration_s, "maxSilenceSeconds": max_silence_s,
+            "terminateOn": "#"})
+
+    # --- recordings -----------------------------------------------------------
+
+    async def stop_recording(self, name: str) -> bool:
+        """Stop a live recording and store it; False when it is not live (404)."""
+        try:
+            await self.request("POST", f"/recordings/live/{name}/stop")
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def live_recording(self, name: str) -> Any | None:
+        """The LiveRecording (``state``, ``duration`` in whole seconds, …), or None
+        when it is not live (finished, or never started)."""
+        try:
+            return await self.request("GET", f"/recordings/live/{name}")
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def stored_recording(self, name: str) -> Any | None:
+        """The StoredRecording (``name``, ``format``), or None when there is none."""
+        try:
+            return await self.request("GET", f"/recordings/stored/{name}")
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def recording_head(self, name: str, head_bytes: int = 64) -> tuple[int, bytes]:
+        """The stored recording's size in bytes and its first ``head_bytes``
+        bytes, without reading the rest when Asterisk gives its length.
+
+        Raises AriError (404: no such recording).
+        """
+        path = f"/recordings/stored/{name}/file"
+        try:
+            async with self.session.get(f"{self.base_url}/ari{path}") as response:
+                if response.status >= 400:
+                    raise AriError("GET", path, response.status, (await response.text())[:300])
+                head = await response.content.read(head_bytes)
+                if response.content_length is not None:
+                    response.close()  # the rest is not needed: drop the connection
+                    return response.content_length, head
+                rest = await response.read()
+                return len(head) + len(rest), head
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise AriError("GET", path, UNREACHABLE,
+                           f"unreachable: {type(exc).__name__} {exc}"[:300]) from exc
+
+    async def recording_file(self, name: str, chunk: Callable[[bytes], object]) -> int:
+        """Stream the stored recording's file to ``chunk(bytes)``; bytes read.
+
+        Raises AriError (404: no such recording).
+        """
+        path = f"/recordings/stored/{name}/file"
+        total = 0
+        try:
+            async with self.session.get(f"{self.base_url}/ari{path}",
+                                        timeout=aiohttp.ClientTimeout(total=None,
+                                                                      sock_read=30)) as response:
+                if response.status >= 400:
+                    raise AriError("GET", path, response.status, (await response.text())[:300])
+                async for data in response.content.iter_chunked(65536):
+                    chunk(data)
+                    total += len(data)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise AriError("GET", path, UNREACHABLE,
+                           f"unreachable: {type(exc).__name__} {exc}"[:300]) from exc
+        return total
+
+    async def delete_recording(self, name: str) -> bool:
+        """Delete a stored recording's file; False when there was none (404)."""
+        try:
+            await self.request("DELETE", f"/recordings/stored/{name}")
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     # --- applications and events -------------------------------------------
 

@@ -10,6 +10,7 @@
 ``menu_walk.py``  the voice menu dialogue
 ``queue.py``      overflow to a queue: waiting for a phone to free
 ``recorder.py``   the call's records, written in order
+``recording.py``  recording the call's bridge (通话录音), beside the call
 ``adoption.py``   catching up after a gap; taking a call back after a restart
 ``registry.py``   the router's live calls, by channel
 ``services.py``   what a call needs from the router

@@ -81,6 +81,8 @@ async def resume(call: Call, recorded: Sequence[OpenLeg], channels: Mapping[str,
         answered.bridged = True  # its answer was recorded with the bridge (CallBridged)
         call.bridge_id = str(call.id)
         call.state.to(State.BRIDGED, adopted=True)
+        if answered.answered_at is not None:  # a recording of its bridge goes on too
+            call.recording.adopt(answered.answered_at)
         call.deliver(Reconcile(channels, lost_at))
         await call.talk()
     elif call.caller.id in channels:

@@ -26,6 +26,7 @@ class State(StrEnum):
     BRIDGED = "bridged"        # the caller talks with the phone that answered
     TRANSFERRING = "transferring"  # that phone passes the caller on (router/call/transfer.py)
     ANNOUNCING = "announcing"  # why the call ends (busy, closed, …), then hang up
+    VOICEMAIL = "voicemail"    # the caller, answered by us, leaves a message
     ENDED = "ended"            # torn down: legs hung up, claims released, record closed
 
 
@@ -33,18 +34,21 @@ S = State
 # state -> the states it may change to. Any state may end (a hangup, a fault).
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.ADOPTING: frozenset({S.ROUTING, S.BRIDGED, S.ENDED}),
-    S.ROUTING: frozenset({S.MENU, S.RINGING, S.QUEUED, S.ANNOUNCING, S.ENDED}),
-    S.MENU: frozenset({S.RINGING, S.QUEUED, S.ANNOUNCING, S.ENDED}),
-    S.RINGING: frozenset({S.CONFIRMING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.ENDED}),
-    S.QUEUED: frozenset({S.RINGING, S.ANNOUNCING, S.ENDED}),
+    S.ROUTING: frozenset({S.MENU, S.RINGING, S.QUEUED, S.ANNOUNCING, S.VOICEMAIL, S.ENDED}),
+    S.MENU: frozenset({S.RINGING, S.QUEUED, S.ANNOUNCING, S.VOICEMAIL, S.ENDED}),
+    S.RINGING: frozenset({S.CONFIRMING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.VOICEMAIL,
+                          S.ENDED}),
+    S.QUEUED: frozenset({S.RINGING, S.ANNOUNCING, S.VOICEMAIL, S.ENDED}),
     # The hunt's time may run out while a phone still confirms: it is cancelled
     # and the call overflows (queue, or the busy announcement) from here.
-    S.CONFIRMING: frozenset({S.RINGING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.ENDED}),
+    S.CONFIRMING: frozenset({S.RINGING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.VOICEMAIL,
+                             S.ENDED}),
     S.BRIDGED: frozenset({S.TRANSFERRING, S.ENDED}),
     # A transfer rings its target (RINGING, then BRIDGED with it), or is
     # refused or fails and the caller talks on with the phone it was with.
     S.TRANSFERRING: frozenset({S.RINGING, S.BRIDGED, S.ENDED}),
     S.ANNOUNCING: frozenset({S.ENDED}),
+    S.VOICEMAIL: frozenset({S.ENDED}),
     S.ENDED: frozenset(),
 }
 

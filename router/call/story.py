@@ -43,7 +43,7 @@ import structlog
 from router import callers, metrics, plan, region
 from router.ari import AriError
 from router.ari import events as ev
-from router.call import adoption, intake, screening, transfer
+from router.call import adoption, intake, screening, transfer, voicemail
 from router.call.events import CallerLeft, CallEvent, Inbox
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
@@ -51,6 +51,7 @@ from router.call.media import CallerMedia
 from router.call.menu_walk import walk_menu
 from router.call.queue import wait_for_a_phone
 from router.call.recorder import Recorder
+from router.call.recording import CallRecording
 from router.call.services import Services
 from router.call.states import CallState, State
 from router.directory import Hotline, Lookup, Overflow
@@ -126,6 +127,7 @@ class Call:
         self.hunts = 0
         self.transfer: transfer.Request | None = None  # asked by the talking phone
         self.recorder = Recorder(services.store, self.log)
+        self.recording = CallRecording(self)  # the bridge's recording, if the hotline records
         self.inbox = Inbox(partial(intake.apply, self), self._caller_gone)
         self.media = CallerMedia(self)
         self.legs = Legs(self)
@@ -191,10 +193,13 @@ class Call:
             self.log.warning("hotline balance used up, call refused")
             return await self.announce(Outcome.REFUSED_NO_BALANCE)
         decision = self._decide(hotline)
+        if decision.result == "closed" and hotline.voicemail.when_closed:
+            return await voicemail.take_message(self, hotline, Outcome.CLOSED)
         if not decision.routes:
             return await self.announce(REFUSALS[decision.result])
         if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
             await self.media.play(hotline.plan.sounds.greeting)
+        await self.recording.notice()  # "this call may be recorded": early media too
         group = decision.group
         if decision.menu_id is not None:
             self.state.to(State.MENU)
@@ -205,6 +210,8 @@ class Call:
                                        self.inbox.time() + hotline.total_timeout_s)
         if winner is None:
             winner = await self._overflow(hotline, group)
+        if winner is None and self.state.current is State.VOICEMAIL:
+            return  # a message was taken instead
         if winner is None:
             return await self.announce(unanswered_outcome(list(self.legs)))
         await self.connect(winner)
@@ -286,6 +293,10 @@ class Call:
                                     hotline.total_timeout_s,
                                     self.inbox.time() + hotline.total_timeout_s, None,
                                     LegPurpose.OVERFLOW_FORWARD)
+        if hotline.overflow is Overflow.VOICEMAIL:
+            self.recorder.add(CallOverflow(self.id, OverflowTaken.VOICEMAIL))
+            await voicemail.take_message(self, hotline, unanswered_outcome(list(self.legs)))
+            return None
         if hotline.overflow is Overflow.QUEUE:
             self.recorder.add(CallOverflow(self.id, OverflowTaken.QUEUE))
             return await wait_for_a_phone(self, hotline, group)
@@ -400,6 +411,7 @@ class Call:
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
             billed_from, leg.confirmed_at))
         self.log.info("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
+        self.recording.start()  # beside the call: a failed recording never fails it
 
     async def announce(self, outcome: Outcome) -> None:
         """Tell the unanswered caller why (early media), then hang up."""
@@ -439,6 +451,7 @@ class Call:
             if self.bridge_id:
                 await self._step("destroy the bridge",
                                  self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id)))
+            self.recording.finish()  # the bridge's end ended its recording: store it
             await self._step("close the record", self.recorder.add_and_wait(
                 CallEnded(self.id, end, outcome, self.reconciled, source)))
             await self._step("stop the recorder", self.recorder.close())

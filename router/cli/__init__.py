@@ -30,6 +30,7 @@ from router.cli import (
     numbers,
     phones,
     plans,
+    recordings,
     rules,
     schedules,
     stats,
@@ -45,7 +46,7 @@ from router.cli.examples import EXAMPLES
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, completion, hotlines, phones, bindings, strategies, calls, billing,
           numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, web,
-          tokens, local_contexts, notifications)
+          tokens, local_contexts, notifications, recordings)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,6 +64,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "notifications dispatch": ("hotline-router notifications dispatch --config "
                                "/etc/hotline-router/router.toml",),
     "notifications senders": ("hotline-router notifications senders",),
+    "recordings list": (f"hotline-router recordings list --hotline {N} --since 2026-11-28",),
+    "recordings get": ("hotline-router recordings get 1042 --output call.wav",),
+    "recordings purge": ("hotline-router recordings purge",
+                         "hotline-router recordings purge --now 2027-01-31T00:00:00+08:00"),
     "customer add": ("hotline-router customer add 上海某某科技",),
     "customer list": ("hotline-router customer list",),
     "customer assign": (f"hotline-router customer assign 上海某某科技 {N}",),

@@ -17,7 +17,8 @@ from router.cli.common import as_dict, pool, print_table
 from router.notify import dispatcher, targets
 from router.notify.senders import installed
 
-EVENTS = ("call.ringing", "call.answered", "call.ended", "call.missed", "balance.low")
+EVENTS = ("call.ringing", "call.answered", "call.ended", "call.missed", "balance.low",
+          "voicemail.left")
 
 
 def _words(text: str) -> list[str]:

@@ -79,6 +79,12 @@ def _local(value: datetime | None, zone_name: str) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
+_VOICEMAIL = """
+SELECT id, name, format, started_at, duration_ms, size_bytes FROM recordings
+WHERE call_id = $1 AND kind = 'voicemail' ORDER BY id LIMIT 1
+"""
+
+
 async def build(db: Any, row: Any) -> tuple[dict[str, Any], str]:
     """The document and the one-line text for outbox ``row`` (id, event, hotline_id,
     call_id, leg_id, caller, event_at). Reads on connection ``db``."""
@@ -114,6 +120,11 @@ async def build(db: Any, row: Any) -> tuple[dict[str, Any], str]:
         outcome = doc["call"].get("outcome")
         more = f", {len(folded)} more since" if folded else ""
         text = f"{number}: missed call from {caller} at {when} ({outcome}{more})"
+    elif event == "voicemail.left":
+        message = await db.fetchrow(_VOICEMAIL, row["call_id"])
+        doc["recording"] = _plain(message) if message else None
+        seconds = round(message["duration_ms"] / 1000) if message else 0
+        text = f"{number}: voicemail from {caller} at {when} ({seconds} s)"
     elif event == "balance.low":
         balance = await db.fetchrow(_BALANCE, row["hotline_id"])
         doc["balance_fen"] = int(balance["balance_fen"])

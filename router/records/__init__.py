@@ -20,6 +20,7 @@ from router.records.kinds import (
     PlanDecided,
     PlanRouted,
     Record,
+    RecordingStored,
 )
 from router.records.sql import (
     OpenCall,
@@ -35,5 +36,6 @@ __all__ = [
     "AnyRecord", "CallBridged", "CallEnded", "CallOverflow", "CallStarted", "CallerAnswered",
     "ClaimReleased", "EndSource", "LegEnded", "LegPurpose", "LegResult", "LegStarted", "MenuKeys",
     "OpenCall", "OpenLeg", "Outcome", "OverflowTaken", "PlanDecided", "PlanRouted", "Record",
+    "RecordingStored",
     "check_vocabulary", "close_interrupted", "legs_of", "list_calls", "write",
 ]

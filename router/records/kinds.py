@@ -64,6 +64,7 @@ class OverflowTaken(StrEnum):
     BUSY = "busy"
     QUEUE = "queue"
     FORWARD = "forward"
+    VOICEMAIL = "voicemail"
 
 
 class EndSource(StrEnum):
@@ -185,9 +186,22 @@ class ClaimReleased(Record, frozen=True, tag="release"):
     talk_ms: int | None
 
 
+class RecordingStored(Record, frozen=True, tag="recording_stored"):
+    """A recording Asterisk finished storing (``recordings``, migration 0018)."""
+
+    call_id: UUID
+    name: str          # Asterisk's stored recording name (the call id)
+    format: str        # wav, gsm, ulaw, alaw or sln
+    asterisk: str      # the ARI address (host:port) of the Asterisk that holds the file
+    started_at: datetime
+    duration_ms: int
+    size_bytes: int
+    recording_kind: str = "call"  # call or voicemail (recordings.kind)
+
+
 AnyRecord = (CallStarted | PlanDecided | PlanRouted | MenuKeys | CallerAnswered | LegStarted
              | LegEnded | CallBridged | CallOverflow | CallEnded | ClaimReleased
-             | TransferConnected)
+             | TransferConnected | RecordingStored)
 
 KINDS: dict[str, type[Record]] = {
     kind.__struct_config__.tag: kind

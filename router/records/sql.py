@@ -31,6 +31,7 @@ from router.records.kinds import (
     Outcome,
     PlanDecided,
     PlanRouted,
+    RecordingStored,
     TransferConnected,
 )
 
@@ -127,12 +128,22 @@ async def _claim_released(db: Any, r: ClaimReleased) -> None:
     await claims.release(db, r.leg_id, r.talk_ms)
 
 
+async def _recording_stored(db: Any, r: RecordingStored) -> None:
+    await db.execute(
+        """INSERT INTO recordings (call_id, kind, name, format, asterisk, started_at,
+                                   duration_ms, size_bytes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT ON CONSTRAINT recording_name_is_unique_per_asterisk DO NOTHING""",
+        r.call_id, r.recording_kind, r.name, r.format, r.asterisk, r.started_at, r.duration_ms,
+        r.size_bytes)
+
+
 _WRITES: dict[type, Callable[[Any, Any], Awaitable[None]]] = {
     CallStarted: _call_started, PlanDecided: _plan_decided, PlanRouted: _plan_routed,
     MenuKeys: _menu_keys, CallerAnswered: _caller_answered, LegStarted: _leg_started,
     LegEnded: _leg_ended, CallBridged: _call_bridged, CallOverflow: _call_overflow,
     CallEnded: _call_ended, ClaimReleased: _claim_released,
-    TransferConnected: _transfer_connected,
+    TransferConnected: _transfer_connected, RecordingStored: _recording_stored,
 }
 
 

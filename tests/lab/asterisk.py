@@ -62,6 +62,11 @@ class AsteriskLab:
     def log_dir(self) -> Path:
         return self.dir / "log"
 
+    @property
+    def recording_dir(self) -> Path:
+        """Asterisk's recording storage (/var/spool/asterisk/recording), kept across restarts."""
+        return self.dir / "recording"
+
     def describe(self) -> str:
         return (f"ARI URL       {self.ari_url}\n"
                 f"ARI user      {self.ari_user}\n"
@@ -100,6 +105,9 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print,
         "--pids-limit", "-1",
         "-v", f"{etc}:/etc/asterisk:ro",
         "-v", f"{lab.log_dir}:/var/log/asterisk",
+        # Recordings live outside the container, as they must in production
+        # (the image has no recording folder of its own).
+        "-v", f"{lab.recording_dir}:/var/spool/asterisk/recording",
     )
     fingerprint = f"{image}|{_config_digest(etc)}|{_digest(' '.join(options))}"
     if _running_fingerprint(engine, lab) == fingerprint and _ari_ready(lab):
@@ -109,8 +117,9 @@ def up(lab: AsteriskLab, log: Callable[[str], None] = print,
         shutil.rmtree(lab.log_dir)  # a fresh start gets a fresh log
     lab.log_dir.mkdir(parents=True)
     (lab.log_dir / "cdr-custom").mkdir(exist_ok=True)
+    lab.recording_dir.mkdir(exist_ok=True)
     # The container runs as the unprivileged asterisk user; let it write the logs.
-    for path in (lab.log_dir, lab.log_dir / "cdr-custom"):
+    for path in (lab.log_dir, lab.log_dir / "cdr-custom", lab.recording_dir):
         path.chmod(0o777)
     engine.run(
         "run", "-d", "--name", lab.container,

@@ -28,8 +28,10 @@ from router.directory import (
     PhoneState,
     Screening,
     Snapshot,
+    Voicemail,
 )
 from router.plan import Plan
+from router.recordings.policy import RecordingPolicy
 from router.records import kinds
 from router.records.kinds import AnyRecord, LegResult
 from router.spool import Spool
@@ -46,7 +48,9 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
             max_attempts: int | None = None, overflow: Overflow = Overflow.BUSY,
             overflow_max_wait_s: int = 60, forward_to: str | None = None,
             capacity: int = 1, wrap_up_s: int = 0, plan: Plan | None = None,
-            enabled: bool = True, screening: Screening | None = None) -> Hotline:
+            enabled: bool = True, screening: Screening | None = None,
+            recording: RecordingPolicy | None = None,
+            voicemail: Voicemail | None = None) -> Hotline:
     """A hotline whose phones 1, 2, … have these dial strings, in this order."""
     phones = tuple(BoundPhone(phone_id=n, dial_string=dial, position=n, capacity=capacity,
                               weight=1, wrap_up_s=wrap_up_s)
@@ -56,7 +60,9 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
                    total_timeout_s=total_timeout_s, max_attempts=max_attempts,
                    overflow=overflow, overflow_max_wait_s=overflow_max_wait_s,
                    overflow_forward_to=forward_to, phones=phones, plan=plan or Plan(),
-                   screening=screening or Screening())
+                   screening=screening or Screening(),
+                   recording=recording or RecordingPolicy(),
+                   voicemail=voicemail or Voicemail())
 
 
 @dataclass

@@ -86,6 +86,11 @@ class ScriptedAri:
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._loop = asyncio.get_running_loop()
         self._origin = self._loop.time()  # T0, on the loop's clock
+        self.base_url = "http://asterisk.test:8088"
+        # Bridge recordings: live ones (name -> (bridge, format, loop time started)),
+        # and stored files (name -> bytes), 8 kHz 16-bit wav as Asterisk writes them.
+        self.live: dict[str, tuple[str, str, float]] = {}
+        self.stored: dict[str, bytes] = {}
 
     # --- the test's side ------------------------------------------------------------
 
@@ -274,7 +279,67 @@ class ScriptedAri:
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         self._request("destroy_bridge", bridge_id)
+        for name, (bridge, _, _) in list(self.live.items()):
+            if bridge == bridge_id:  # the bridge's end ends its recording
+                self._store(name)
         return self.bridges.pop(bridge_id, None) is not None
+
+    # --- recordings ------------------------------------------------------------------
+
+    async def record_bridge(self, bridge_id: str, name: str, file_format: str) -> Any:
+        self._request("record_bridge", bridge_id, recording=name, format=file_format)
+        if bridge_id not in self.bridges:
+            raise AriError("POST", f"/bridges/{bridge_id}/record", 404, "Bridge not found")
+        self.live[name] = (bridge_id, file_format, self._loop.time())
+        return {"name": name, "format": file_format, "state": "queued"}
+
+    async def record_channel(self, channel_id: str, name: str, file_format: str,
+                             max_duration_s: int, max_silence_s: int) -> Any:
+        """A message: it ends at ``max_duration_s``, or when the channel hangs up."""
+        self._request("record_channel", channel_id, recording=name, format=file_format,
+                      max_duration_s=max_duration_s)
+        channel = self._existing(channel_id)
+        self.live[name] = (f"channel:{channel_id}", file_format, self._loop.time())
+        self._after(channel, max_duration_s,
+                    lambda: self._store(name) if name in self.live else None)
+        return {"name": name, "format": file_format, "state": "queued"}
+
+    async def stop_recording(self, name: str) -> bool:
+        self._request("stop_recording", name)
+        if name not in self.live:
+            return False
+        self._store(name)
+        return True
+
+    async def live_recording(self, name: str) -> Any | None:
+        if name not in self.live:
+            return None
+        return {"name": name, "format": self.live[name][1], "state": "recording"}
+
+    def recording(self, bridge_id: str, name: str, file_format: str = "wav") -> None:
+        """A recording of the bridge already live (a router that stopped started it)."""
+        self.bridges.setdefault(bridge_id, [])
+        self.live[name] = (bridge_id, file_format, self._loop.time())
+
+    async def stored_recording(self, name: str) -> Any | None:
+        return {"name": name, "format": "wav"} if name in self.stored else None
+
+    async def recording_head(self, name: str, head_bytes: int = 64) -> tuple[int, bytes]:
+        self._request("recording_head", name)
+        if name not in self.stored:
+            raise AriError("GET", f"/recordings/stored/{name}/file", 404, "Recording not found")
+        data = self.stored[name]
+        return len(data), data[:head_bytes]
+
+    def _store(self, name: str) -> None:
+        _, _, started = self.live.pop(name)
+        audio = bytes(round((self._loop.time() - started) * 16_000) // 2 * 2)
+        header = (b"RIFF" + (36 + len(audio)).to_bytes(4, "little") + b"WAVEfmt "
+                  + (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
+                  + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+                  + (16_000).to_bytes(4, "little") + (2).to_bytes(2, "little")
+                  + (16).to_bytes(2, "little") + b"data" + len(audio).to_bytes(4, "little"))
+        self.stored[name] = header + audio
 
     # --- what Asterisk does by itself ----------------------------------------------
 
@@ -306,6 +371,9 @@ class ScriptedAri:
 
     def _destroy(self, channel: FakeChannel, cause: int) -> None:
         channel.up = False
+        for name, (target, _, _) in list(self.live.items()):
+            if target == f"channel:{channel.id}":  # a hangup ends the channel's recording
+                self._store(name)
         for timer in channel.timers:
             timer.cancel()
         for bridge in self.bridges.values():

@@ -1,0 +1,168 @@
+"""Recording a call (通话录音): Asterisk records the call's bridge.
+
+The hotline's policy (router/recordings/policy.py) picks which answered calls
+are recorded. Right after the caller is bridged with the phone
+(``Call.connect``), :meth:`CallRecording.start` asks Asterisk to record the
+bridge (ARI POST /bridges/{bridgeId}/record), named after the call id, in the
+hotline's format. When the call is over (its bridge destroyed, which ends the
+recording), :meth:`CallRecording.finish` reads the stored file's size and
+length and writes a ``RecordingStored`` record through the call's store, so
+a database outage spools it rather than losing it.
+
+Both run beside the call, never in its way: a recording Asterisk refuses, or
+whose file cannot be found, is logged and counted
+(``hotline_router_recordings_failed``), and the call goes on as if unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from router import metrics
+from router.recordings import audio
+from router.records.kinds import RecordingStored
+
+if TYPE_CHECKING:
+    from router.call.story import Call
+
+# How long after the call's end the stored file may take to be complete.
+FINISH_WAIT_S = 5.0
+POLL_S = 0.1
+# Recordings still being collected, so a router that stops can wait for them.
+_pending: set[asyncio.Task[None]] = set()
+
+
+def asterisk_of(ari: Any) -> str:
+    """The ARI address (host:port) that names the Asterisk holding a recording."""
+    return urlsplit(str(getattr(ari, "base_url", ""))).netloc
+
+
+class CallRecording:
+    """The recording of one call's bridge, if its hotline records it."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.name = str(call.id)
+        self.file_format: str | None = None  # set when the call is recorded
+        self.started_at: datetime | None = None
+        self._start: asyncio.Task[bool] | None = None
+
+    async def notice(self) -> None:
+        """The hotline's "this call may be recorded" sounds, before phones ring:
+        early media, so the caller is not answered (and not billed) for it."""
+        hotline = self.call.hotline
+        if hotline is not None and hotline.recording.percent and hotline.recording.notice:
+            await self.call.media.play(hotline.recording.notice)
+
+    def start(self) -> None:
+        """Start recording the bridge if the hotline records this call (never blocks)."""
+        hotline = self.call.hotline
+        if hotline is None or self.call.bridge_id is None:
+            return
+        if not hotline.recording.records(self.call.rng):
+            return
+        self.file_format = hotline.recording.file_format
+        self._start = asyncio.get_running_loop().create_task(
+            self._record(self.call.bridge_id, self.file_format), name=f"record-{self.name}")
+
+    async def _record(self, bridge_id: str, file_format: str) -> bool:
+        self.started_at = self.call.clock()
+        try:
+            await self.call.services.ari.record_bridge(bridge_id, self.name, file_format)
+        except Exception as exc:  # Asterisk refused, or anything else: never the call's end
+            self.started_at = None
+            metrics.RECORDINGS_FAILED.labels(stage="start").inc()
+            self.call.log.warning("recording not started, the call goes on unrecorded",
+                                  error=str(exc))
+            return False
+        self.call.log.info("recording started", recording=self.name, format=file_format)
+        return True
+
+    def adopt(self, answered_at: datetime) -> None:
+        """An adopted bridged call (its router stopped mid-call): the bridge may
+        still be recording, as that router asked. If Asterisk has it live, it
+        is stored at the call's end like any other; it started with the call's
+        answer (``answered_at``), as near as is known."""
+        self._start = asyncio.get_running_loop().create_task(
+            self._find_live(answered_at), name=f"record-{self.name}")
+
+    async def _find_live(self, answered_at: datetime) -> bool:
+        try:
+            live = await self.call.services.ari.live_recording(self.name)
+        except Exception as exc:  # Asterisk away: counted as not recorded
+            self.call.log.warning("recording of an adopted call not known", error=str(exc))
+            return False
+        if live is None:
+            return False
+        self.file_format = str(live.get("format") or "wav")
+        self.started_at = answered_at
+        self.call.log.info("recording adopted", recording=self.name, format=self.file_format)
+        return True
+
+    def finish(self) -> None:
+        """The call is over: collect the stored file and write its row, in a task
+        of its own (never blocks the call's end)."""
+        if self._start is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._collect(self._start),
+                                                      name=f"recorded-{self.name}")
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+
+    async def _collect(self, started: asyncio.Task[bool]) -> None:
+        if not await started or self.started_at is None or self.file_format is None:
+            return
+        with contextlib.suppress(Exception):  # not live (404) is the usual: the bridge ended it
+            # Stopping covers a bridge Asterisk would not destroy.
+            await self.call.services.ari.stop_recording(self.name)
+        await store(self.call, self.name, self.file_format, self.started_at)
+
+
+async def store(call: Call, name: str, file_format: str, started_at: datetime,
+                kind: str = "call") -> bool:
+    """Once Asterisk has finished recording ``name``, write its row (size and
+    length read from the stored file) through the call's store. False, logged
+    and counted, when no complete file turns up within FINISH_WAIT_S."""
+    ari = call.services.ari
+    try:
+        await _until_stored(ari, name)
+        size, head = await ari.recording_head(name, audio.HEAD_BYTES)
+        duration_ms = audio.duration_ms(file_format, size, head)
+    except Exception as exc:  # AriError, audio.NotAudio, TimeoutError, …
+        metrics.RECORDINGS_FAILED.labels(stage="store").inc()
+        call.log.warning("recording not stored", recording=name,
+                         error=str(exc) or type(exc).__name__)
+        return False
+    await call.services.store.write(RecordingStored(
+        call.id, name, file_format, asterisk_of(ari), started_at, duration_ms, size, kind))
+    metrics.RECORDINGS.labels(kind=kind).inc()
+    metrics.RECORDING_BYTES.inc(size)
+    call.log.info("recording stored", recording=name, kind=kind, duration_ms=duration_ms,
+                  size_bytes=size)
+    return True
+
+
+async def _until_stored(ari: Any, name: str) -> None:
+    """Wait until Asterisk no longer records ``name`` and holds the stored file.
+
+    Raises TimeoutError after FINISH_WAIT_S.
+    """
+    async with asyncio.timeout(FINISH_WAIT_S):
+        while True:  # Asterisk tells of neither by an event we follow: ask
+            if (await ari.live_recording(name) is None
+                    and await ari.stored_recording(name) is not None):
+                return
+            await asyncio.sleep(POLL_S)
+
+
+async def settle(timeout_s: float) -> None:
+    """Wait (up to ``timeout_s``) for recordings still being collected: a router
+    that stops writes their rows first."""
+    if _pending:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*_pending, return_exceptions=True),
+                                   timeout_s)

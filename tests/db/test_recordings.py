@@ -1,0 +1,145 @@
+"""The recordings table: rows written as the router writes them (idempotent,
+as a spool replay needs), refused bad values, and the purge by each
+hotline's retention against a stand-in for Asterisk's storage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from router import admin
+from router import db as router_db
+from router.ari import AriError
+from router.notify import targets
+from router.recordings import purge, rows
+from router.records import write
+from router.records.kinds import CallStarted, RecordingStored
+
+T0 = datetime(2026, 10, 1, 2, 0, tzinfo=UTC)
+ASTERISK = "asterisk.test:8088"
+
+
+class Storage:
+    """Asterisk's stored recordings, as ARI DELETE /recordings/stored/{name} sees them."""
+
+    def __init__(self, names: set[str], refusing: frozenset[str] = frozenset()) -> None:
+        self.names = set(names)
+        self.refusing: set[str] | frozenset[str] = refusing
+
+    async def delete_recording(self, name: str) -> bool:
+        if name in self.refusing:
+            raise AriError("DELETE", f"/recordings/stored/{name}", 500, "Internal Server Error")
+        found = name in self.names
+        self.names.discard(name)
+        return found
+
+
+@pytest.fixture
+async def as_daemon(daemon_database_url: str) -> AsyncIterator[Any]:
+    connection = await router_db.connect(daemon_database_url)
+    yield connection
+    await connection.close()
+
+
+async def recorded_call(db: Any, number: str, started_at: datetime,
+                        asterisk: str = ASTERISK) -> UUID:
+    hotline_id = await db.fetchval("SELECT id FROM hotlines WHERE number = $1", number)
+    call_id = uuid4()
+    await write(db, CallStarted(call_id, hotline_id, number, "13800138000", str(call_id), "r",
+                                started_at))
+    await write(db, RecordingStored(call_id, str(call_id), "wav", asterisk, started_at,
+                                    3_000, 48_044))
+    return call_id
+
+
+async def test_the_router_writes_a_row_once_however_often_it_is_replayed(
+        db: Any, as_daemon: Any) -> None:
+    await admin.add_hotline(db, "4009180001", "sequential")
+    call_id = await recorded_call(as_daemon, "4009180001", T0)
+    again = RecordingStored(call_id, str(call_id), "wav", ASTERISK, T0, 3_000, 48_044)
+    await write(as_daemon, again)
+    found = await db.fetch("SELECT * FROM recordings WHERE call_id = $1", call_id)
+    assert [(r["name"], r["duration_ms"], r["size_bytes"], r["kind"], r["purged_at"])
+            for r in found] == [(str(call_id), 3_000, 48_044, "call", None)]
+    [listed] = await rows.list_recordings(db, "4009180001")
+    assert (listed["hotline"], listed["call_id"]) == ("4009180001", call_id)
+
+
+async def test_bad_recording_settings_are_refused_by_name(db: Any) -> None:
+    await admin.add_hotline(db, "4009180002", "sequential")
+    for change, named in [
+            ("record_percent = 101", "hotline_record_percent_must_be_0_to_100"),
+            ("record_format = 'mp3'", "hotline_record_format_must_be_wav_gsm_ulaw_alaw_or_sln"),
+            ("record_retention_days = 0", "hotline_record_retention_must_be_1_to_3650_days"),
+            ("record_notice = 'a,,b'",
+             "hotline_record_notice_must_be_sound_names_separated_by_commas")]:
+        with pytest.raises(asyncpg.CheckViolationError, match=named):
+            await db.execute(f"UPDATE hotlines SET {change} WHERE number = '4009180002'")
+
+
+async def test_a_negative_duration_is_refused_by_name(db: Any) -> None:
+    await admin.add_hotline(db, "4009180003", "sequential")
+    call_id = await recorded_call(db, "4009180003", T0)
+    with pytest.raises(asyncpg.CheckViolationError,
+                       match="recording_duration_cannot_be_negative"):
+        await db.execute("UPDATE recordings SET duration_ms = -1 WHERE call_id = $1", call_id)
+
+
+async def test_the_purge_follows_each_hotlines_retention(db: Any, as_daemon: Any) -> None:
+    await admin.add_hotline(db, "4009180004", "sequential")  # default: 30 days
+    await admin.add_hotline(db, "4009180005", "sequential")
+    await db.execute("UPDATE hotlines SET record_retention_days = 7 WHERE number = '4009180005'")
+    month = await recorded_call(as_daemon, "4009180004", T0)
+    week = await recorded_call(as_daemon, "4009180005", T0)
+    gone = await recorded_call(as_daemon, "4009180005", T0 - timedelta(hours=1))
+    elsewhere = await recorded_call(as_daemon, "4009180005", T0, asterisk="other.test:8088")
+    storage = Storage({str(month), str(week)})
+
+    now = T0 + timedelta(days=8)
+    done = await purge.purge(as_daemon, storage, ASTERISK, now)
+    assert (done.deleted, done.missing, done.failed) == (1, 1, 0)
+    purged = {r["call_id"]: r["purged_at"] for r in await db.fetch(
+        "SELECT call_id, purged_at FROM recordings WHERE call_id = ANY($1::uuid[])",
+        [month, week, gone, elsewhere])}
+    # 7 days: this hotline's two are purged (one already gone from Asterisk); another
+    # Asterisk's file is not this one's to delete; 30 days: kept.
+    assert purged == {month: None, week: now, gone: now, elsewhere: None}
+    assert storage.names == {str(month)}
+    assert await purge.purge(as_daemon, storage, ASTERISK, now) == purge.Purged()
+
+
+async def test_a_file_asterisk_will_not_delete_stays_for_the_next_pass(
+        db: Any, as_daemon: Any) -> None:
+    await admin.add_hotline(db, "4009180006", "sequential")
+    call_id = await recorded_call(as_daemon, "4009180006", T0)
+    storage = Storage({str(call_id)}, refusing=frozenset({str(call_id)}))
+    now = T0 + timedelta(days=31)
+    done = await purge.purge(as_daemon, storage, ASTERISK, now)
+    assert (done.deleted, done.failed) == (0, 1)
+    assert await db.fetchval("SELECT purged_at FROM recordings WHERE call_id = $1",
+                             call_id) is None
+    storage.refusing = set()
+    assert (await purge.purge(as_daemon, storage, ASTERISK, now)).deleted == 1
+
+
+async def test_a_voicemail_row_enqueues_one_notification(db: Any, as_daemon: Any) -> None:
+    await admin.add_hotline(db, "4009180007", "sequential")
+    await targets.add(db, "4009180007", "crm", "http://127.0.0.1:9/hook",
+                      secret="a-secret-of-16-characters", events=["voicemail.left"])
+    hotline_id = await db.fetchval("SELECT id FROM hotlines WHERE number = '4009180007'")
+    call_id = uuid4()
+    await write(as_daemon, CallStarted(call_id, hotline_id, "4009180007", "13912345678",
+                                       str(call_id), "r", T0))
+    message = RecordingStored(call_id, f"vm-{call_id}", "wav", ASTERISK, T0, 3_100, 49_644,
+                              "voicemail")
+    await write(as_daemon, message)
+    await write(as_daemon, message)  # a spool replay
+    queued = await db.fetch("SELECT event, caller, call_id FROM notification_outbox o "
+                            "WHERE o.hotline_id = $1", hotline_id)
+    assert [(r["event"], r["caller"], r["call_id"]) for r in queued] == [
+        ("voicemail.left", "13912345678", call_id)]
