@@ -185,3 +185,44 @@ CREATE TRIGGER call_legs_count_misses
     WHEN (OLD.result IS NULL AND NEW.result IN ('answered', 'busy', 'no-answer')
           AND NEW.phone_id IS NOT NULL)
     EXECUTE FUNCTION call_legs_count_misses();
+
+-- The feature codes' contexts are the router's own too (dialplan/extensions.conf):
+-- no Local/ dial string may enter them (0012). The router's contexts are listed
+-- once, here, for the table's CHECK and for the dial-string guard.
+CREATE FUNCTION is_routers_own_context(context text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT context IN ('from-callers', 'hotline', 'router-reoffer', 'router-down', 'from-phones',
+                       'phone-features', 'phone-feature-said')
+$$;
+ALTER TABLE local_contexts
+    DROP CONSTRAINT local_context_cannot_be_one_of_the_routers_own_contexts,
+    ADD CONSTRAINT local_context_cannot_be_one_of_the_routers_own_contexts
+        CHECK (NOT is_routers_own_context(context));
+
+CREATE OR REPLACE FUNCTION local_dial_string_problem(dial text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    target text;
+BEGIN
+    -- Not Local/, or not a dial string at all: the tables' own CHECK names that.
+    IF dial IS NULL OR dial NOT LIKE 'Local/%'
+       OR dial !~ '^Local/[A-Za-z0-9_.@:;=+/#*-]{1,200}$' THEN
+        RETURN NULL;
+    END IF;
+    -- One @ and no / in the extension: Asterisk versions disagree on which
+    -- slash ends the extension, so an ambiguous string is not accepted.
+    IF dial !~ '^Local/[^@/]+@[A-Za-z0-9_-]+(/[a-z]+)?$' THEN
+        RETURN format('dial string %s must be Local/<extension>@<context> '
+                      '(optionally /n): no other @ or /', dial);
+    END IF;
+    target := substring(dial FROM '@([A-Za-z0-9_-]+)');
+    IF is_routers_own_context(target) THEN
+        RETURN format('dial string %s goes into the router''s own context %s, so a hotline '
+                      'could call itself: dial a context of your own dialplan', dial, target);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM local_contexts WHERE context = target) THEN
+        RETURN format('dial string %s goes into context %s, which is not listed: '
+                      'hotline-router local-context add %s', dial, target, target);
+    END IF;
+    RETURN NULL;
+END $$;

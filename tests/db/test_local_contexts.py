@@ -25,7 +25,8 @@ def router_contexts() -> list[str]:
 
 def test_the_dialplan_has_the_contexts_the_guard_knows() -> None:
     assert set(router_contexts()) == {"from-callers", "hotline", "router-reoffer",
-                                      "router-down", "from-phones"}
+                                      "router-down", "from-phones", "phone-features",
+                                      "phone-feature-said"}
 
 
 @pytest.mark.parametrize("context", router_contexts())
