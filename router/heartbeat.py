@@ -50,6 +50,16 @@ async def dead_on(db: Any, ari_url: str, lease_s: float, me: str) -> list[Any]:
         ari_url, lease_s, me))
 
 
+async def peers_on(db: Any, ari_url: str, within_s: float, me: str) -> list[Any]:
+    """Other routers on the same Asterisk that have not stopped and were heard
+    from within ``within_s`` (id, app): alive, or cut off from the database and
+    perhaps still driving calls (their lease in Asterisk says which)."""
+    return list(await db.fetch(
+        """SELECT router_id, app FROM routers
+           WHERE ari_url = $1 AND router_id <> $3 AND stopped_at IS NULL
+             AND last_seen_at > now() - make_interval(secs => $2)""", ari_url, within_s, me))
+
+
 async def alive_on(db: Any, ari_url: str, lease_s: float, me: str) -> list[Any]:
     """Other routers on the same Asterisk heard from within their lease (id, app)."""
     return list(await db.fetch(

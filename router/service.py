@@ -309,10 +309,13 @@ class Router:
         return legs
 
     async def _note_degraded_peers(self) -> None:
-        """Which live peers on this Asterisk say they cannot reach the database."""
+        """Which peers on this Asterisk say they cannot reach the database. A peer
+        cut off for longer than its lease is no longer alive in the database but
+        still drives its calls (its lease in Asterisk runs on): it counts until it
+        stops beating there. Its calls last at most max_call_s."""
         degraded = set()
-        for peer in await heartbeat.alive_on(self.db, self.settings.ari_url,
-                                             self.settings.router_lease_s, self.router_id):
+        for peer in await heartbeat.peers_on(self.db, self.settings.ari_url,
+                                             self.settings.max_call_s, self.router_id):
             if await asterisk_lease.degraded(self.ari, peer["app"],
                                              self.settings.router_lease_s, time.time()):
                 degraded.add(peer["router_id"])

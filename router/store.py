@@ -466,8 +466,11 @@ class Store:
                         error=str(exc) or type(exc).__name__, share_of=len(self.routers_alive))
 
     def _mine(self, phone_id: int) -> bool:
-        """This router's share of the phones while it cannot see the others' claims."""
-        alive = sorted({*self.routers_alive, self.router_id})
+        """This router's share of the phones while it cannot see the others' claims
+        (or they cannot see its): shared among the routers alive at the last
+        heartbeat and the peers without the database, who share the same way
+        (a degraded peer's own list is the one from before it was cut off)."""
+        alive = sorted({*self.routers_alive, *self.peers_degraded, self.router_id})
         return phone_id % len(alive) == alive.index(self.router_id)
 
     async def _run(self, operation: str, work: Awaitable[T],

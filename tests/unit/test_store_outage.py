@@ -343,6 +343,20 @@ async def test_while_a_peer_is_degraded_a_healthy_router_keeps_to_its_share(
     assert healthy.healthy
 
 
+async def test_a_degraded_peer_past_its_database_lease_still_has_its_share(
+        tmp_path: Path) -> None:
+    """Cut off for longer than its lease, the degraded peer is no longer among
+    the routers the database calls alive, but it still rings its share (its
+    calls go on): the healthy router shares the phones as before, not all alone."""
+    pool = Pool()
+    pool.down = False
+    healthy = store(tmp_path, pool)
+    healthy.routers_alive = ["router-b"]  # router-a's database lease ran out
+    healthy.peers_degraded = {"router-a"}  # … but it beats in Asterisk, degraded
+    assert not await healthy.claim(2, 1, uuid4(), uuid4())
+    assert await healthy.claim(3, 1, uuid4(), uuid4())
+
+
 async def test_while_away_a_phone_another_router_has_on_the_line_is_busy(
         tmp_path: Path) -> None:
     """Asterisk shows every router's phone legs (channel variable
