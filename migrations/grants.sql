@@ -42,6 +42,8 @@ GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
 -- Notifications (0017): the record triggers enqueue as the writing role; the
 -- dispatcher marks rows sent, retried or dead. Targets are configuration.
 GRANT INSERT, UPDATE, DELETE ON notification_outbox TO hotline_router_daemon;  -- DELETE: old sent rows
+-- The hold queue's waiters (0019).
+GRANT INSERT, UPDATE, DELETE ON queue_waiters TO hotline_router_daemon;
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages

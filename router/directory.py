@@ -66,6 +66,22 @@ class Screening:
 
 
 @dataclass(frozen=True)
+class QueueRules:
+    """How the hotline's hold queue behaves (migration 0019; router/call/queue.py).
+
+    ``max_waiting`` None: no limit; ``announce_every_s`` 0: the position only
+    on joining; ``overflow`` what a caller who cannot wait gets: 'busy' or 'forward'.
+    """
+
+    max_waiting: int | None = None
+    music_class: str = "default"
+    announce_position: bool = False
+    announce_every_s: int = 0
+    announce_hold: bool = False
+    overflow: str = "busy"
+
+
+@dataclass(frozen=True)
 class PhoneState:
     """A phone's shared busy state, read fresh from the database (``phone_state``)."""
 
@@ -93,6 +109,7 @@ class Hotline:
     phones: tuple[BoundPhone, ...]
     plan: Plan = field(default_factory=Plan)
     screening: Screening = field(default_factory=Screening)
+    queue: QueueRules = field(default_factory=QueueRules)
 
     @cached_property
     def hunts_at_once(self) -> bool:
@@ -175,6 +192,8 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
        h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s, h.confirm_prompt,
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
+       h.queue_max_waiting, h.queue_music_class, h.queue_announce_position,
+       h.queue_announce_every_s, h.queue_announce_hold, h.queue_overflow,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key, s.active_calls, s.last_call_ended_at,
        CASE WHEN s.stats_day = stats_today() THEN s.calls_today ELSE 0 END AS calls_today,
@@ -216,7 +235,17 @@ def _hotline(head: Any, phones: list[BoundPhone], plans: Plans) -> Hotline:
                    overflow=Overflow(head["overflow"]),
                    overflow_max_wait_s=head["overflow_max_wait_s"],
                    overflow_forward_to=head["overflow_forward_to"], phones=tuple(phones),
-                   plan=plans.of(head["id"]), screening=_screening(head))
+                   plan=plans.of(head["id"]), screening=_screening(head),
+                   queue=_queue_rules(head))
+
+
+def _queue_rules(head: Any) -> QueueRules:
+    return QueueRules(max_waiting=head["queue_max_waiting"],
+                      music_class=head["queue_music_class"],
+                      announce_position=head["queue_announce_position"],
+                      announce_every_s=head["queue_announce_every_s"],
+                      announce_hold=head["queue_announce_hold"],
+                      overflow=head["queue_overflow"])
 
 
 def _screening(head: Any) -> Screening:
@@ -260,6 +289,8 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
        h.overflow_forward_to, h.confirm_key, h.confirm_timeout_s, h.confirm_prompt,
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
+       h.queue_max_waiting, h.queue_music_class, h.queue_announce_position,
+       h.queue_announce_every_s, h.queue_announce_hold, h.queue_overflow,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key
 FROM hotlines h

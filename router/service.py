@@ -31,6 +31,7 @@ from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
 from router.live_config import ConfigWatcher
+from router.queue_bell import QueueBell
 from router.notify import dispatcher as notify_dispatcher
 from router.quiet import QuietRetries
 from router.settings import Settings
@@ -66,6 +67,7 @@ class Router:
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
                                   [self.app], self.on_event, self._connected)
         self.config = ConfigWatcher(settings.database_url)
+        self.queue_bell = QueueBell(settings.database_url, self.registry)
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
@@ -313,6 +315,7 @@ class Router:
             self._spawn(self._heartbeats(), "heartbeats"),
             self._spawn(self.store.watch(), "database-watch"),
             self._spawn(self.config.run(), "config-watcher"),
+            self._spawn(self.queue_bell.run(), "queue-bell"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
                         "gauges"),
             self._spawn(rating.run(self.db, rating.RatingSettings(

@@ -36,13 +36,14 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 import structlog
 
-from router import claims, metrics, rotation
+from router import claims, metrics, rotation, waiting
 from router.billing import balance
 from router.directory import Lookup, PhoneState, Snapshot, find_hotline
 from router.records import sql as records
@@ -56,6 +57,8 @@ T = TypeVar("T")
 # A degraded router fences itself this far into its lease, leaving the rest for
 # clock differences and a heartbeat in flight.
 FENCE_AT_LEASE_SHARE = 0.8
+# A router without a lease setting: how long before its queued callers count as gone.
+DEFAULT_LEASE_S = 15.0
 
 
 class Unavailable(Exception):
@@ -302,6 +305,54 @@ class Store:
             return await self._run("balance", balance.refuses_calls(self.db, lookup.hotline.id))
         except Unavailable:
             return False
+
+    # --- the hold queue (router/waiting.py) -----------------------------------
+    # Each raises Unavailable while the database is away: the queue then
+    # waits without an order across routers (router/call/queue.py).
+
+    async def queue_join(self, call_id: UUID, hotline_id: int, group_id: int, vip: bool,
+                         arrived_at: datetime, max_waiting: int | None) -> int | None:
+        """The call's place in its queue (1 = next); None when the queue is full."""
+        self._need_database()
+        return await self._run("queue", waiting.join(
+            self.db, call_id, hotline_id, group_id, self.router_id, vip, arrived_at,
+            max_waiting, self.lease_s or DEFAULT_LEASE_S))
+
+    async def queue_offer(self, call_id: UUID, hotline_id: int, phone_ids: list[int]) -> bool:
+        """Whether it is the call's turn to ring its group's free phones."""
+        self._need_database()
+        return await self._run("queue", waiting.offer(self.db, call_id, hotline_id, phone_ids,
+                                                      self.lease_s or DEFAULT_LEASE_S))
+
+    async def queue_give_back(self, call_id: UUID) -> None:
+        self._need_database()
+        await self._run("queue", waiting.give_back(self.db, call_id))
+
+    async def queue_leave(self, call_id: UUID, answered: bool) -> None:
+        self._need_database()
+        await self._run("queue", waiting.leave(self.db, call_id, answered))
+
+    async def queue_position(self, call_id: UUID) -> int | None:
+        self._need_database()
+        return await self._run("queue", waiting.position(self.db, call_id))
+
+    async def queue_waiting(self, hotline_id: int, group_id: int) -> bool:
+        """Whether callers wait for the group (False while the database is away)."""
+        if not self.healthy:
+            return False
+        try:
+            return await self._run("queue", waiting.anyone_waiting(self.db, hotline_id,
+                                                                   group_id))
+        except Unavailable:
+            return False
+
+    async def queue_hold_ms(self, hotline_id: int) -> int | None:
+        self._need_database()
+        return await self._run("queue", waiting.hold_ms(self.db, hotline_id))
+
+    def _need_database(self) -> None:
+        if not self.healthy:
+            raise Unavailable("queue")
 
     # --- what reconciliation asks ---------------------------------------------
 
