@@ -31,8 +31,8 @@ from router.billing import loop as rating
 from router.call import CallRegistry, start_call
 from router.call.legs import PHONE_VARIABLE
 from router.live_config import ConfigWatcher
-from router.queue_bell import QueueBell
 from router.notify import dispatcher as notify_dispatcher
+from router.queue_bell import QueueBell
 from router.quiet import QuietRetries
 from router.settings import Settings
 from router.spool import Spool
