@@ -48,7 +48,7 @@ ALTER TABLE hotlines
     ADD COLUMN queue_overflow          text NOT NULL DEFAULT 'busy',
     ADD CONSTRAINT hotline_queue_max_waiting_must_be_1_to_1000
         CHECK (queue_max_waiting BETWEEN 1 AND 1000),
-    ADD CONSTRAINT hotline_queue_music_class_must_be_a_name_of_letters_digits_dash_underscore
+    ADD CONSTRAINT hotline_queue_music_class_must_be_a_music_on_hold_class
         CHECK (queue_music_class ~ '^[A-Za-z0-9_-]{1,80}$'),
     ADD CONSTRAINT hotline_queue_announce_every_must_be_0_or_10_to_600_seconds
         CHECK (queue_announce_every_s = 0 OR queue_announce_every_s BETWEEN 10 AND 600),
