@@ -32,6 +32,7 @@ waits as before the queue was shared, looking for an idle phone every
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -216,11 +217,12 @@ def _phone_ids(lookup: Lookup, group: plan.Group) -> list[int]:
 
 def position_media(position: int, hold_ms: int | None) -> list[str]:
     """What a caller at ``position`` (1 = next) hears, as ARI media URIs; the
-    expected wait in whole minutes (at least 1) when ``hold_ms`` is known."""
+    expected wait in whole minutes, rounded up (at least 1), when ``hold_ms``
+    is known."""
     media = (["sound:queue-youarenext"] if position <= 1 else
              ["sound:queue-thereare", f"number:{position}", "sound:queue-callswaiting"])
     if hold_ms is not None:
-        minutes = max(1, round(hold_ms / 60_000))
+        minutes = max(1, math.ceil(hold_ms / 60_000))
         media += ["sound:queue-holdtime", f"number:{minutes}", "sound:queue-minutes"]
     return media
 
