@@ -56,8 +56,6 @@ QUEUE_FALLBACK_S = 3.0
 UNORDERED_POLL_S = 1.0
 # The caller list whose callers wait ahead of the others.
 VIP_LIST = "vip"
-# The longest a position announcement may take before the wait goes on.
-ANNOUNCEMENT_LIMIT_S = 30.0
 
 
 class Bell:
@@ -148,14 +146,15 @@ async def _wait(call: Call, hotline: Hotline, group: plan.Group, bell: Bell,
     inbox = call.inbox
     rules = hotline.queue
     end = inbox.time() + hotline.overflow_max_wait_s
+    voice = Announcer(call, hotline)
     await call.media.start_music(rules.music_class)
     if rules.announce_position and place is not None:
-        await _announce(call, hotline, place)
+        await voice.start(place)
     every = rules.announce_every_s
     next_announcement = inbox.time() + every if every and ordered else None
     while end - inbox.time() > 0:
         woke = bell.heard()
-        winner = await _take_a_turn(call, hotline, group, end, ordered, woke)
+        winner = await _take_a_turn(call, hotline, group, end, ordered, woke, voice)
         if winner is not None:
             return winner
         if call.state.current is not State.QUEUED:
@@ -164,22 +163,27 @@ async def _wait(call: Call, hotline: Hotline, group: plan.Group, bell: Bell,
             continue  # the queue moved while we looked
         poll = QUEUE_FALLBACK_S if ordered else UNORDERED_POLL_S
         until = min(poll, end - inbox.time())
-        if next_announcement is not None:
+        if next_announcement is not None and not voice.playing:
             until = min(until, next_announcement - inbox.time())
         if until > 0:
             with contextlib.suppress(TimeoutError):
-                await inbox.until(lambda: bell.rung, timeout_s=until)
-        if next_announcement is not None and inbox.time() >= next_announcement:
+                await inbox.until(lambda: bell.rung or voice.finished, timeout_s=until)
+        if voice.finished:
+            await voice.done()
+        if (next_announcement is not None and not voice.playing
+                and inbox.time() >= next_announcement):
             next_announcement = inbox.time() + every
             now_at = await call.services.store.queue_position(call.id)
             if now_at is not None and end - inbox.time() > 0:
-                await _announce(call, hotline, now_at)
+                await voice.start(now_at)
+    await voice.stop()
     return None
 
 
 async def _take_a_turn(call: Call, hotline: Hotline, group: plan.Group, end: float,
-                       ordered: bool, woke: float | None) -> Leg | None:
-    """If a phone of the group is idle and it is the caller's turn, hunt it."""
+                       ordered: bool, woke: float | None, voice: Announcer) -> Leg | None:
+    """If a phone of the group is idle and it is the caller's turn, hunt it
+    (an announcement under way stops: the turn does not wait for it)."""
     store = call.services.store
     fresh = await store.find_hotline(hotline.number)
     if fresh is None or not fresh.hotline.enabled:
@@ -199,6 +203,7 @@ async def _take_a_turn(call: Call, hotline: Hotline, group: plan.Group, end: flo
         if not turn:
             return None
     call.log.info("queue turn", woke_ms=None if woke is None else round(woke * 1000, 1))
+    await voice.stop()
     deadline = min(end, call.inbox.time() + fresh.hotline.total_timeout_s)
     winner = await call.hunt_group(fresh, now_group, deadline)
     if winner is None and ordered:
@@ -227,27 +232,55 @@ def position_media(position: int, hold_ms: int | None) -> list[str]:
     return media
 
 
-async def _announce(call: Call, hotline: Hotline, position: int) -> None:
-    """Tell the caller their place (and the expected wait): the music stops
-    for it and starts again (a failure is only logged)."""
-    hold_ms = None
-    if hotline.queue.announce_hold:
-        with contextlib.suppress(Unavailable):
-            hold_ms = await call.services.store.queue_hold_ms(hotline.id)
-    media = position_media(position, hold_ms)
-    call.log.info("queue position announced", position=position, hold_ms=hold_ms,
-                  media=media)
-    playback_id = str(uuid4())
-    await call.media.stop_music()
-    try:
-        async with call.media.to_the_caller():
-            await call.services.ari.play(call.caller.id, media, playback_id)
-    except AriError as exc:
-        call.log.warning("position announcement failed", error=str(exc))
-    else:
+class Announcer:
+    """The caller's place in the queue (and the expected wait), told over the
+    music: the music stops for it and starts again. It plays while the caller
+    waits, and stops when the caller's turn comes. A failure is only logged."""
+
+    def __init__(self, call: Call, hotline: Hotline) -> None:
+        self.call = call
+        self.hotline = hotline
+        self.playback_id: str | None = None
+
+    @property
+    def playing(self) -> bool:
+        return self.playback_id is not None
+
+    @property
+    def finished(self) -> bool:
+        return (self.playback_id is not None
+                and self.playback_id in self.call.media.finished_playbacks)
+
+    async def start(self, position: int) -> None:
+        call = self.call
+        hold_ms = None
+        if self.hotline.queue.announce_hold:
+            with contextlib.suppress(Unavailable):
+                hold_ms = await call.services.store.queue_hold_ms(self.hotline.id)
+        media = position_media(position, hold_ms)
+        call.log.info("queue position announced", position=position, hold_ms=hold_ms,
+                      media=media)
+        playback_id = str(uuid4())
+        await call.media.stop_music()
         try:
-            await call.inbox.until(lambda: playback_id in call.media.finished_playbacks,
-                                   timeout_s=ANNOUNCEMENT_LIMIT_S)
-        except TimeoutError:
-            call.log.warning("position announcement did not finish")
-    await call.media.start_music(hotline.queue.music_class)
+            async with call.media.to_the_caller():
+                await call.services.ari.play(call.caller.id, media, playback_id)
+        except AriError as exc:
+            call.log.warning("position announcement failed", error=str(exc))
+            await call.media.start_music(self.hotline.queue.music_class)
+            return
+        self.playback_id = playback_id
+
+    async def done(self) -> None:
+        """It has been heard: the music again."""
+        self.playback_id = None
+        await self.call.media.start_music(self.hotline.queue.music_class)
+
+    async def stop(self) -> None:
+        """Cut it short (the caller's turn, or the wait is over)."""
+        if self.playback_id is None:
+            return
+        playback_id, self.playback_id = self.playback_id, None
+        if playback_id not in self.call.media.finished_playbacks:
+            await self.call.ari_quietly(self.call.services.ari.stop_playback(playback_id))
+        await self.call.media.start_music(self.hotline.queue.music_class)

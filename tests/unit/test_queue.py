@@ -125,10 +125,10 @@ async def test_each_waiter_hears_its_position_and_the_music_class(tmp_path: Path
                       if r.args[0] == call.caller.id]
              for caller, call in calls.items()}
     assert heard["13900000000"] == []  # answered at once
-    # On joining, then every 20 s while waiting (the second waits 31.5 s, the third 61).
+    # On joining, then every 20 s while waiting: the second waits 0.5 s to
+    # 31 s, the third 1 s to 61 s (second in line until the second's answer at 32 s).
     assert heard["13900000001"] == [position_media(1, None)] * 2
-    assert heard["13900000002"] == [position_media(2, None), position_media(2, None),
-                                    position_media(1, None)]
+    assert heard["13900000002"] == [position_media(2, None)] * 2 + [position_media(1, None)] * 2
     assert {r["moh_class"] for r in lab.ari.made("start_moh")} == {"calm"}
 
 
@@ -149,3 +149,13 @@ def test_position_media_follows_app_queue() -> None:
                                        "sound:queue-callswaiting"]
     assert position_media(2, 20_000)[-3:] == ["sound:queue-holdtime", "number:1",
                                               "sound:queue-minutes"]
+
+
+async def test_the_turn_does_not_wait_for_the_announcement(tmp_path: Path) -> None:
+    lab = one_phone_queue(tmp_path, QueueRules(announce_position=True), talk_s=1.0)
+    lab.place_call()  # answered at 1 s, the phone frees at 2 s
+    waiting = lab.place_call(caller="13900139000")  # hears its place from 0 s to 2 s+
+    lab.ari.sound_s = 5.0
+    await lab.all_ended()
+    assert lab.row(waiting).answered_at == T0 + timedelta(seconds=3)
+    assert len(lab.ari.made("stop_playback")) == 1
