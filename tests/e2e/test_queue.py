@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 from typing import Any
@@ -153,4 +154,51 @@ async def test_a_caller_who_waited_past_the_limit_gets_the_overflow(
     assert (waited["ended_at"] - waited["started_at"]).total_seconds() >= 3
     assert seen[0].result == "answered"
     assert seen[1].result != "answered"
+    await nothing_left_open(db, hotline_number)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, int(share * len(ranked)))]
+
+
+async def test_fifty_frees_each_ring_for_the_head_in_arrival_order(
+        db: Any, lab: AsteriskLab, routers: RouterFactory, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    """50 callers wait for one phone under two routers. Prints the figure of the
+    queue guide: a phone freeing (its leg's end, Asterisk's time) to the head's
+    leg starting (its claim, the router's clock), p50/p99 over the 50 frees; and
+    how the answer order compares with the arrival order."""
+    waiters = 50
+    phone = phones(answer_after_ms=100)
+    await queue_hotline(db, hotline_number, phone)
+    routers("hotline-router-qa")
+    routers("hotline-router-qb")
+    with dialplan_global(lab, "ROUTER_APPS", TWO_ROUTERS):
+        seen = await asyncio.gather(
+            place(lab, hotline_number, "13500000000", 0.0, hold_ms=9000),
+            *(place(lab, hotline_number, f"135000{n:05d}", 1.0 + 0.15 * n, hold_ms=300)
+              for n in range(1, waiters + 1)))
+        assert all(s.result == "answered" for s in seen), [
+            (s.caller, s.result, s.errors[-300:]) for s in seen if s.result != "answered"]
+        records = await wait_for_call(db, hotline_number, count=waiters + 1, timeout_s=120)
+
+    legs = await db.fetch(
+        """SELECT c.caller, c.started_at, l.dial_started_at, l.ended_at, c.router_id
+           FROM call_legs l JOIN calls c ON c.id = l.call_id
+           WHERE c.dialled = $1 AND l.result = 'answered' ORDER BY l.dial_started_at""",
+        hotline_number)
+    gaps = [(later["dial_started_at"] - earlier["ended_at"]).total_seconds() * 1000
+            for earlier, later in itertools.pairwise(legs)]
+    arrival = [r["caller"] for r in sorted(records, key=lambda r: r["started_at"])]
+    answered = [leg["caller"] for leg in legs]
+    in_place = sum(a == b for a, b in zip(arrival, answered, strict=True))
+    routers_used = {leg["router_id"].split("@")[0] for leg in legs}
+    print(f"\nqueue wake-up over {len(gaps)} frees: phone freed -> head's leg started "
+          f"p50 {percentile(gaps, 0.5):.0f} ms, p99 {percentile(gaps, 0.99):.0f} ms, "
+          f"max {max(gaps):.0f} ms; answer order = arrival order for {in_place} of "
+          f"{len(answered)} callers (routers {sorted(routers_used)})", file=sys.stderr)
+    assert len(legs) == waiters + 1  # one answered leg each: no waiter rang twice
+    assert answered == arrival
+    assert await peak_calls_per_phone(db, hotline_number) == 1
     await nothing_left_open(db, hotline_number)
