@@ -96,13 +96,12 @@ _GIVE_BACK = "UPDATE queue_waiters SET offered_at = NULL WHERE call_id = $1"
 # average (app_queue's holdtime: (3 * old + new) / 4).
 _LEAVE = """
 WITH gone AS (DELETE FROM queue_waiters WHERE call_id = $1 RETURNING hotline_id, joined_at)
-UPDATE hotline_state s
-SET queue_hold_ms = CASE WHEN s.queue_hold_ms IS NULL THEN w.waited
-                         ELSE (3 * s.queue_hold_ms + w.waited) / 4 END
-FROM (SELECT hotline_id,
-             (extract(epoch FROM now() - joined_at) * 1000)::bigint AS waited FROM gone) w
-WHERE $2 AND s.hotline_id = w.hotline_id
-RETURNING s.queue_hold_ms
+INSERT INTO hotline_state (hotline_id, queue_hold_ms)
+SELECT hotline_id, (extract(epoch FROM now() - joined_at) * 1000)::bigint FROM gone WHERE $2
+ON CONFLICT (hotline_id) DO UPDATE
+SET queue_hold_ms = CASE WHEN hotline_state.queue_hold_ms IS NULL THEN EXCLUDED.queue_hold_ms
+                         ELSE (3 * hotline_state.queue_hold_ms + EXCLUDED.queue_hold_ms) / 4 END
+RETURNING queue_hold_ms
 """
 
 _FORGET = "DELETE FROM queue_waiters WHERE call_id = $1"

@@ -46,6 +46,8 @@ def announced(routers: list[RouterProcess], number: str) -> dict[str, list[int]]
             if not line.startswith("{") or number not in line:
                 continue
             entry = json.loads(line)
+            # Asterisk played it: a refused or failed playback is logged as a warning.
+            assert entry.get("event") != "position announcement failed", entry
             if entry.get("event") == "queue position announced":
                 heard.setdefault(entry["caller"], []).append(
                     (entry["timestamp"], entry["position"]))
