@@ -159,3 +159,15 @@ async def test_the_turn_does_not_wait_for_the_announcement(tmp_path: Path) -> No
     await lab.all_ended()
     assert lab.row(waiting).answered_at == T0 + timedelta(seconds=3)
     assert len(lab.ari.made("stop_playback")) == 1
+
+
+async def test_without_the_database_a_waiter_still_gets_the_freed_phone(tmp_path: Path) -> None:
+    lab = one_phone_queue(tmp_path)
+    lab.store.go_down()  # no order across routers: it looks for an idle phone every second
+    lab.place_call()
+    lab.place_call(caller="13900139000")
+    await lab.all_ended()
+    rows = list(lab.store.rows(lab.store.spooled()).values())
+    assert [(r.outcome, r.overflow) for r in rows] == [("answered", None),
+                                                      ("answered", "queue")]
+    assert lab.store.waiters == {}
