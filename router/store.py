@@ -59,6 +59,8 @@ T = TypeVar("T")
 FENCE_AT_LEASE_SHARE = 0.8
 # A router without a lease setting: how long before its queued callers count as gone.
 DEFAULT_LEASE_S = 15.0
+# The longest a hold-queue operation may take before the caller looks again later.
+QUEUE_TIMEOUT_S = 5.0
 
 
 class Unavailable(Exception):
@@ -307,52 +309,64 @@ class Store:
             return False
 
     # --- the hold queue (router/waiting.py) -----------------------------------
-    # Each raises Unavailable while the database is away: the queue then
-    # waits without an order across routers (router/call/queue.py).
+    # Each raises Unavailable while the database is away (the queue then waits
+    # without an order across routers, router/call/queue.py) or does not answer
+    # within QUEUE_TIMEOUT_S. A slow queue operation (many waiters taking turns
+    # under one hotline's lock) does not count as an outage: records and claims
+    # find out for themselves.
 
     async def queue_join(self, call_id: UUID, hotline_id: int, group_id: int, vip: bool,
                          arrived_at: datetime, max_waiting: int | None) -> int | None:
         """The call's place in its queue (1 = next); None when the queue is full."""
-        self._need_database()
-        return await self._run("queue", waiting.join(
+        return await self._queue(waiting.join(
             self.db, call_id, hotline_id, group_id, self.router_id, vip, arrived_at,
-            max_waiting, self.lease_s or DEFAULT_LEASE_S))
+            max_waiting, self._queue_lease_s))
 
     async def queue_offer(self, call_id: UUID, hotline_id: int, phone_ids: list[int]) -> bool:
         """Whether it is the call's turn to ring its group's free phones."""
-        self._need_database()
-        return await self._run("queue", waiting.offer(self.db, call_id, hotline_id, phone_ids,
-                                                      self.lease_s or DEFAULT_LEASE_S))
+        return await self._queue(waiting.offer(self.db, call_id, hotline_id, phone_ids,
+                                               self._queue_lease_s))
 
     async def queue_give_back(self, call_id: UUID) -> None:
-        self._need_database()
-        await self._run("queue", waiting.give_back(self.db, call_id))
+        await self._queue(waiting.give_back(self.db, call_id))
 
     async def queue_leave(self, call_id: UUID, answered: bool) -> None:
-        self._need_database()
-        await self._run("queue", waiting.leave(self.db, call_id, answered))
+        await self._queue(waiting.leave(self.db, call_id, answered))
 
     async def queue_position(self, call_id: UUID) -> int | None:
-        self._need_database()
-        return await self._run("queue", waiting.position(self.db, call_id))
+        return await self._queue(waiting.position(self.db, call_id))
 
     async def queue_waiting(self, hotline_id: int, group_id: int) -> bool:
         """Whether callers wait for the group (False while the database is away)."""
-        if not self.healthy:
-            return False
         try:
-            return await self._run("queue", waiting.anyone_waiting(self.db, hotline_id,
-                                                                   group_id))
+            return await self._queue(waiting.anyone_waiting(self.db, hotline_id, group_id))
         except Unavailable:
             return False
 
     async def queue_hold_ms(self, hotline_id: int) -> int | None:
-        self._need_database()
-        return await self._run("queue", waiting.hold_ms(self.db, hotline_id))
+        return await self._queue(waiting.hold_ms(self.db, hotline_id))
+
+    @property
+    def _queue_lease_s(self) -> float:
+        return self.lease_s or DEFAULT_LEASE_S
 
     def _need_database(self) -> None:
         if not self.healthy:
             raise Unavailable("queue")
+
+    async def _queue(self, work: Awaitable[T]) -> T:
+        if not self.healthy:
+            close = getattr(work, "close", None)
+            if close is not None:
+                close()  # never awaited: no warning about it
+            raise Unavailable("queue")
+        try:
+            return await asyncio.wait_for(work, QUEUE_TIMEOUT_S)
+        except Exception as exc:
+            if unreachable(exc):
+                metrics.DATABASE_ERRORS.labels(operation="queue").inc()
+                raise Unavailable("queue") from exc
+            raise
 
     # --- what reconciliation asks ---------------------------------------------
 

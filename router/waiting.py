@@ -63,9 +63,17 @@ WHERE me.call_id = $1 AND w.hotline_id = me.hotline_id AND w.group_id = me.group
        OR (w.priority = me.priority AND (w.arrived_at, w.seq) < (me.arrived_at, me.seq)))
 """
 
-# $1 call, $2 the group's phone ids (enabled bound members). Free slots count
-# only phones out of wrap-up, as the claim does.
-_OFFER = """
+# A waiter someone still serves: its router is alive ($3: the lease in
+# seconds) and its call's record is not closed.
+_SERVED = """
+EXISTS (SELECT 1 FROM routers r WHERE r.router_id = w.router_id AND r.stopped_at IS NULL
+          AND r.last_seen_at > now() - make_interval(secs => $3))
+AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.id = w.call_id AND c.ended_at IS NOT NULL)
+"""
+
+# $1 call, $2 the group's phone ids (enabled bound members), $3 the lease.
+# Free slots count only phones out of wrap-up, as the claim does.
+_TURN = f"""
 WITH me AS (SELECT * FROM queue_waiters WHERE call_id = $1 AND offered_at IS NULL),
 free AS (
     SELECT coalesce(sum(greatest(0, p.capacity - s.active_calls)), 0) AS slots
@@ -76,14 +84,23 @@ free AS (
 pending AS (
     SELECT count(*) AS n FROM queue_waiters w, me
     WHERE w.hotline_id = me.hotline_id AND w.group_id = me.group_id
-      AND w.offered_at IS NOT NULL
+      AND w.offered_at IS NOT NULL AND {_SERVED}
       AND NOT EXISTS (SELECT 1 FROM phone_claims c WHERE c.call_id = w.call_id)),
 ahead AS (
     SELECT count(*) AS n FROM queue_waiters w, me
     WHERE w.hotline_id = me.hotline_id AND w.group_id = me.group_id
-      AND w.offered_at IS NULL AND w.call_id <> me.call_id
+      AND w.offered_at IS NULL AND w.call_id <> me.call_id AND {_SERVED}
       AND (w.priority > me.priority
            OR (w.priority = me.priority AND (w.arrived_at, w.seq) < (me.arrived_at, me.seq))))
+"""
+
+# Without the lock: whether it may be the call's turn. A "no" read here that
+# a concurrent change makes wrong is followed by that change's notification.
+_MAY_BE_TURN = _TURN + """
+SELECT ahead.n < free.slots - pending.n FROM me, free, pending, ahead
+"""
+
+_OFFER = _TURN + """
 UPDATE queue_waiters q SET offered_at = now()
 FROM me, free, pending, ahead
 WHERE q.call_id = me.call_id AND ahead.n < free.slots - pending.n
@@ -169,9 +186,12 @@ async def offer(db: Any, call_id: UUID, hotline_id: int, phone_ids: list[int],
                 lease_s: float) -> bool:
     """Whether the call may ring its group's free phones now (its turn), and
     if so it holds the offer until :func:`give_back` or :func:`leave`."""
+    # Most woken waiters are not next: they learn it without queueing for the lock.
+    if not await db.fetchval(_MAY_BE_TURN, call_id, phone_ids, lease_s):
+        return False
     async with db.acquire() as connection, connection.transaction():
         await _locked(connection, hotline_id, lease_s)
-        return await connection.fetchval(_OFFER, call_id, phone_ids) is not None
+        return await connection.fetchval(_OFFER, call_id, phone_ids, lease_s) is not None
 
 
 async def give_back(db: Any, call_id: UUID) -> None:

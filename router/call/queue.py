@@ -42,7 +42,7 @@ from router.ari import AriError
 from router.call.events import QueueWake
 from router.call.legs import Leg
 from router.call.states import State
-from router.directory import Hotline, Lookup, Overflow
+from router.directory import Hotline, Overflow
 from router.store import Unavailable
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 QUEUE_FALLBACK_S = 3.0
 # Without the database: how often to look for an idle phone.
 UNORDERED_POLL_S = 1.0
+# A turn given back unused (no phone idle after all): how long before looking again.
+TURN_RETRY_S = 0.5
 # The caller list whose callers wait ahead of the others.
 VIP_LIST = "vip"
 
@@ -182,41 +184,51 @@ async def _wait(call: Call, hotline: Hotline, group: plan.Group, bell: Bell,
 
 async def _take_a_turn(call: Call, hotline: Hotline, group: plan.Group, end: float,
                        ordered: bool, woke: float | None, voice: Announcer) -> Leg | None:
-    """If a phone of the group is idle and it is the caller's turn, hunt it
+    """If it is the caller's turn and a phone of the group is idle, hunt it
     (an announcement under way stops: the turn does not wait for it)."""
     store = call.services.store
-    fresh = await store.find_hotline(hotline.number)
-    if fresh is None or not fresh.hotline.enabled:
-        return None
-    # The same group, as configured now (the default group follows the hotline).
-    now_group = (fresh.hotline.plan.groups.get(group.id) if group.id is not None
-                 else fresh.hotline.default_group())
-    if now_group is None or not fresh.idle_candidates(call.clock(), now_group):
-        return None
     if ordered:
         try:
-            turn = await store.queue_offer(call.id, hotline.id, _phone_ids(fresh, now_group))
+            turn = await store.queue_offer(call.id, hotline.id, _phone_ids(hotline, group))
         except Unavailable:
-            turn = True  # no order without the database: any idle phone will do
+            # The database away: no order to keep, any idle phone will do. Only
+            # slow: look again at the next wake-up.
+            turn = not store.healthy
         if woke is not None:
             metrics.QUEUE_WAKE_SECONDS.observe(woke)
         if not turn:
             return None
+    fresh = await store.find_hotline(hotline.number)
+    # The same group, as configured now (the default group follows the hotline).
+    now_group = None if fresh is None else (
+        fresh.hotline.plan.groups.get(group.id) if group.id is not None
+        else fresh.hotline.default_group())
+    if (fresh is None or not fresh.hotline.enabled or now_group is None
+            or not fresh.idle_candidates(call.clock(), now_group)):
+        if ordered and store.healthy:
+            await _give_back(call)
+            # Its own giving back wakes it again: look after a pause, not at once.
+            await call.inbox.wait(TURN_RETRY_S)
+        return None
     call.log.info("queue turn", woke_ms=None if woke is None else round(woke * 1000, 1))
     await voice.stop()
     deadline = min(end, call.inbox.time() + fresh.hotline.total_timeout_s)
     winner = await call.hunt_group(fresh, now_group, deadline)
     if winner is None and ordered:
-        with contextlib.suppress(Unavailable):
-            await store.queue_give_back(call.id)
+        await _give_back(call)
     return winner
 
 
-def _phone_ids(lookup: Lookup, group: plan.Group) -> list[int]:
+async def _give_back(call: Call) -> None:
+    with contextlib.suppress(Unavailable):
+        await call.services.store.queue_give_back(call.id)
+
+
+def _phone_ids(hotline: Hotline, group: plan.Group) -> list[int]:
     """The group's enabled bound phones (their free slots are the group's)."""
     if group.members is None:
-        return [p.phone_id for p in lookup.phones]
-    bound = {p.phone_id for p in lookup.phones}
+        return [p.phone_id for p in hotline.phones]
+    bound = {p.phone_id for p in hotline.phones}
     return [m.phone_id for m in group.members if m.phone_id in bound]
 
 

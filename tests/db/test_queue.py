@@ -125,7 +125,7 @@ async def test_concurrent_joins_respect_the_limit(db: Any) -> None:
     joined = [call for call, place in places if place is not None]
     assert len(joined) == 3
     # Their places now (one that arrived earlier may have joined later, ahead).
-    assert sorted([await waiting.position(db, call) for call in joined]) == [1, 2, 3]
+    assert sorted([await waiting.position(db, call) or 0 for call in joined]) == [1, 2, 3]
     assert await db.fetchval("SELECT count(*) FROM queue_waiters WHERE hotline_id = $1",
                              hotline) == 3
 
