@@ -21,7 +21,7 @@ _numbers = itertools.count(1)
 
 async def queued_hotline(db: Any, phones: int = 1, capacity: int = 1) -> tuple[int, list[int]]:
     """A hotline with ``phones`` bound phones: (hotline id, phone ids)."""
-    number = f"40077{next(_numbers):05d}"
+    number = f"40078{next(_numbers):05d}"
     hotline = await admin.add_hotline(db, number)
     phone_ids = []
     for _ in range(phones):
