@@ -44,6 +44,8 @@ GRANT INSERT, UPDATE ON routers TO hotline_router_daemon;
 GRANT INSERT, UPDATE, DELETE ON notification_outbox TO hotline_router_daemon;  -- DELETE: old sent rows
 -- Recordings (0018): a row when a file is complete; purged_at when the purge deleted it.
 GRANT INSERT, UPDATE (purged_at) ON recordings TO hotline_router_daemon;
+-- The hold queue's waiters (0019).
+GRANT INSERT, UPDATE, DELETE ON queue_waiters TO hotline_router_daemon;
 
 -- The admin: configuration and money in; never the records.
 GRANT INSERT, UPDATE, DELETE ON hotlines, phones, bound_phones, hotline_billing, tariffs, packages

@@ -78,6 +78,22 @@ class Screening:
 
 
 @dataclass(frozen=True)
+class QueueRules:
+    """How the hotline's hold queue behaves (migration 0019; router/call/queue.py).
+
+    ``max_waiting`` None: no limit; ``announce_every_s`` 0: the position only
+    on joining; ``overflow`` what a caller who cannot wait gets: 'busy' or 'forward'.
+    """
+
+    max_waiting: int | None = None
+    music_class: str = "default"
+    announce_position: bool = False
+    announce_every_s: int = 0
+    announce_hold: bool = False
+    overflow: str = "busy"
+
+
+@dataclass(frozen=True)
 class PhoneState:
     """A phone's shared busy state, read fresh from the database (``phone_state``)."""
 
@@ -109,6 +125,7 @@ class Hotline:
     screening: Screening = field(default_factory=Screening)
     recording: RecordingPolicy = field(default_factory=RecordingPolicy)
     voicemail: Voicemail = field(default_factory=Voicemail)
+    queue: QueueRules = field(default_factory=QueueRules)
 
     @cached_property
     def hunts_at_once(self) -> bool:
@@ -201,6 +218,8 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
        h.record_percent, h.record_format, h.record_notice, h.record_retention_days,
        h.closed_action, h.voicemail_max_s, h.voicemail_prompt,
+       h.queue_max_waiting, h.queue_music_class, h.queue_announce_position,
+       h.queue_announce_every_s, h.queue_announce_hold, h.queue_overflow,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key, s.active_calls, s.last_call_ended_at,
        s.presence, s.offer_after,
@@ -247,13 +266,23 @@ def _hotline(head: Any, phones: list[BoundPhone], plans: Plans) -> Hotline:
                    recording=_recording(head),
                    voicemail=Voicemail(when_closed=head["closed_action"] == "voicemail",
                                        max_s=head["voicemail_max_s"],
-                                       prompt=sound_list(head["voicemail_prompt"])))
+                                       prompt=sound_list(head["voicemail_prompt"])),
+                   queue=_queue_rules(head))
 
 
 def _recording(head: Any) -> RecordingPolicy:
     return RecordingPolicy(percent=head["record_percent"], file_format=head["record_format"],
                            notice=sound_list(head["record_notice"]),
                            retention_days=head["record_retention_days"])
+
+
+def _queue_rules(head: Any) -> QueueRules:
+    return QueueRules(max_waiting=head["queue_max_waiting"],
+                      music_class=head["queue_music_class"],
+                      announce_position=head["queue_announce_position"],
+                      announce_every_s=head["queue_announce_every_s"],
+                      announce_hold=head["queue_announce_hold"],
+                      overflow=head["queue_overflow"])
 
 
 def _screening(head: Any) -> Screening:
@@ -300,6 +329,8 @@ SELECT h.id, h.number, h.enabled, h.strategy, h.strategy_options, h.ring_timeout
        h.whisper_sound, h.ringback_sound, h.caller_id_shown, h.caller_id_prefix,
        h.record_percent, h.record_format, h.record_notice, h.record_retention_days,
        h.closed_action, h.voicemail_max_s, h.voicemail_prompt,
+       h.queue_max_waiting, h.queue_music_class, h.queue_announce_position,
+       h.queue_announce_every_s, h.queue_announce_hold, h.queue_overflow,
        p.id AS phone_id, p.dial_string, b.position, b.weight, p.capacity, p.wrap_up_s,
        b.confirm_key AS phone_confirm_key
 FROM hotlines h

@@ -20,6 +20,15 @@ SELECT count(*) FROM phone_state s JOIN phones p ON p.id = s.phone_id
 WHERE s.active_calls >= p.capacity
 """
 
+# Every hotline with its waiting callers (0 when none), so a gauge drops back.
+_QUEUES = """
+SELECT h.number, count(w.call_id) AS waiting,
+       coalesce(extract(epoch FROM now() - min(w.joined_at)), 0) AS longest_s
+FROM hotlines h LEFT JOIN queue_waiters w ON w.hotline_id = h.id
+WHERE h.overflow = 'queue' OR w.call_id IS NOT NULL
+GROUP BY h.number
+"""
+
 
 _PRESENCE = """
 SELECT s.presence, count(*) AS n FROM phone_state s JOIN phones p ON p.id = s.phone_id
@@ -33,6 +42,9 @@ async def refresh_once(db: Any) -> None:
     counts = {row["presence"]: row["n"] for row in await db.fetch(_PRESENCE)}
     for presence in PRESENCES:
         metrics.PHONES_BY_PRESENCE.labels(presence=presence).set(counts.get(presence, 0))
+    for row in await db.fetch(_QUEUES):
+        metrics.QUEUE_WAITING.labels(hotline=row["number"]).set(row["waiting"])
+        metrics.QUEUE_LONGEST_WAIT.labels(hotline=row["number"]).set(float(row["longest_s"]))
 
 
 async def refresh_forever(db: Any, every_s: float) -> None:

@@ -141,3 +141,15 @@ RECORDINGS_PURGED = Counter(
     "hotline_router_recordings_purged",
     "Recordings past their retention whose files were deleted (or found gone)",
     registry=REGISTRY)
+QUEUE_WAITING = Gauge(
+    "hotline_router_queue_waiting",
+    "Callers waiting in a hotline's hold queue, across all routers; refreshed every "
+    "metrics_refresh_s", ["hotline"], registry=REGISTRY)
+QUEUE_LONGEST_WAIT = Gauge(
+    "hotline_router_queue_longest_wait_seconds",
+    "How long the longest-waiting caller of a hotline's hold queue has waited so far",
+    ["hotline"], registry=REGISTRY)
+QUEUE_WAKE_SECONDS = Histogram(
+    "hotline_router_queue_wake_seconds",
+    "From a queued caller's wake-up (a phone freed) to its offer decided, this router",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0), registry=REGISTRY)

@@ -36,6 +36,7 @@ from router.endpoints import EndpointStates
 from router.live_config import ConfigWatcher
 from router.notify import dispatcher as notify_dispatcher
 from router.presence import feature_call
+from router.queue_bell import QueueBell
 from router.quiet import QuietRetries
 from router.recordings import purge as recording_purge
 from router.settings import Settings
@@ -73,6 +74,7 @@ class Router:
         self.stream = EventStream(settings.ari_url, settings.ari_user, settings.ari_password,
                                   [self.app], self.on_event, self._connected, rest=rest)
         self.config = ConfigWatcher(settings.database_url)
+        self.queue_bell = QueueBell(settings.database_url, self.registry)
         self.store = Store(pool, self.router_id, Spool(Path(settings.spool_dir), self.router_id),
                            snapshot=lambda: self.config.snapshot,
                            fresh_snapshot=lambda: self.config.fresh_snapshot,
@@ -362,6 +364,7 @@ class Router:
             self._spawn(self._follow_endpoints(), "endpoint-states"),
             self._spawn(self.store.watch(), "database-watch"),
             self._spawn(self.config.run(), "config-watcher"),
+            self._spawn(self.queue_bell.run(), "queue-bell"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
                         "gauges"),
             self._spawn(rating.run(self.db, rating.RatingSettings(

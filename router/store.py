@@ -36,13 +36,14 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 import structlog
 
-from router import claims, metrics, rotation, transfer_rules
+from router import claims, metrics, rotation, transfer_rules, waiting
 from router.billing import balance
 from router.directory import Lookup, PhoneState, Snapshot, find_hotline
 from router.records import sql as records
@@ -57,6 +58,10 @@ T = TypeVar("T")
 # A degraded router fences itself this far into its lease, leaving the rest for
 # clock differences and a heartbeat in flight.
 FENCE_AT_LEASE_SHARE = 0.8
+# A router without a lease setting: how long before its queued callers count as gone.
+DEFAULT_LEASE_S = 15.0
+# The longest a hold-queue operation may take before the caller looks again later.
+QUEUE_TIMEOUT_S = 5.0
 
 
 # PostgreSQL's "cannot execute … in a read-only transaction" (Appendix A).
@@ -347,6 +352,66 @@ class Store:
             return await self._run("balance", balance.refuses_calls(self.db, lookup.hotline.id))
         except Unavailable:
             return False
+
+    # --- the hold queue (router/waiting.py) -----------------------------------
+    # Each raises Unavailable while the database is away (the queue then waits
+    # without an order across routers, router/call/queue.py) or does not answer
+    # within QUEUE_TIMEOUT_S. A slow queue operation (many waiters taking turns
+    # under one hotline's lock) does not count as an outage: records and claims
+    # find out for themselves.
+
+    async def queue_join(self, call_id: UUID, hotline_id: int, group_id: int, vip: bool,
+                         arrived_at: datetime, max_waiting: int | None) -> int | None:
+        """The call's place in its queue (1 = next); None when the queue is full."""
+        return await self._queue(waiting.join(
+            self.db, call_id, hotline_id, group_id, self.router_id, vip, arrived_at,
+            max_waiting, self._queue_lease_s))
+
+    async def queue_offer(self, call_id: UUID, hotline_id: int, phone_ids: list[int]) -> bool:
+        """Whether it is the call's turn to ring its group's free phones."""
+        return await self._queue(waiting.offer(self.db, call_id, hotline_id, phone_ids,
+                                               self._queue_lease_s))
+
+    async def queue_give_back(self, call_id: UUID) -> None:
+        await self._queue(waiting.give_back(self.db, call_id))
+
+    async def queue_leave(self, call_id: UUID, answered: bool) -> None:
+        await self._queue(waiting.leave(self.db, call_id, answered))
+
+    async def queue_position(self, call_id: UUID) -> int | None:
+        return await self._queue(waiting.position(self.db, call_id))
+
+    async def queue_waiting(self, hotline_id: int, group_id: int) -> bool:
+        """Whether callers wait for the group (False while the database is away)."""
+        try:
+            return await self._queue(waiting.anyone_waiting(self.db, hotline_id, group_id))
+        except Unavailable:
+            return False
+
+    async def queue_hold_ms(self, hotline_id: int) -> int | None:
+        return await self._queue(waiting.hold_ms(self.db, hotline_id))
+
+    @property
+    def _queue_lease_s(self) -> float:
+        return self.lease_s or DEFAULT_LEASE_S
+
+    def _need_database(self) -> None:
+        if not self.healthy:
+            raise Unavailable("queue")
+
+    async def _queue(self, work: Awaitable[T]) -> T:
+        if not self.healthy:
+            close = getattr(work, "close", None)
+            if close is not None:
+                close()  # never awaited: no warning about it
+            raise Unavailable("queue")
+        try:
+            return await asyncio.wait_for(work, QUEUE_TIMEOUT_S)
+        except Exception as exc:
+            if unreachable(exc):
+                metrics.DATABASE_ERRORS.labels(operation="queue").inc()
+                raise Unavailable("queue") from exc
+            raise
 
     # --- what reconciliation asks ---------------------------------------------
 

@@ -62,8 +62,14 @@ class Reconcile:
     lost_at: datetime
 
 
+@dataclass(frozen=True)
+class QueueWake:
+    """A phone of the hotline the caller waits for freed, or the queue moved
+    (router/call/queue.py): see whether it is the caller's turn."""
+
+
 CallEvent = (ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | ConfirmTimeout
-             | Reconcile)
+             | Reconcile | QueueWake)
 
 
 class CallerLeft(Exception):

@@ -16,6 +16,7 @@ from router.call.events import (
     CallEvent,
     ConfirmTimeout,
     HuntTimeout,
+    QueueWake,
     Reconcile,
     RingTimeout,
     WaveDue,
@@ -41,6 +42,8 @@ async def apply(call: Call, event: CallEvent) -> None:
     if isinstance(event, RingTimeout):
         await call.legs.ring_timeout(event.leg_id)
         return
+    if isinstance(event, QueueWake):
+        return  # only wakes the waiting caller (router/call/queue.py)
     if isinstance(event, WaveDue | HuntTimeout):
         if call.hunt is not None:
             call.hunt.on_timer(event)

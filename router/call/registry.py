@@ -8,7 +8,7 @@ events read in the same burst queue for it before its task first runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -25,6 +25,9 @@ class CallRegistry:
     def __init__(self) -> None:
         self._owners: dict[str, Call] = {}  # channel id -> the call that owns it
         self._tasks: dict[asyncio.Task[None], Call] = {}  # each live call's life
+        # Waiting callers' bells, by hotline id (router/call/queue.py): rung when
+        # the database says a phone of the hotline freed or a waiter moved.
+        self._bells: dict[int, set[Callable[[], None]]] = {}
 
     # --- channels ----------------------------------------------------------------
 
@@ -48,6 +51,25 @@ class CallRegistry:
     def owning_calls(self) -> list[Call]:
         """Every call that owns a channel, once each."""
         return list({id(call): call for call in self._owners.values()}.values())
+
+    # --- the hold queue ----------------------------------------------------------
+
+    def listen_queue(self, hotline_id: int, bell: Callable[[], None]) -> None:
+        self._bells.setdefault(hotline_id, set()).add(bell)
+
+    def leave_queue(self, hotline_id: int, bell: Callable[[], None]) -> None:
+        bells = self._bells.get(hotline_id)
+        if bells is not None:
+            bells.discard(bell)
+            if not bells:
+                del self._bells[hotline_id]
+
+    def wake_queue(self, hotline_id: int | None = None) -> None:
+        """Ring the bells of the hotline's waiting callers (None: every hotline's)."""
+        hotlines = list(self._bells) if hotline_id is None else [hotline_id]
+        for hotline in hotlines:
+            for bell in list(self._bells.get(hotline, ())):
+                bell()
 
     # --- calls' lives ----------------------------------------------------------------
 

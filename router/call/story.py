@@ -49,7 +49,7 @@ from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
 from router.call.media import CallerMedia
 from router.call.menu_walk import walk_menu
-from router.call.queue import wait_for_a_phone
+from router.call.queue import others_waiting, wait_for_a_phone
 from router.call.recorder import Recorder
 from router.call.recording import CallRecording
 from router.call.services import Services
@@ -206,8 +206,12 @@ class Call:
             await self.answer_caller()
             group = await walk_menu(self, hotline, decision)
         group = group or hotline.default_group()
-        winner = await self.hunt_group(lookup, group,
-                                       self.inbox.time() + hotline.total_timeout_s)
+        if await others_waiting(self, hotline, group):  # join behind them, do not jump the queue
+            self.log.info("callers waiting: joining the queue")
+            winner = None
+        else:
+            winner = await self.hunt_group(lookup, group,
+                                           self.inbox.time() + hotline.total_timeout_s)
         if winner is None:
             winner = await self._overflow(hotline, group)
         if winner is None and self.state.current is State.VOICEMAIL:
@@ -288,20 +292,33 @@ class Call:
     async def _overflow(self, hotline: Hotline, group: plan.Group) -> Leg | None:
         if hotline.overflow is Overflow.FORWARD and hotline.overflow_forward_to:
             self.recorder.add(CallOverflow(self.id, OverflowTaken.FORWARD))
-            self.log.info("overflow: forwarding", to=hotline.overflow_forward_to)
-            return await self._hunt([Wave([Target(hotline.overflow_forward_to)])],
-                                    hotline.total_timeout_s,
-                                    self.inbox.time() + hotline.total_timeout_s, None,
-                                    LegPurpose.OVERFLOW_FORWARD)
+            return await self._forward(hotline)
         if hotline.overflow is Overflow.VOICEMAIL:
             self.recorder.add(CallOverflow(self.id, OverflowTaken.VOICEMAIL))
             await voicemail.take_message(self, hotline, unanswered_outcome(list(self.legs)))
             return None
         if hotline.overflow is Overflow.QUEUE:
             self.recorder.add(CallOverflow(self.id, OverflowTaken.QUEUE))
-            return await wait_for_a_phone(self, hotline, group)
+            winner = await wait_for_a_phone(self, hotline, group)
+            # The queue was full or the wait is over: the hotline's queue_overflow
+            # ('busy': the caller hears the busy announcement, below).
+            if winner is None and hotline.queue.overflow == "forward" \
+                    and hotline.overflow_forward_to:
+                return await self._forward(hotline)
+            if winner is None and hotline.queue.overflow == "voicemail" \
+                    and self.caller_left_at is None:
+                await voicemail.take_message(self, hotline, unanswered_outcome(list(self.legs)))
+            return winner
         self.recorder.add(CallOverflow(self.id, OverflowTaken.BUSY))
         return None
+
+    async def _forward(self, hotline: Hotline) -> Leg | None:
+        """Ring the hotline's forward number (overflow, or after the queue)."""
+        self.log.info("overflow: forwarding", to=hotline.overflow_forward_to)
+        return await self._hunt([Wave([Target(hotline.overflow_forward_to or "")])],
+                                hotline.total_timeout_s,
+                                self.inbox.time() + hotline.total_timeout_s, None,
+                                LegPurpose.OVERFLOW_FORWARD)
 
     # --- answering and talking ------------------------------------------------------
 

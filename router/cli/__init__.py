@@ -30,6 +30,7 @@ from router.cli import (
     numbers,
     phones,
     plans,
+    queue,
     recordings,
     rules,
     schedules,
@@ -45,8 +46,8 @@ from router.cli.examples import EXAMPLES
 # get list/show/update/enable/disable/delete from router/cli/crud.py by
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, completion, hotlines, phones, bindings, strategies, calls, billing,
-          numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, web,
-          tokens, local_contexts, notifications, recordings)
+          numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, queue,
+          web, tokens, local_contexts, notifications, recordings)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,8 +57,8 @@ def register(sub: Any) -> None:
                            ).add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = crud_cli.subcommand(topic, "add", "put a number, prefix or area code on a list")
     parser.add_argument("list", metavar="LIST",
-                        help="blacklist (refused), whitelist (exempt from the blacklist), or "
-                             "any name a rule uses (vip)")
+                        help="blacklist (refused), whitelist (exempt from the blacklist), vip "
+                             "(waits ahead in the hold queue), or any name a rule uses")
     parser.add_argument("value", metavar="VALUE", help="a number, prefix or area code")
     parser.add_argument("--match", choices=("exact", "prefix", "area-code"), default="exact")
     parser.add_argument("--hotline", metavar="NUMBER", help="this hotline only (default: global)")

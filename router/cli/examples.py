@@ -18,7 +18,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "hotline show": (f"hotline-router hotline show {N}",),
     "hotline update": (f"hotline-router hotline update {N} --ring-timeout 20",
                        f"hotline-router hotline update {N} --confirm-key 1 "
-                       "--whisper hello-world",),
+                       "--whisper hello-world",
+                       f"hotline-router hotline update {N} --overflow queue "
+                       "--queue-max-waiting 10 --queue-announce-position yes "
+                       "--queue-announce-every 30",),
     "hotline delete": (f"hotline-router hotline delete {N}",),
     "hotline enable": (f"hotline-router hotline enable {N}",),
     "hotline disable": (f"hotline-router hotline disable {N}",),
@@ -48,6 +51,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "calls": ("hotline-router calls --since 2026-11-28T00:00:00+08:00",),
     "calls show": ("hotline-router calls show 2a7d0f3e-5c1b-4b8e-9d2a-7f1c3e5a9b01",),
     "stats": (f"hotline-router stats {N} --days 7",),
+    "queue": (f"hotline-router queue {N}",),
     "web": ("hotline-router web --listen 127.0.0.1:8096",),
     "local-context add": ("hotline-router local-context add ivr-main --note 'the IVR'",),
     "local-context remove": ("hotline-router local-context remove ivr-main",),

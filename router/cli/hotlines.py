@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from router import admin, crud
+from router.admin import AdminError
 from router.cli import crud as crud_cli
 from router.cli.common import as_dict, pool
 
@@ -28,6 +29,16 @@ async def bound_phones(db: Any, hotline: Mapping[str, Any]) -> dict[str, list[di
            LEFT JOIN phone_state s ON s.phone_id = p.id
            WHERE b.hotline_id = $1 ORDER BY b.position, p.id""", hotline["id"])
     return {"bound_phones": [dict(r) for r in rows]}
+
+
+def yes_no(text: str) -> bool:
+    """yes/no (also true/false, on/off)."""
+    word = text.strip().lower()
+    if word in ("yes", "true", "on"):
+        return True
+    if word in ("no", "false", "off"):
+        return False
+    raise AdminError(f"{text!r}: give yes or no")
 
 
 HOTLINES = crud.TableSpec(
@@ -94,6 +105,22 @@ HOTLINES = crud.TableSpec(
                    "the longest voicemail message, in seconds (5-600)", "SECONDS"),
         crud.Field("voicemail_prompt", "--voicemail-prompt", str,
                    "sounds a caller hears before the voicemail beep", "SOUND[,SOUND…]"),
+        # The hold queue (docs/queue.md).
+        crud.Field("queue_max_waiting", "--queue-max-waiting", crud.optional_int,
+                   "most callers waiting at once; one more gets --queue-overflow "
+                   "('none': no limit)", "N"),
+        crud.Field("queue_music_class", "--queue-music", str,
+                   "music on hold class waiting callers hear (musiconhold.conf)", "CLASS"),
+        crud.Field("queue_announce_position", "--queue-announce-position", yes_no,
+                   "tell a waiting caller their place ('you are caller number N')", "yes|no"),
+        crud.Field("queue_announce_every_s", "--queue-announce-every", int,
+                   "repeat the place this often while waiting (0: only on joining)",
+                   "SECONDS"),
+        crud.Field("queue_announce_hold", "--queue-announce-hold", yes_no,
+                   "also tell the expected wait, from recent answered waits", "yes|no"),
+        crud.Field("queue_overflow", "--queue-overflow", str,
+                   "a caller who cannot wait (queue full, waited the longest): busy, "
+                   "forward (to --overflow-forward-to) or voicemail", "RULE"),
     ),
     select="""SELECT h.id, h.number, h.name, h.strategy, h.strategy_options, h.ring_timeout_s,
                      h.total_timeout_s, h.max_attempts, h.overflow, h.overflow_max_wait_s,
@@ -102,7 +129,9 @@ HOTLINES = crud.TableSpec(
                      h.caller_id_prefix, h.transfer_numbers, h.transfer_dial,
                      h.auto_pause_after, h.record_percent, h.record_format, h.record_notice,
                      h.record_retention_days, h.closed_action, h.voicemail_max_s,
-                     h.voicemail_prompt, h.enabled,
+                     h.voicemail_prompt, h.queue_max_waiting, h.queue_music_class,
+                     h.queue_announce_position, h.queue_announce_every_s,
+                     h.queue_announce_hold, h.queue_overflow, h.enabled,
                      (SELECT count(*) FROM bound_phones b WHERE b.hotline_id = h.id) AS phones,
                      h.created_at, h.updated_at
               FROM hotlines h""",

@@ -11,7 +11,7 @@ mode (cached configuration, this router's share of phones, the spool).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from router.directory import (
     Lookup,
     Overflow,
     PhoneState,
+    QueueRules,
     Screening,
     Snapshot,
     Voicemail,
@@ -50,7 +51,8 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
             capacity: int = 1, wrap_up_s: int = 0, plan: Plan | None = None,
             enabled: bool = True, screening: Screening | None = None,
             recording: RecordingPolicy | None = None,
-            voicemail: Voicemail | None = None) -> Hotline:
+            voicemail: Voicemail | None = None,
+            queue: QueueRules | None = None) -> Hotline:
     """A hotline whose phones 1, 2, … have these dial strings, in this order."""
     phones = tuple(BoundPhone(phone_id=n, dial_string=dial, position=n, capacity=capacity,
                               weight=1, wrap_up_s=wrap_up_s)
@@ -62,7 +64,7 @@ def hotline(dial_strings: Sequence[str] = ("PJSIP/a", "PJSIP/b"), *, number: str
                    overflow_forward_to=forward_to, phones=phones, plan=plan or Plan(),
                    screening=screening or Screening(),
                    recording=recording or RecordingPolicy(),
-                   voicemail=voicemail or Voicemail())
+                   voicemail=voicemail or Voicemail(), queue=queue or QueueRules())
 
 
 @dataclass
@@ -96,6 +98,19 @@ class CallRow:
         return [leg["result"] for leg in self.legs.values()]
 
 
+@dataclass
+class Waiter:
+    """A ``queue_waiters`` row."""
+
+    call_id: UUID
+    hotline_id: int
+    group_id: int
+    priority: int
+    arrived_at: datetime
+    seq: int
+    offered: bool = False
+
+
 class MemoryStore(Store):
     """The call path's store, in memory; see the module docstring."""
 
@@ -114,6 +129,13 @@ class MemoryStore(Store):
         self.call_numbers = itertools.count()
         self.down = False
         self.transfers: dict[int, TransferRules] = {}  # hotline id -> its transfer rules
+        # The hold queue (router/waiting.py's rules): call -> waiter.
+        self.waiters: dict[UUID, Waiter] = {}
+        self.claim_calls: dict[UUID, UUID] = {}  # leg -> call, of the claims held
+        self.hold_ms: int | None = None
+        self.joined: list[UUID] = []  # calls in the order they joined
+        self.on_queue_moved: Callable[[], None] = lambda: None  # the router's wake-up
+        self._seq = itertools.count()
 
     def go_down(self) -> None:
         self.down = True
@@ -138,6 +160,7 @@ class MemoryStore(Store):
             return False
         self._count(phone_id, +1)
         self.claims[leg_id] = phone_id
+        self.claim_calls[leg_id] = call_id
         self.held[leg_id] = phone_id
         return True
 
@@ -151,6 +174,9 @@ class MemoryStore(Store):
         self.written.append(record)
         if isinstance(record, kinds.ClaimReleased) and record.leg_id in self.claims:
             self._count(self.claims.pop(record.leg_id), -1)
+            self.claim_calls.pop(record.leg_id, None)
+            if self.waiters:
+                self.on_queue_moved()  # as the database's NOTIFY (migration 0019)
 
     async def next_call_number(self, hotline_id: int) -> int:
         return next(self.call_numbers)
@@ -159,6 +185,62 @@ class MemoryStore(Store):
         if self.down:
             return await super().transfer_rules(hotline_id)
         return self.transfers.get(hotline_id, TransferRules())
+    # --- the hold queue, in memory with router/waiting.py's rules -----------------
+
+    def _order(self, hotline_id: int, group_id: int) -> list[Waiter]:
+        return sorted((w for w in self.waiters.values()
+                       if (w.hotline_id, w.group_id) == (hotline_id, group_id)),
+                      key=lambda w: (-w.priority, w.arrived_at, w.seq))
+
+    async def queue_join(self, call_id: UUID, hotline_id: int, group_id: int, vip: bool,
+                         arrived_at: datetime, max_waiting: int | None) -> int | None:
+        self._need_database()
+        if call_id not in self.waiters:
+            if max_waiting is not None and sum(
+                    1 for w in self.waiters.values() if w.hotline_id == hotline_id) >= max_waiting:
+                return None
+            self.waiters[call_id] = Waiter(call_id, hotline_id, group_id, int(vip), arrived_at,
+                                           next(self._seq))
+            self.joined.append(call_id)
+        return await self.queue_position(call_id)
+
+    async def queue_offer(self, call_id: UUID, hotline_id: int, phone_ids: list[int]) -> bool:
+        self._need_database()
+        me = self.waiters.get(call_id)
+        if me is None or me.offered:
+            return False
+        order = self._order(me.hotline_id, me.group_id)
+        slots = sum(max(0, self.capacity[p] - self.states[p].active_calls) for p in phone_ids)
+        claimed = set(self.claim_calls.values())
+        pending = sum(1 for w in order if w.offered and w.call_id not in claimed)
+        ahead = [w for w in order[:order.index(me)] if not w.offered]
+        if len(ahead) < slots - pending:
+            me.offered = True
+            return True
+        return False
+
+    async def queue_give_back(self, call_id: UUID) -> None:
+        self._need_database()
+        if (waiter := self.waiters.get(call_id)) is not None and waiter.offered:
+            waiter.offered = False
+            self.on_queue_moved()
+
+    async def queue_leave(self, call_id: UUID, answered: bool) -> None:
+        self._need_database()
+        if self.waiters.pop(call_id, None) is not None:
+            self.on_queue_moved()
+
+    async def queue_position(self, call_id: UUID) -> int | None:
+        self._need_database()
+        me = self.waiters.get(call_id)
+        return None if me is None else self._order(me.hotline_id, me.group_id).index(me) + 1
+
+    async def queue_waiting(self, hotline_id: int, group_id: int) -> bool:
+        return not self.down and bool(self._order(hotline_id, group_id))
+
+    async def queue_hold_ms(self, hotline_id: int) -> int | None:
+        self._need_database()
+        return self.hold_ms
 
     def _count(self, phone_id: int, change: int) -> None:
         state = self.states[phone_id]
@@ -222,6 +304,7 @@ class CallLab:
         self.registry = CallRegistry()
         self.ari: Any = ScriptedAri(self.dispatch, phones, sound_s)
         self.store = MemoryStore(folder, hotlines)
+        self.store.on_queue_moved = self.registry.wake_queue
         self.app = "hotline-router-test"
         self.router_id = "router-test"
         self.max_call_s = max_call_s
