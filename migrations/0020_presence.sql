@@ -144,7 +144,8 @@ BEGIN
 END $$;
 
 -- A leg's result counts toward auto-pause: busy (rejected) and no-answer
--- are misses; an answer starts the count afresh; a cancelled leg (another
+-- are misses; an answer starts the count afresh (so does an answered call the
+-- agent passed on, 'transferred', 0021); a cancelled leg (another
 -- phone won, the caller hung up) or a failed one (unreachable) says nothing
 -- about the agent. The delays apply whether or not auto-pause is on.
 CREATE FUNCTION call_legs_count_misses() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -153,7 +154,7 @@ DECLARE
     delay_s integer;
     missed  integer;
 BEGIN
-    IF NEW.result = 'answered' THEN
+    IF NEW.result IN ('answered', 'transferred') THEN
         UPDATE phone_state SET missed_in_a_row = 0
         WHERE phone_id = NEW.phone_id AND missed_in_a_row <> 0;
         RETURN NULL;
@@ -182,7 +183,7 @@ BEGIN
 END $$;
 CREATE TRIGGER call_legs_count_misses
     AFTER UPDATE OF result ON call_legs FOR EACH ROW
-    WHEN (OLD.result IS NULL AND NEW.result IN ('answered', 'busy', 'no-answer')
+    WHEN (OLD.result IS NULL AND NEW.result IN ('answered', 'transferred', 'busy', 'no-answer')
           AND NEW.phone_id IS NOT NULL)
     EXECUTE FUNCTION call_legs_count_misses();
 
@@ -226,3 +227,9 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- A phone signed in or resumed frees a slot as a finished call does: the hold
+-- queue's head is told at once (0019), not at its next look.
+CREATE TRIGGER phone_state_signed_in_wakes_queue AFTER UPDATE OF presence ON phone_state
+    FOR EACH ROW WHEN (NEW.presence = 'signed_in' AND OLD.presence <> 'signed_in')
+    EXECUTE FUNCTION queue_phone_freed();

@@ -82,7 +82,8 @@ class QueueRules:
     """How the hotline's hold queue behaves (migration 0019; router/call/queue.py).
 
     ``max_waiting`` None: no limit; ``announce_every_s`` 0: the position only
-    on joining; ``overflow`` what a caller who cannot wait gets: 'busy' or 'forward'.
+    on joining; ``overflow`` what a caller who cannot wait gets: 'busy', 'forward'
+    or 'voicemail'.
     """
 
     max_waiting: int | None = None

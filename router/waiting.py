@@ -50,7 +50,9 @@ INSERT INTO queue_waiters (call_id, hotline_id, group_id, router_id, priority, a
 SELECT $1, $2, $3, $4, $5, $6
 WHERE $7::integer IS NULL
    OR (SELECT count(*) FROM queue_waiters WHERE hotline_id = $2) < $7
-ON CONFLICT (call_id) DO NOTHING
+-- The same call again (routed afresh after its router restarted): its place
+-- stays, a turn it held when its router stopped is handed back.
+ON CONFLICT (call_id) DO UPDATE SET offered_at = NULL, router_id = EXCLUDED.router_id
 RETURNING call_id
 """
 
@@ -71,14 +73,18 @@ EXISTS (SELECT 1 FROM routers r WHERE r.router_id = w.router_id AND r.stopped_at
 AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.id = w.call_id AND c.ended_at IS NOT NULL)
 """
 
-# $1 call, $2 the group's phone ids (enabled bound members), $3 the lease.
-# Free slots count only phones out of wrap-up, as the claim does.
+# $1 call, $2 the group's phone ids (enabled bound members Asterisk does not
+# report offline), $3 the lease. Free slots count only the phones the claim
+# would take (router/claims.py): signed in, past any reject or no-answer delay,
+# out of wrap-up. A paused phone counted free would hand turns out that no
+# claim can serve, and the next free phone to a caller further back.
 _TURN = f"""
 WITH me AS (SELECT * FROM queue_waiters WHERE call_id = $1 AND offered_at IS NULL),
 free AS (
     SELECT coalesce(sum(greatest(0, p.capacity - s.active_calls)), 0) AS slots
     FROM phone_state s JOIN phones p ON p.id = s.phone_id
     WHERE s.phone_id = ANY($2::bigint[]) AND p.enabled
+      AND s.presence = 'signed_in' AND (s.offer_after IS NULL OR s.offer_after <= now())
       AND (p.wrap_up_s = 0 OR s.last_call_ended_at IS NULL
            OR s.last_call_ended_at + p.wrap_up_s * interval '1 second' <= now())),
 pending AS (

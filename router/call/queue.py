@@ -129,8 +129,13 @@ async def wait_for_a_phone(call: Call, hotline: Hotline, group: plan.Group) -> L
     try:
         winner = await _wait(call, hotline, group, bell, place, ordered)
         if winner is not None and ordered:
-            await store.queue_leave(call.id, answered=True)
-            left = True
+            # The caller is bridged already: a leave the database cannot take
+            # now is left to the clean-up of waiters whose call has ended.
+            try:
+                await store.queue_leave(call.id, answered=True)
+                left = True
+            except Exception as exc:
+                call.log.warning("could not leave the queue", error=str(exc))
         if winner is None:
             call.log.info("queue wait over")
         return winner
@@ -189,7 +194,8 @@ async def _take_a_turn(call: Call, hotline: Hotline, group: plan.Group, end: flo
     store = call.services.store
     if ordered:
         try:
-            turn = await store.queue_offer(call.id, hotline.id, _phone_ids(hotline, group))
+            turn = await store.queue_offer(call.id, hotline.id,
+                                           _phone_ids(hotline, group, store.offline_endpoints()))
         except Unavailable:
             # The database away: no order to keep, any idle phone will do. Only
             # slow: look again at the next wake-up.
@@ -224,12 +230,14 @@ async def _give_back(call: Call) -> None:
         await call.services.store.queue_give_back(call.id)
 
 
-def _phone_ids(hotline: Hotline, group: plan.Group) -> list[int]:
-    """The group's enabled bound phones (their free slots are the group's)."""
+def _phone_ids(hotline: Hotline, group: plan.Group,
+               offline: frozenset[str] = frozenset()) -> list[int]:
+    """The group's enabled bound phones whose endpoint Asterisk does not report
+    offline (their free slots are the group's)."""
+    reachable = {p.phone_id for p in hotline.phones if p.dial_string not in offline}
     if group.members is None:
-        return [p.phone_id for p in hotline.phones]
-    bound = {p.phone_id for p in hotline.phones}
-    return [m.phone_id for m in group.members if m.phone_id in bound]
+        return [p.phone_id for p in hotline.phones if p.phone_id in reachable]
+    return [m.phone_id for m in group.members if m.phone_id in reachable]
 
 
 def position_media(position: int, hold_ms: int | None) -> list[str]:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from router import metrics
+from router.ari import AriError
+from router.ari.client import UNREACHABLE
 from router.recordings import audio
 from router.records.kinds import RecordingStored
 
@@ -146,6 +148,23 @@ async def store(call: Call, name: str, file_format: str, started_at: datetime,
     return True
 
 
+def passing(error: AriError) -> bool:
+    """An ARI failure worth asking again: no answer at all (a connection or the
+    websocket lost, a timeout) or Asterisk's own 5xx; a 4xx would answer the same."""
+    return error.status == UNREACHABLE or error.status >= 500
+
+
+async def still_recording(ari: Any, name: str) -> bool:
+    """Whether Asterisk still records ``name``; a passing failure counts as yes
+    (asked again at the next poll). Raises AriError for any other refusal."""
+    try:
+        return await ari.live_recording(name) is not None
+    except AriError as exc:
+        if passing(exc):
+            return True
+        raise
+
+
 async def _until_stored(ari: Any, name: str) -> None:
     """Wait until Asterisk no longer records ``name`` and holds the stored file.
 
@@ -153,9 +172,13 @@ async def _until_stored(ari: Any, name: str) -> None:
     """
     async with asyncio.timeout(FINISH_WAIT_S):
         while True:  # Asterisk tells of neither by an event we follow: ask
-            if (await ari.live_recording(name) is None
-                    and await ari.stored_recording(name) is not None):
-                return
+            try:
+                if (await ari.live_recording(name) is None
+                        and await ari.stored_recording(name) is not None):
+                    return
+            except AriError as exc:  # one lost answer does not lose the row
+                if not passing(exc):
+                    raise
             await asyncio.sleep(POLL_S)
 
 

@@ -32,6 +32,7 @@ none to join: it is refused (NOTIFY 603).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from router import metrics
 from router.ari import events as ev
+from router.call.events import CallerLeft
 from router.call.hunt import Wave, plan_ring, waves_of
 from router.call.legs import Leg, Target
 from router.call.states import State
@@ -144,7 +146,13 @@ async def carry_out(call: Call) -> bool:
     call.outcome = Outcome.ANSWERED  # answered already, whatever happens next
     call.state.to(State.TRANSFERRING, phone_id=agent.phone_id, to=request.destination)
     try:
-        destination = await _resolve(call, request.destination)
+        try:
+            destination = await _resolve(call, request.destination)
+        except (CallerLeft, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # the lookup failed: the call goes on as it was
+            call.log.warning("transfer target not resolved", error=str(exc) or type(exc).__name__)
+            destination = "the target could not be looked up"
         if isinstance(destination, str):
             await refuse(call, agent, request.destination, destination)
             call.state.to(State.BRIDGED, phone_id=agent.phone_id)

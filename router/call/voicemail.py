@@ -53,9 +53,16 @@ async def take_message(call: Call, hotline: Hotline, outcome: Outcome) -> None:
         call.log.warning("voicemail not recorded", error=str(exc))
         return
     call.log.info("voicemail recording", recording=name, max_s=hotline.voicemail.max_s)
-    with contextlib.suppress(CallerLeft):  # a hangup ends the message too
-        while await ari.live_recording(name) is not None:
+    # Asterisk ends the message by itself at voicemail_max_s: a poll that cannot
+    # be answered meanwhile is asked again, never past that (and a margin).
+    deadline = call.inbox.time() + hotline.voicemail.max_s + SILENCE_ENDS_S
+    try:
+        while call.inbox.time() < deadline and await recording.still_recording(ari, name):
             with contextlib.suppress(TimeoutError):
                 await call.inbox.until(lambda: call.caller_left_at is not None,
                                        timeout_s=POLL_S)
+    except CallerLeft:  # a hangup ends the message too
+        pass
+    except Exception as exc:  # Asterisk refused to say: store what it has
+        call.log.warning("voicemail recording not followed", error=str(exc))
     await recording.store(call, name, file_format, started_at, kind="voicemail")

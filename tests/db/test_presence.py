@@ -180,6 +180,16 @@ async def test_an_answer_or_a_resume_starts_the_count_afresh(db: Any) -> None:
     assert (await state(db, phone))["presence"] == "signed_in"
 
 
+async def test_a_call_the_agent_answered_and_passed_on_starts_the_count_afresh(
+        db: Any) -> None:
+    """A leg that ends 'transferred' (0021) was answered: not a miss."""
+    hotline = await new_hotline(db, auto_pause_after=2)
+    phone = await new_phone(db)
+    for result in ("no-answer", "transferred", "no-answer", "transferred", "no-answer"):
+        await leg(db, hotline, phone, result)
+    assert (await state(db, phone))["presence"] == "signed_in"
+
+
 async def test_auto_pause_is_off_by_default_and_a_phone_overrides_its_hotline(db: Any) -> None:
     off, on = await new_hotline(db), await new_hotline(db, auto_pause_after=1)
     plain, strict, lenient = (await new_phone(db), await new_phone(db, auto_pause_after=2),

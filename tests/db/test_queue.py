@@ -193,3 +193,30 @@ async def test_the_database_refuses_bad_queue_settings(db: Any) -> None:
         with pytest.raises(asyncpg.CheckViolationError) as refused:
             await db.execute(f"UPDATE hotlines SET {column} = $2 WHERE id = $1", hotline, value)
         assert refused.value.constraint_name == constraint
+
+
+async def test_a_paused_phone_is_no_free_slot(db: Any) -> None:
+    """A paused or signed-out phone (0020) takes no claim: counted free, it would
+    hand the head a turn nobody can serve, and the next free phone to a caller
+    further back."""
+    hotline, (paused, other) = await queued_hotline(db, phones=2)
+    await alive(db, "r1")
+    await db.execute("SELECT set_presence($1, 'paused', 'lunch')", paused)
+    leg = await busy(db, other)
+    head, _ = await join(db, hotline, arrived_s=1)
+    assert not await waiting.offer(db, head, hotline, [paused, other], LEASE_S)
+    await claims.release(db, leg, None)
+    assert await waiting.offer(db, head, hotline, [paused, other], LEASE_S)
+
+
+async def test_a_call_joining_again_after_its_router_restarted_gets_a_turn_again(
+        db: Any) -> None:
+    """Its router died while its turn rang a phone; routed afresh by the same
+    router id, the call keeps its place and may be offered again."""
+    hotline, (phone,) = await queued_hotline(db)
+    await alive(db, "r1")
+    call, place = await join(db, hotline, arrived_s=1)
+    assert await waiting.offer(db, call, hotline, [phone], LEASE_S)
+    again, place_again = await join(db, hotline, arrived_s=1, call_id=call)
+    assert (again, place_again) == (call, place)
+    assert await waiting.offer(db, call, hotline, [phone], LEASE_S)

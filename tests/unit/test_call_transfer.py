@@ -179,6 +179,27 @@ async def test_a_refused_transfer_leaves_the_call_as_it_was(
     assert lab.claims_held() == 0
 
 
+async def test_a_transfer_whose_target_cannot_be_looked_up_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault looking the target up (not the database being away) refuses the
+    transfer: the live call goes on, it is never ended for it."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=1.0), rules=TransferRules())
+
+    async def broken(hotline_id: int) -> TransferRules:
+        raise RuntimeError("the rules could not be read")
+
+    monkeypatch.setattr(lab.store, "transfer_rules", broken)
+    call = lab.place_call()
+    transfer_at(lab, 5.0, "13800000000")
+    lab.ari.later(30.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    assert lab.ari.progress_told(agent_channel(lab)) == ["channel_declined"]
+    assert [(leg["purpose"], leg["result"]) for leg in legs(lab, call)] == [
+        ("phone", "answered")]
+    assert lab.row(call).billable_ms == 29_000
+    assert lab.claims_held() == 0
+
+
 async def test_an_unanswered_transfer_comes_back_to_the_agent(tmp_path: Path) -> None:
     lab = lab_with(tmp_path, RINGS, total_timeout_s=10)
     call = lab.place_call()

@@ -157,6 +157,31 @@ async def test_after_hours_the_caller_leaves_a_message(tmp_path: Path) -> None:
     assert row.billable_ms == 10_000  # from the caller's answer, the one rule
 
 
+async def test_a_message_survives_answers_lost_while_it_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARI answers lost meanwhile (the websocket dropped, Asterisk's 5xx): the
+    message is followed on and stored, its row written."""
+    voice = Voicemail(when_closed=True, max_s=30, prompt=("vm-intro",))
+    lab = CallLab(tmp_path, [hotline(plan=CLOSED_PLAN, voicemail=voice)])
+    asked = 0
+    live = lab.ari.live_recording
+
+    async def flaky(name: str) -> object:
+        nonlocal asked
+        asked += 1
+        if asked % 3 == 1:  # every third answer lost, the first ones included
+            raise AriError("GET", f"/recordings/live/{name}", 0, "unreachable")
+        return await live(name)
+
+    monkeypatch.setattr(lab.ari, "live_recording", flaky)
+    call = lab.place_call()
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    [message] = stored(lab)
+    assert (message.recording_kind, message.duration_ms) == ("voicemail", 8_000)
+    assert lab.row(call).billable_ms == 10_000
+
+
 async def test_when_no_phone_answers_the_overflow_takes_a_message(tmp_path: Path) -> None:
     voice = Voicemail(max_s=20)
     lab = CallLab(tmp_path, [hotline(("PJSIP/a",), overflow=Overflow.VOICEMAIL,
