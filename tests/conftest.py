@@ -203,11 +203,11 @@ class PhoneFactory:
     def __call__(self, answer_after_ms: int | None = 200, reject_code: int | None = None,
                  hangup_after_ms: int | None = None, key_pcap: tuple[int, str] | None = None,
                  early_media: bool = False, scenario_file: Path | None = None,
-                 inject: tuple[str, ...] = ()) -> sipp.Phone:
+                 inject: tuple[str, ...] = (), trace_messages: bool = False) -> sipp.Phone:
         phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
                            hangup_after_ms=hangup_after_ms, key_pcap=key_pcap,
                            early_media=early_media, scenario_file=scenario_file,
-                           inject=inject).start()
+                           inject=inject, trace_messages=trace_messages).start()
         self.started.append(phone)
         return phone
 

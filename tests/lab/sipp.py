@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import shutil
 import signal
 import socket
@@ -152,6 +153,9 @@ class Phone:
     # Rows of an injection file (sipp -inf, read in order, one row per INVITE,
     # starting again at the end), its fields are [field0] … in the scenario.
     inject: tuple[str, ...] = ()
+    # Keep every SIP message sent and received (:meth:`received`), whatever
+    # the scenario's own flow logs.
+    trace_messages: bool = False
     user: str = "phone"
     port: int = 0
     # A desk phone with its own endpoint (dialled PJSIP/<endpoint>, see
@@ -184,6 +188,8 @@ class Phone:
         if self.inject:
             (self.workdir / "inject.csv").write_text("SEQUENTIAL\n" + "\n".join(self.inject) + "\n")
             injection = ["-inf", str(self.workdir / "inject.csv")]
+        if self.trace_messages:
+            injection += ["-trace_msg", "-message_file", str(self.workdir / "messages.log")]
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
             if port is not None:  # its own port again (a phone that dialled out)
@@ -206,6 +212,16 @@ class Phone:
 
     def results(self) -> list[dict[str, str]]:
         return parse_results(self.log_file)
+
+    def received(self) -> list[str]:
+        """Every SIP message the phone received, in order (with ``trace_messages``)."""
+        path = self.workdir / "messages.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        # Each message: a dashed line with its time, "UDP message received [N]
+        # bytes :", a blank line, then the message as it came.
+        blocks = re.split(r"^-{10,} .*\n", text, flags=re.MULTILINE)
+        return [block.split("\n", 2)[2].replace("\r\n", "\n").strip() for block in blocks
+                if block.startswith("UDP message received") and block.count("\n") >= 2]
 
     async def register(self, sip_address: str, password: str, expires_s: int) -> None:
         """Register the phone's address for its endpoint, for ``expires_s`` seconds
