@@ -134,7 +134,8 @@ RECORDING_BYTES = Counter(
 RECORDINGS_FAILED = Counter(
     "hotline_router_recordings_failed",
     "Recordings that failed, by stage: start (Asterisk refused to record), store (no "
-    "complete file to be found) or purge (a file Asterisk would not delete); "
+    "complete file to be found), purge (a file Asterisk would not delete) or sweep (a "
+    "file without a row that could not be read); "
     "the call goes on either way",
     ["stage"], registry=REGISTRY)
 RECORDINGS_PURGED = Counter(

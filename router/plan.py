@@ -63,6 +63,7 @@ class Group:
     enabled: bool = True
     confirm_key: str | None = None       # overrides the hotline's (screening); None: its
     caller_id_prefix: str | None = None  # before the caller id its phones see; None: the hotline's
+    record_percent: int | None = None    # share of its answered calls recorded; None: the hotline's
 
 
 @dataclass(frozen=True)

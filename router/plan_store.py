@@ -25,7 +25,7 @@ _ONE_OR_ALL = "($1::bigint IS NULL OR {column} = $1)"
 _SETTINGS = f"SELECT * FROM plan_settings WHERE {_ONE_OR_ALL.format(column='hotline_id')}"
 _GROUPS = f"""
 SELECT g.id, g.hotline_id, g.name, g.strategy, g.strategy_options, g.enabled,
-       g.confirm_key, g.caller_id_prefix, m.phone_id, m.position,
+       g.confirm_key, g.caller_id_prefix, g.record_percent, m.phone_id, m.position,
        -- a member without its own weight follows its binding's (0010)
        coalesce(m.weight, b.weight) AS weight
 FROM phone_groups g LEFT JOIN group_members m ON m.group_id = g.id
@@ -150,7 +150,8 @@ def _groups(rows: Sequence[Any]) -> dict[int, dict[int, Group]]:
             id=group_id, name=row["name"], strategy=row["strategy"],
             strategy_options=dict(row["strategy_options"]),
             members=tuple(members[group_id]), enabled=row["enabled"],
-            confirm_key=row["confirm_key"], caller_id_prefix=row["caller_id_prefix"])
+            confirm_key=row["confirm_key"], caller_id_prefix=row["caller_id_prefix"],
+            record_percent=row["record_percent"])
     return found
 
 

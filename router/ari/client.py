@@ -279,6 +279,10 @@ class AriClient:
                 return None
             raise
 
+    async def stored_recordings(self) -> list[Any]:
+        """Every StoredRecording Asterisk holds (``name``, ``format``). Raises AriError."""
+        return list(await self.request("GET", "/recordings/stored") or [])
+
     async def recording_head(self, name: str, head_bytes: int = 64) -> tuple[int, bytes]:
         """The stored recording's size in bytes and its first ``head_bytes``
         bytes, without reading the rest when Asterisk gives its length.

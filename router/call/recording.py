@@ -30,6 +30,7 @@ from router.records.kinds import RecordingStored
 
 if TYPE_CHECKING:
     from router.call.story import Call
+    from router.plan import Group
 
 # How long after the call's end the stored file may take to be complete.
 FINISH_WAIT_S = 5.0
@@ -53,19 +54,33 @@ class CallRecording:
         self.started_at: datetime | None = None
         self._start: asyncio.Task[bool] | None = None
 
-    async def notice(self) -> None:
+    @property
+    def asked(self) -> bool:
+        """Whether Asterisk was asked to record this call (or an adopted call's
+        recording is looked for): its row may still be on its way."""
+        return self._start is not None
+
+    async def notice(self, group: Group | None) -> None:
         """The hotline's "this call may be recorded" sounds, before phones ring:
-        early media, so the caller is not answered (and not billed) for it."""
+        early media, so the caller is not answered (and not billed) for it.
+        Played when ``group`` may record the call; with no group chosen yet (a
+        voice menu comes first), when any group of the hotline's plan may."""
         hotline = self.call.hotline
-        if hotline is not None and hotline.recording.percent and hotline.recording.notice:
+        if hotline is None or not hotline.recording.notice:
+            return
+        shares = ([group.record_percent] if group is not None else
+                  [None, *(g.record_percent for g in hotline.plan.groups.values() if g.enabled)])
+        if hotline.recording.may_record(shares):
             await self.call.media.play(hotline.recording.notice)
 
-    def start(self) -> None:
-        """Start recording the bridge if the hotline records this call (never blocks)."""
+    def start(self, group: Group | None) -> None:
+        """Start recording the bridge if the hotline, or ``group`` (the group whose
+        phone answered) when it has its own share, records this call (never blocks)."""
         hotline = self.call.hotline
         if hotline is None or self.call.bridge_id is None:
             return
-        if not hotline.recording.records(self.call.rng):
+        policy = hotline.recording.for_group(group.record_percent if group else None)
+        if not policy.records(self.call.rng):
             return
         self.file_format = hotline.recording.file_format
         self._start = asyncio.get_running_loop().create_task(

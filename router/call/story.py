@@ -126,6 +126,7 @@ class Call:
         self.hunt: Hunt | None = None  # the hunting pass under way
         self.hunts = 0
         self.transfer: transfer.Request | None = None  # asked by the talking phone
+        self.group: plan.Group | None = None  # the group hunted, once the plan chose it
         self.recorder = Recorder(services.store, self.log)
         self.recording = CallRecording(self)  # the bridge's recording, if the hotline records
         self.inbox = Inbox(partial(intake.apply, self), self._caller_gone)
@@ -199,13 +200,14 @@ class Call:
             return await self.announce(REFUSALS[decision.result])
         if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
             await self.media.play(hotline.plan.sounds.greeting)
-        await self.recording.notice()  # "this call may be recorded": early media too
+        # "This call may be recorded": early media too.
+        await self.recording.notice(decision.group)
         group = decision.group
         if decision.menu_id is not None:
             self.state.to(State.MENU)
             await self.answer_caller()
             group = await walk_menu(self, hotline, decision)
-        group = group or hotline.default_group()
+        group = self.group = group or hotline.default_group()
         if await others_waiting(self, hotline, group):  # join behind them, do not jump the queue
             self.log.info("callers waiting: joining the queue")
             winner = None
@@ -428,7 +430,7 @@ class Call:
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
             billed_from, leg.confirmed_at))
         self.log.info("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
-        self.recording.start()  # beside the call: a failed recording never fails it
+        self.recording.start(self.group)  # beside the call: a failure never fails it
 
     async def announce(self, outcome: Outcome) -> None:
         """Tell the unanswered caller why (early media), then hang up."""
@@ -470,7 +472,8 @@ class Call:
                                  self.ari_quietly(self.services.ari.destroy_bridge(self.bridge_id)))
             self.recording.finish()  # the bridge's end ended its recording: store it
             await self._step("close the record", self.recorder.add_and_wait(
-                CallEnded(self.id, end, outcome, self.reconciled, source)))
+                CallEnded(self.id, end, outcome, self.reconciled, source,
+                          recorded=self.recording.asked)))
             await self._step("stop the recorder", self.recorder.close())
         finally:
             for channel_id in [self.caller.id, *self.legs.channels()]:

@@ -56,9 +56,13 @@ GROUPS = crud.TableSpec(
         crud.Field("caller_id_prefix", "--caller-id-prefix", crud.optional_text,
                    "put before the caller id its phones see, e.g. the menu choice "
                    "('none': the hotline's rule)", "TEXT"),
+        crud.Field("record_percent", "--record", crud.optional_int,
+                   "share of this group's answered calls recorded, in percent (0 none, "
+                   "100 all; 'none': the hotline's)", "PERCENT"),
     ),
     select="""SELECT g.id, g.hotline_id, h.number AS hotline, g.name, g.strategy,
-                     g.strategy_options, g.confirm_key, g.caller_id_prefix, g.enabled,
+                     g.strategy_options, g.confirm_key, g.caller_id_prefix, g.record_percent,
+                     g.enabled,
                      (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS members
               FROM phone_groups g JOIN hotlines h ON h.id = g.hotline_id""",
     order_by="hotline, name",

@@ -15,8 +15,8 @@ from router.ari import AriError
 from router.call.recording import asterisk_of
 from router.cli import arguments, asterisk, errors
 from router.cli.common import as_dict, display_zone, pool, print_table
+from router.recordings import orphans, rows
 from router.recordings import purge as purging
-from router.recordings import rows
 
 COLUMNS = ("id", "hotline", "caller", "kind", "started_at", "duration_ms", "size_bytes",
            "format", "purged_at", "call_id")
@@ -77,10 +77,17 @@ async def purge(args: argparse.Namespace) -> int:
     async with pool(args) as db, asterisk.connect() as ari:
         if ari.client is None:
             raise errors.CliError(ari.unavailable, errors.UNREACHABLE)
+        try:
+            swept = await orphans.sweep(db, ari.client, asterisk_of(ari.client), now)
+        except AriError as exc:
+            raise errors.CliError(f"Asterisk did not list its recordings ({exc.message})",
+                                  errors.UNREACHABLE) from None
         done = await purging.purge(db, ari.client, asterisk_of(ari.client), now)
+    if swept.adopted or swept.failed:
+        print(f"files without a row: {swept.adopted} given one, {swept.failed} unreadable")
     print(f"recordings purged: {done.deleted} files deleted, {done.missing} already gone, "
           f"{done.failed} failed")
-    return errors.FOUND if done.failed else errors.DONE
+    return errors.FOUND if done.failed or swept.failed else errors.DONE
 
 
 def register(sub: Any) -> None:
@@ -101,7 +108,8 @@ def register(sub: Any) -> None:
                         help="where to write it, e.g. call.wav")
     parser.set_defaults(handler=get)
     parser = topic.add_parser("purge", help="delete recordings past their hotline's retention "
-                              "from Asterisk (the one ari_url names) and mark them purged")
+                              "from Asterisk (the one ari_url names) and mark them purged; "
+                              "files left without a row are given one first")
     parser.add_argument("--now", type=arguments.iso_time, metavar="TIME",
                         help="purge as if it were this time (default: now)")
     parser.set_defaults(handler=purge)

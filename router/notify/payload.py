@@ -79,9 +79,10 @@ def _local(value: datetime | None, zone_name: str) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-_VOICEMAIL = """
+# A call's recording of ``kind`` (call or voicemail; migration 0018).
+_RECORDING = """
 SELECT id, name, format, started_at, duration_ms, size_bytes FROM recordings
-WHERE call_id = $1 AND kind = 'voicemail' ORDER BY id LIMIT 1
+WHERE call_id = $1 AND kind = $2 ORDER BY id LIMIT 1
 """
 
 
@@ -110,7 +111,12 @@ async def build(db: Any, row: Any) -> tuple[dict[str, Any], str]:
         text = f"{number}: call from {caller} answered at {when}"
     elif event == "call.ended":
         doc["legs"] = [_plain(leg) for leg in await db.fetch(_LEGS, row["call_id"])]
-        doc["recording_id"] = None  # recordings are not kept yet
+        # A recorded call's end waits (migration 0023) for its recording's row,
+        # which comes once Asterisk has finished the file; none: not recorded,
+        # or its recording failed.
+        recorded = await db.fetchrow(_RECORDING, row["call_id"], "call")
+        doc["recording_id"] = recorded["id"] if recorded else None
+        doc["recording"] = _plain(recorded) if recorded else None
         outcome = doc["call"].get("outcome")
         text = f"{number}: call from {caller} ended {when} ({outcome})"
     elif event == "call.missed":
@@ -121,7 +127,7 @@ async def build(db: Any, row: Any) -> tuple[dict[str, Any], str]:
         more = f", {len(folded)} more since" if folded else ""
         text = f"{number}: missed call from {caller} at {when} ({outcome}{more})"
     elif event == "voicemail.left":
-        message = await db.fetchrow(_VOICEMAIL, row["call_id"])
+        message = await db.fetchrow(_RECORDING, row["call_id"], "voicemail")
         doc["recording"] = _plain(message) if message else None
         seconds = round(message["duration_ms"] / 1000) if message else 0
         text = f"{number}: voicemail from {caller} at {when} ({seconds} s)"

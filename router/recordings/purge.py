@@ -18,7 +18,7 @@ import structlog
 
 from router import metrics
 from router.ari import AriError
-from router.recordings import rows
+from router.recordings import orphans, rows
 
 log = structlog.get_logger("router.recordings")
 
@@ -65,13 +65,19 @@ async def purge(db: Any, ari: Storage, asterisk: str, now: datetime) -> Purged:
     return Purged(deleted, missing, failed)
 
 
-async def run_forever(db: Any, ari: Storage, asterisk: str, interval_s: float,
+async def run_forever(db: Any, ari: Any, asterisk: str, interval_s: float,
                       clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    """Purge every ``interval_s`` seconds, first one interval after the start. Runs
-    until cancelled; a failed pass is logged and the next one runs."""
+    """Every ``interval_s`` seconds, first one interval after the start: give rows
+    to files that lack one (router/recordings/orphans.py), then purge. ``ari``
+    is both a Storage and an orphans.Storage. Runs until cancelled; a failed
+    pass is logged and the next one runs."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await purge(db, ari, asterisk, clock())
+            await orphans.sweep(db, ari, asterisk, clock())
         except Exception as exc:  # the database or Asterisk away: the next pass retries
+            log.warning("recording sweep failed", error=str(exc) or type(exc).__name__)
+        try:
+            await purge(db, ari, asterisk, clock())
+        except Exception as exc:
             log.warning("recording purge failed", error=str(exc) or type(exc).__name__)

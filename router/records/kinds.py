@@ -177,6 +177,7 @@ class CallEnded(Record, frozen=True, tag="call_ended"):
     outcome: Outcome
     reconciled: bool = False  # its end happened while no router watched
     end_source: EndSource | None = None  # None: a record journaled before sources were kept
+    recorded: bool = False  # Asterisk was asked to record it (calls.recorded, 0023)
 
 
 class ClaimReleased(Record, frozen=True, tag="release"):

@@ -95,10 +95,11 @@ async def _call_ended(db: Any, r: CallEnded) -> None:
     # A clock step must not make a record impossible: never end before the start.
     await db.execute(
         """UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3,
-                            reconciled_at = CASE WHEN $4 THEN now() END, end_source = $5
+                            reconciled_at = CASE WHEN $4 THEN now() END, end_source = $5,
+                            recorded = $6
            WHERE id = $1 AND ended_at IS NULL""",
         r.call_id, r.ended_at, r.outcome.value, r.reconciled,
-        r.end_source.value if r.end_source else None)
+        r.end_source.value if r.end_source else None, r.recorded)
 
 
 async def _leg_started(db: Any, r: LegStarted) -> None:

@@ -16,7 +16,7 @@ from router import admin
 from router import db as router_db
 from router.ari import AriError
 from router.notify import targets
-from router.recordings import purge, rows
+from router.recordings import orphans, purge, rows
 from router.records import write
 from router.records.kinds import CallStarted, RecordingStored
 
@@ -143,3 +143,86 @@ async def test_a_voicemail_row_enqueues_one_notification(db: Any, as_daemon: Any
                             "WHERE o.hotline_id = $1", hotline_id)
     assert [(r["event"], r["caller"], r["call_id"]) for r in queued] == [
         ("voicemail.left", "13912345678", call_id)]
+
+
+async def test_a_groups_own_share_is_refused_out_of_range_by_name(db: Any) -> None:
+    await admin.add_hotline(db, "4009180008", "sequential")
+    hotline_id = await db.fetchval("SELECT id FROM hotlines WHERE number = '4009180008'")
+    await db.execute("INSERT INTO phone_groups (hotline_id, name, record_percent) "
+                     "VALUES ($1, 'sales', 100)", hotline_id)
+    with pytest.raises(asyncpg.CheckViolationError,
+                       match="group_record_percent_must_be_none_or_0_to_100"):
+        await db.execute("UPDATE phone_groups SET record_percent = 101 WHERE hotline_id = $1",
+                         hotline_id)
+
+
+class Stored(Storage):
+    """Asterisk's stored recordings as the sweep sees them: names, formats and files."""
+
+    def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
+        super().__init__(set(files))
+        self.files = files
+
+    async def stored_recordings(self) -> list[Any]:
+        return [{"name": name, "format": fmt} for name, (fmt, _) in self.files.items()]
+
+    async def recording_head(self, name: str, head_bytes: int = 64) -> tuple[int, bytes]:
+        if name not in self.files:
+            raise AriError("GET", f"/recordings/stored/{name}/file", 404, "Not Found")
+        data = self.files[name][1]
+        return len(data), data[:head_bytes]
+
+
+async def ended_call(db: Any, number: str, ended_at: datetime | None) -> UUID:
+    """A call answered 5 s after its start and, unless ``ended_at`` is None, ended then."""
+    hotline_id = await db.fetchval("SELECT id FROM hotlines WHERE number = $1", number)
+    call_id = uuid4()
+    start = (ended_at or T0) - timedelta(seconds=60)
+    await db.execute(
+        "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
+        "started_at, answered_at, caller_answered_at, ended_at, outcome) "
+        "VALUES ($1, $2, $3, '13800138000', 'ch-' || $1::uuid::text, 'r', $4, $5, $5, $6, "
+        "CASE WHEN $6::timestamptz IS NULL THEN NULL ELSE 'answered' END)",
+        call_id, hotline_id, number, start, start + timedelta(seconds=5), ended_at)
+    return call_id
+
+
+async def test_files_left_without_a_row_are_given_one_and_then_purged(
+        db: Any, as_daemon: Any) -> None:
+    await admin.add_hotline(db, "4009180009", "sequential")
+    await targets.add(db, "4009180009", "crm", "http://127.0.0.1:9/hook",
+                      secret="a-secret-of-16-characters", events=["voicemail.left"])
+    now = T0 + timedelta(hours=1)
+    lost = await ended_call(db, "4009180009", T0)              # its router died: no row
+    message = await ended_call(db, "4009180009", T0)           # a voicemail, the same
+    kept = await recorded_call(as_daemon, "4009180009", T0)    # a row as usual
+    talking = await ended_call(db, "4009180009", None)         # still recording
+    just_ended = await ended_call(db, "4009180009", now - timedelta(minutes=1))
+    unreadable = await ended_call(db, "4009180009", T0)
+    wav = b"RIFF" + (36 + 48_000).to_bytes(4, "little") + b"WAVEfmt " + bytes(20) \
+        + b"data" + (48_000).to_bytes(4, "little") + bytes(48_000)
+    storage = Stored({
+        str(lost): ("wav", wav), f"vm-{message}": ("gsm", bytes(1_650 * 4)),
+        str(kept): ("wav", wav), str(talking): ("wav", wav), str(just_ended): ("wav", wav),
+        str(unreadable): ("wav", b"not audio"), "custom-greeting": ("wav", wav),
+        str(uuid4()): ("wav", wav)})  # a call this database never had: not ours
+
+    swept = await orphans.sweep(as_daemon, storage, ASTERISK, now)
+
+    assert (swept.stored, swept.adopted, swept.failed) == (8, 2, 1)
+    found = {r["call_id"]: r for r in await db.fetch(
+        "SELECT * FROM recordings WHERE call_id = ANY($1::uuid[])",
+        [lost, message, kept, talking, just_ended, unreadable])}
+    assert set(found) == {lost, message, kept}
+    assert (found[lost]["kind"], found[lost]["duration_ms"], found[lost]["size_bytes"],
+            found[lost]["started_at"]) == ("call", 3_000, len(wav),
+                                           T0 - timedelta(seconds=55))
+    assert (found[message]["kind"], found[message]["duration_ms"]) == ("voicemail", 4_000)
+    # The voicemail found so is told late rather than never.
+    assert await db.fetchval("SELECT count(*) FROM notification_outbox "
+                             "WHERE call_id = $1 AND event = 'voicemail.left'", message) == 1
+    # A second sweep finds nothing more, and the purge deletes them past retention.
+    assert (await orphans.sweep(as_daemon, storage, ASTERISK, now)).adopted == 0
+    done = await purge.purge(as_daemon, storage, ASTERISK, T0 + timedelta(days=31))
+    assert done.deleted == 3
+    assert {str(lost), f"vm-{message}", str(kept)}.isdisjoint(storage.names)

@@ -28,7 +28,7 @@ from tests.lab.asterisk import AsteriskLab, ari_get
 from tests.lab.receiver import Receiver
 from tests.lab.router import RouterProcess
 from tests.lab.tone import write_tone
-from tests.plan_helpers import add_rule
+from tests.plan_helpers import add_group, add_rule
 
 pytestmark = pytest.mark.lab
 
@@ -73,15 +73,29 @@ async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then
         phones: PhoneFactory, hotline_number: str, tmp_path: Path) -> None:
     phone = phones()
     await add_hotline(db, hotline_number, [phone])
+    await db.execute("UPDATE notify_targets SET enabled = false WHERE enabled")
     await db.execute("UPDATE hotlines SET record_percent = 100, record_retention_days = 30 "
                      "WHERE number = $1", hotline_number)
-    await asyncio.sleep(1.5)  # the router's configuration snapshot follows within a second
+    receiver = await Receiver(SECRET).start()
+    try:
+        await targets.add(db, hotline_number, "crm", receiver.url, secret=SECRET,
+                          events=["call.ended"])
+        await asyncio.sleep(1.5)  # the router's configuration snapshot follows within a second
 
-    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS)
-    assert seen.result == "answered", seen.errors
-    [call] = await wait_for_call(db, hotline_number)
-    assert call["outcome"] == "answered"
-    row = await recording_of(db, call["id"])
+        seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS)
+        assert seen.result == "answered", seen.errors
+        [call] = await wait_for_call(db, hotline_number)
+        assert call["outcome"] == "answered"
+        row = await recording_of(db, call["id"])
+        # The CRM hears of the call's end with its recording (which came after the end).
+        [ended] = await receiver.wait_for("call.ended", 1)
+        assert ended.verified
+        assert ended.document["recording_id"] == row["id"]
+        assert ended.document["recording"]["duration_ms"] == row["duration_ms"]
+        print(f"\ncall.ended arrived {ended.arrived - call['ended_at'].timestamp():.2f} s "
+              "after the call's end, with its recording")
+    finally:
+        await receiver.stop()
 
     # The file is in Asterisk's storage under the call's id, in the format asked.
     assert (row["name"], row["format"], row["kind"]) == (str(call["id"]), "wav", "call")
@@ -113,6 +127,18 @@ async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then
     assert kept.returncode == 0, kept.stderr
     assert stored_file(lab, row["name"]) is not None
     assert await db.fetchval("SELECT purged_at FROM recordings WHERE id = $1", row["id"]) is None
+
+    # A row lost (its router killed before writing it): the next pass gives the file
+    # its row again, read from the file, so the retention still deletes it.
+    await db.execute("DELETE FROM recordings WHERE id = $1", row["id"])
+    found = cli(database_url, lab, "purge", "--now",
+                (row["started_at"] + timedelta(days=29)).isoformat())
+    assert found.returncode == 0, found.stderr
+    assert "files without a row: 1 given one, 0 unreadable" in found.stdout
+    again = await recording_of(db, call["id"])
+    assert (again["name"], again["duration_ms"], again["size_bytes"]) == (
+        row["name"], row["duration_ms"], row["size_bytes"])
+    row = again
     later = row["started_at"] + timedelta(days=31)
     done = cli(database_url, lab, "purge", "--now", later.isoformat())
     assert done.returncode == 0, done.stderr
@@ -120,6 +146,34 @@ async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then
     assert stored_file(lab, row["name"]) is None
     assert await db.fetchval("SELECT purged_at FROM recordings WHERE id = $1",
                              row["id"]) == later
+
+
+async def test_a_group_records_its_own_share(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str) -> None:
+    phone = phones()
+    await add_hotline(db, hotline_number, [phone])
+    phone_id = await db.fetchval("SELECT phone_id FROM bound_phones b JOIN hotlines h "
+                                 "ON h.id = b.hotline_id WHERE h.number = $1", hotline_number)
+    group_id = await add_group(db, hotline_number, "complaints", [phone_id])
+    await add_rule(db, hotline_number, 1, "group", group_id=group_id, name="all")
+    recorded: list[int] = []
+    # The hotline records nothing but the group all; then the reverse.
+    for hotline_share, group_share in ((0, 100), (100, 0)):
+        await db.execute("UPDATE hotlines SET record_percent = $2 WHERE number = $1",
+                         hotline_number, hotline_share)
+        await db.execute("UPDATE phone_groups SET record_percent = $2 WHERE id = $1",
+                         group_id, group_share)
+        await asyncio.sleep(1.5)  # the router's configuration snapshot follows
+        seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=1500)
+        assert seen.result == "answered", seen.errors
+        calls = await wait_for_call(db, hotline_number, count=len(recorded) + 1)
+        call = max(calls, key=lambda c: c["started_at"])
+        await asyncio.sleep(2.0)  # a recording would have been stored by now
+        recorded.append(await db.fetchval("SELECT count(*) FROM recordings WHERE call_id = $1",
+                                          call["id"]))
+        assert call["recorded"] is bool(group_share)
+    assert recorded == [1, 0]
 
 
 async def test_a_hotline_that_does_not_record_leaves_no_recording(

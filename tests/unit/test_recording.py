@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -13,13 +14,14 @@ from router.ari import AriError
 from router.call import Call, recording
 from router.call.states import State
 from router.directory import Overflow, Voicemail
-from router.plan import Plan, Rule
-from router.recordings import audio
+from router.plan import Group, Member, Plan, Rule
+from router.recordings import audio, orphans
 from router.recordings.policy import RecordingPolicy
 from router.records import kinds
 from tests.unit.call_harness import CallLab, hotline
 from tests.unit.scripted_ari import T0, Phone
 from tests.unit.test_call_adoption import adopted_call, open_leg
+from tests.unit.test_call_life import MENU_PLAN
 
 pytestmark = pytest.mark.looptime
 
@@ -101,6 +103,65 @@ async def test_the_notice_is_early_media_before_the_phones_ring(tmp_path: Path) 
     row = lab.row(call)
     assert row.answered_at == T0 + timedelta(seconds=4)
     assert row.billable_ms == 28_000
+
+
+def group_plan(record_percent: int | None) -> Plan:
+    """Every caller goes to group "sales" (phone 2), which records ``record_percent``."""
+    sales = Group(id=7, name="sales", strategy="sequential", strategy_options={},
+                  members=(Member(phone_id=2, position=1, weight=1),),
+                  record_percent=record_percent)
+    return Plan(groups={7: sales},
+                rules=(Rule(id=1, position=1, name="all", action="group", group_id=7),))
+
+
+@pytest.mark.parametrize(("hotline_share", "group_share", "recorded"), [
+    (0, 100, True),      # the group records though its hotline does not
+    (100, 0, False),     # the group records nothing though its hotline records all
+    (100, None, True),   # no share of its own: the hotline's
+    (0, None, False)])
+async def test_a_group_may_record_a_share_of_its_own(
+        tmp_path: Path, hotline_share: int, group_share: int | None, recorded: bool) -> None:
+    policy = RecordingPolicy(percent=hotline_share, notice=("custom/may-be-recorded",))
+    lab = CallLab(tmp_path, [hotline(recording=policy, plan=group_plan(group_share))],
+                  {"PJSIP/b": Phone(2.0)})
+    call = await answered_call(lab)
+    assert lab.row(call).answered_phone_id == 2
+    assert ("record_bridge" in lab.ari.names()) is recorded
+    assert len(stored(lab)) == int(recorded)
+    # The notice tells only callers of a group that may record them.
+    heard = [p["media"] for p in lab.ari.made("play")]
+    assert (["sound:custom/may-be-recorded"] in heard) is recorded
+    # The call's end says whether a recording is on its way (its notification waits).
+    [ended] = [r for r in lab.store.written if isinstance(r, kinds.CallEnded)]
+    assert ended.recorded is recorded
+
+
+async def test_before_a_menu_the_notice_plays_when_any_group_may_record(
+        tmp_path: Path) -> None:
+    groups = {7: Group(id=7, name="sales", strategy="sequential", strategy_options={},
+                       members=(Member(phone_id=2, position=1, weight=1),),
+                       record_percent=100)}
+    menu_plan = Plan(groups=groups, rules=(Rule(id=1, position=1, name="ivr", action="menu",
+                                                  menu_id=3),),
+                     menus=MENU_PLAN.menus)
+    policy = RecordingPolicy(percent=0, notice=("custom/may-be-recorded",))
+    lab = CallLab(tmp_path, [hotline(recording=policy, plan=menu_plan)], {"PJSIP/b": Phone(2.0)})
+    call = lab.place_call()
+    lab.ari.later(0.5, lambda: lab.ari.press(call.caller.id, "1"))
+    lab.ari.later(20.0, lambda: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    await recording.settle(10.0)
+    assert lab.ari.made("play")[0]["media"] == ["sound:custom/may-be-recorded"]
+    assert len(stored(lab)) == 1  # the key led to the recording group
+
+
+def test_only_names_the_router_gives_are_taken_for_a_call() -> None:
+    call_id = "0b6f4c1e-8a7d-4f3e-9c2b-5d1a6e7f8a9b"
+    assert orphans.call_of(call_id) == (UUID(call_id), "call")
+    assert orphans.call_of(f"vm-{call_id}") == (UUID(call_id), "voicemail")
+    for other in ("", "greeting", f"x-{call_id}", f"{call_id}-2", call_id.upper(),
+                  f"vm-{call_id}.wav"):
+        assert orphans.call_of(other) is None, other
 
 
 def test_a_share_records_about_that_share_of_calls() -> None:

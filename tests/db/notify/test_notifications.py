@@ -80,7 +80,7 @@ async def hotline_with_target(db: Any, url: str, events: str = "call.missed",
 
 async def closed_call(db: Any, hotline_id: int, number: str, outcome: str = "busy",
                       caller: str = "13800000001", ended_at: datetime = T0,
-                      answered: bool = False) -> UUID:
+                      answered: bool = False, recorded: bool = False) -> UUID:
     """A call record opened, then closed by the router's own statement."""
     call_id = uuid4()
     started = ended_at - timedelta(seconds=20)
@@ -91,8 +91,8 @@ async def closed_call(db: Any, hotline_id: int, number: str, outcome: str = "bus
         call_id, hotline_id, number, caller, started,
         started + timedelta(seconds=5) if answered else None)
     await db.execute(
-        "UPDATE calls SET ended_at = $2, outcome = $3 WHERE id = $1 AND ended_at IS NULL",
-        call_id, ended_at, outcome)
+        "UPDATE calls SET ended_at = $2, outcome = $3, recorded = $4 "
+        "WHERE id = $1 AND ended_at IS NULL", call_id, ended_at, outcome, recorded)
     return call_id
 
 
@@ -417,6 +417,43 @@ async def test_the_ended_document_carries_the_record_and_its_legs(
     assert [leg["result"] for leg in doc["legs"]] == ["answered"]
     assert doc["recording_id"] is None
     assert json.loads(json.dumps(doc)) == doc
+
+
+async def recorded_call(db: Any, hotline_id: int, number: str) -> UUID:
+    """An answered call closed now as recorded (Asterisk was asked to record its bridge)."""
+    return await closed_call(db, hotline_id, number, "answered", answered=True,
+                             ended_at=datetime.now(UTC), recorded=True)
+
+
+async def test_a_recorded_calls_end_waits_for_its_recording_and_names_it(
+        db: Any, receiver: Receiver) -> None:
+    hotline_id, number = await hotline_with_target(db, receiver.url, "call.ended")
+    call_id = await recorded_call(db, hotline_id, number)
+    async with Dispatcher(db, senders=SENDERS) as dispatcher:
+        assert await dispatcher.drain() == []  # its recording is not stored yet
+        recording_id = await db.fetchval(
+            "INSERT INTO recordings (call_id, name, format, asterisk, started_at, duration_ms, "
+            "size_bytes) VALUES ($1::uuid, $1::uuid::text, 'wav', 'asterisk.test:8088', now(), "
+            "15000, 240044) RETURNING id", call_id)
+        assert await dispatcher.drain() == ["sent"]  # due at once with its row
+    (got,) = receiver.got
+    assert got.verified
+    assert got.document["recording_id"] == recording_id
+    assert (got.document["recording"]["name"], got.document["recording"]["duration_ms"]) == (
+        str(call_id), 15_000)
+
+
+async def test_a_recorded_calls_end_is_told_without_a_recording_that_never_came(
+        db: Any, receiver: Receiver) -> None:
+    hotline_id, number = await hotline_with_target(db, receiver.url, "call.ended")
+    await recorded_call(db, hotline_id, number)
+    clock = Clock(datetime.now(UTC))
+    async with Dispatcher(db, senders=SENDERS, clock=clock) as dispatcher:
+        assert await dispatcher.drain() == []
+        clock.advance(11)  # past the 10 s a recording's row may take
+        assert await dispatcher.drain() == ["sent"]
+    (got,) = receiver.got
+    assert (got.document["recording_id"], got.document["recording"]) == (None, None)
 
 
 async def test_an_sms_plugin_gets_one_line_in_the_hotlines_zone(
