@@ -68,8 +68,20 @@ class QueueWake:
     (router/call/queue.py): see whether it is the caller's turn."""
 
 
+@dataclass(frozen=True)
+class ConsultationAsked:
+    """The phone talking with this call's caller dialled a consultation call
+    (router/call/consultation.py): its channel, in the router's application,
+    the target it dialled, when (Asterisk's time) and its SIP Call-ID."""
+
+    channel: ev.Channel
+    destination: str
+    at: datetime
+    sip_call_id: str
+
+
 CallEvent = (ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | ConfirmTimeout
-             | Reconcile | QueueWake)
+             | Reconcile | QueueWake | ConsultationAsked)
 
 
 class CallerLeft(Exception):
