@@ -247,6 +247,9 @@ async def agent_left(call: Call, leg: Leg, at: datetime) -> bool:
     """The agent's phone hung up the caller's call; True when that hands the
     caller over to the consultation's target (else it ends the call)."""
     consultation = call.consultation
+    if consultation is not None and consultation.agent is leg \
+            and leg.result is LegResult.TRANSFERRED:
+        return True  # handed over already (its hangup request, then its channel's end)
     if consultation is None or consultation.agent is not leg or not consultation.started \
             or consultation.handover is not None or consultation.channel_left_at is not None \
             or (consultation.target is not None and consultation.target.result is not None):
@@ -444,9 +447,7 @@ async def _over(call: Call, consultation: Consultation, reason: str = "normal",
                                                                    transfer.UNAVAILABLE))
     elif not refused:
         metrics.CONSULTATIONS.labels(result="ended" if target else "unanswered").inc()
-    if consultation.channel_left_at is None:
-        await call.ari_quietly(call.services.ari.hangup(consultation.channel_id, reason))
-    await _close(call, consultation)
+    await _close(call, consultation, reason)
     if consultation.agent.result is not None:  # the caller waited for nobody
         call.log.info("consultation over, and the phone that consulted left: the call ends")
         return False
@@ -465,12 +466,12 @@ async def _caller_waits(call: Call, consultation: Consultation) -> None:
     await call.media.start_music()
 
 
-async def _close(call: Call, consultation: Consultation) -> None:
-    """Hang up the consultation call and destroy its bridge (quietly: either
-    may be gone); the call no longer owns it."""
+async def _close(call: Call, consultation: Consultation, reason: str = "normal") -> None:
+    """Hang up the consultation call (with ``reason``) and destroy its bridge
+    (quietly: either may be gone); the call no longer owns it."""
     ari = call.services.ari
     if consultation.channel_left_at is None:
-        await call.ari_quietly(ari.hangup(consultation.channel_id, "normal"))
+        await call.ari_quietly(ari.hangup(consultation.channel_id, reason))
     if consultation.bridged:
         with contextlib.suppress(AriError):
             await ari.destroy_bridge(consultation.bridge_id)
