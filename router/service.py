@@ -149,6 +149,8 @@ class Router:
             log.warning("consultation not looked at", channel=channel.id, error=str(exc))
             return
         if not ours:  # another router's call, or none: [phone-consult] refuses it
+            log.info("consultation not claimed", channel=channel.id,
+                     reason="the phone talks with no hotline caller of this router")
             metrics.BROADCASTS.labels(result="declined").inc()
             return
         await self._claim(channel.id)
