@@ -264,3 +264,37 @@ async def test_a_consultation_from_a_phone_in_no_call_hears_the_error_tone(
                if '"consultation not claimed"' in line or '"consultation refused"' in line]
     assert len(reasons) == 1, reasons
     assert "the phone talks with no hotline caller" in reasons[0]
+
+
+async def test_the_caller_hanging_up_mid_consultation_ends_both_calls_cleanly(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path) -> None:
+    """The caller leaves while the agent talks with the consulted phone: the
+    call ends, the consultation with it (both hung up), no claim is held."""
+    scenario = tmp_path / "attended-transferer.xml"
+    scenario.write_text(scenarios.attended_transferer(talk_ms=500, consult_ms=6000))
+    agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
+                   auto_answer=True)
+    other = phones(answer_after_ms=300)
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=2500, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"
+    # The consulted phone answered, then was hung up with the call.
+    (talked,) = other.results()
+    assert (talked["result"], talked["ended_by"]) == ("answered", "remote")
+    assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
+    assert (first["purpose"], first["result"]) == ("phone", "answered")
+    assert (second["purpose"], second["result"]) == ("consult", "answered")
+    assert (call["outcome"], call["answered_dial_string"]) == ("answered", agent.dial_string)
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
+    # No consultation call left in Asterisk.
+    assert "phone-consult" not in asterisk.cli(lab, "core show channels concise")

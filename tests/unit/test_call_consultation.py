@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -352,3 +353,24 @@ async def test_an_attended_refer_without_a_consultation_is_refused(tmp_path: Pat
     assert lab.ari.progress_told(lab.ari.answered[0]) == ["channel_declined"]
     assert lab.row(call).billable_ms == 29_000
     assert lab.claims_held() == 0
+
+
+async def test_a_consultation_call_a_stopped_router_left_is_hung_up_not_routed() -> None:
+    """After a restart, a channel of the application no call owns is a caller
+    whose start was missed (routed) or debris (hung up): a consultation call,
+    whose extension is digits too, is debris (router/reconcile.py)."""
+    from types import SimpleNamespace
+
+    from router import reconcile
+
+    hung_up: list[str] = []
+
+    async def hangup(channel_id: str, reason: str = "normal") -> bool:
+        hung_up.append(channel_id)
+        return True
+
+    services: Any = SimpleNamespace(ari=SimpleNamespace(hangup=hangup))
+    snapshot = {"id": "1764468100.7", "name": "PJSIP/phones-00000007", "state": "Up",
+                "dialplan": {"context": "phone-consult", "exten": "8002", "priority": 5}}
+    await reconcile._stray(services, snapshot, "1764468100.7", T0)
+    assert hung_up == ["1764468100.7"]
