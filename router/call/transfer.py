@@ -25,9 +25,9 @@ answers the agent hears NOTIFY 503 and talks with the caller again; an agent
 who hung up meanwhile ends the call. Billing runs on from the caller's answer
 to the caller's end, one call.
 
-An attended transfer (REFER with Replaces) joins the caller to a consultation
-call of the agent; bound phones place no calls through this node, so there is
-none to join: it is refused (NOTIFY 603).
+An attended transfer (REFER with Replaces) joins the caller with the target
+of the agent's consultation call, which the router rang as a leg of the same
+call: router/call/consultation.py (router/call/intake.py sends it there).
 """
 
 from __future__ import annotations
