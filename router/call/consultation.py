@@ -149,10 +149,12 @@ def destination_of(event: ev.StasisStart) -> str:
 def talking_call(registry: CallRegistry, endpoint: str, remote_address: str) -> Call | None:
     """The live call whose talking phone is at ``endpoint`` (a phone dialled
     as PJSIP/<endpoint>) or, dialled through the generic endpoint, at
-    ``remote_address`` (HOST:PORT); None when no phone of a bridged call is."""
+    ``remote_address`` (HOST:PORT); None when no phone talking with a caller
+    (or consulting) is."""
     for call in registry.live():
         leg = call.legs.winner
-        if leg is None or leg.result is not None or call.state.current is not State.BRIDGED:
+        if leg is None or leg.result is not None \
+                or call.state.current not in (State.BRIDGED, State.CONSULTING):
             continue
         if (endpoint and leg.dial_string == f"PJSIP/{endpoint}") \
                 or (remote_address and address_of(leg.dial_string) == remote_address):
@@ -185,6 +187,9 @@ async def offer(ari: Any, registry: CallRegistry, channel: ev.Channel, destinati
     except AriError as exc:  # the phone hung up already
         log.info("consultation call gone before it was handed over", channel=channel.id,
                  error=str(exc))
+        return
+    if call.state.current is State.ENDED:  # it ended while we asked Asterisk
+        await refuse_channel(ari, channel.id, destination, "the call it was in has ended")
         return
     registry.own(channel.id, call)
     call.deliver(ConsultationAsked(channel, destination, at, sip_call_id))
@@ -446,7 +451,8 @@ async def _over(call: Call, consultation: Consultation, reason: str = "normal",
         await call.ari_quietly(call.services.ari.transfer_progress(handover.referrer,
                                                                    transfer.UNAVAILABLE))
     elif not refused:
-        metrics.CONSULTATIONS.labels(result="ended" if target else "unanswered").inc()
+        ended = target is not None or consultation.channel_left_at is not None
+        metrics.CONSULTATIONS.labels(result="ended" if ended else "unanswered").inc()
     await _close(call, consultation, reason)
     if consultation.agent.result is not None:  # the caller waited for nobody
         call.log.info("consultation over, and the phone that consulted left: the call ends")
@@ -478,6 +484,15 @@ async def _close(call: Call, consultation: Consultation, reason: str = "normal")
         consultation.bridged = False
     call.services.registry.disown(consultation.channel_id)
     call.consultation = None
+
+
+async def refuse_late(call: Call) -> None:
+    """The call has ended: consultation calls handed to it meanwhile, never
+    applied, are refused (the phone hears the error tone)."""
+    for late in call.inbox.take(ConsultationAsked):
+        call.services.registry.disown(late.channel.id)
+        await refuse_channel(call.services.ari, late.channel.id, late.destination,
+                             "the call ended before it took the consultation")
 
 
 async def finish(call: Call) -> None:

@@ -490,6 +490,9 @@ class Call:
             for channel_id in [self.caller.id, *self.legs.channels()]:
                 self.services.registry.disown(channel_id)
         self.state.to(State.ENDED)
+        # A consultation call handed over as the call ended: refused, never
+        # left in the application (none is handed over from now on).
+        await self._step("refuse late consultations", consultation.refuse_late(self))
         metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
                              outcome=outcome.value).inc()
         winner = self.legs.winner

@@ -11,6 +11,7 @@ the claims, what the agent's phone was told and which channels were hung up.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -374,3 +375,20 @@ async def test_a_consultation_call_a_stopped_router_left_is_hung_up_not_routed()
                 "dialplan": {"context": "phone-consult", "exten": "8002", "priority": 5}}
     await reconcile._stray(services, snapshot, "1764468100.7", T0)
     assert hung_up == ["1764468100.7"]
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.05])
+async def test_a_consultation_as_the_call_ends_is_refused_not_left_in_the_application(
+        tmp_path: Path, after_s: float) -> None:
+    lab = lab_with(tmp_path, Phone(answer_after_s=1.0))
+    call = lab.place_call()
+    channels: list[str] = []
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(call.caller.id))
+    lab.ari.later(10.0 + after_s, lambda: channels.append(lab.consult(AGENT_AT, "8002")))
+    await asyncio.sleep(11.0)  # the call ends at 10, the consultation comes at 10 or after
+    await lab.all_ended()
+    (refused,) = lab.ari.made("continue_in_dialplan")
+    assert (refused.args[0], refused["context"]) == (channels[0], "phone-consult-refused")
+    assert channels[0] not in lab.registry
+    assert [leg["result"] for leg in lab.row(call).legs.values()] == ["answered"]
+    assert lab.claims_held() == 0
