@@ -165,15 +165,19 @@ def _at(result: dict[str, str], key: str) -> datetime:
     return datetime.fromtimestamp(int(seconds) + int(micros) / 1e6, UTC)
 
 
+@pytest.mark.parametrize("refer_on_consultation", [False, True],
+                         ids=["refer-on-the-callers-call", "refer-on-the-consultation"])
 async def test_a_phone_consults_another_bound_phone_then_transfers_the_caller_to_it(
         db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
-        hotline_number: str, tmp_path: Path) -> None:
+        hotline_number: str, tmp_path: Path, refer_on_consultation: bool) -> None:
     """The agent answers, talks 1 s, dials the other phone by its label (a
     consultation call from the agent's own address), talks with it 1 s once it
-    answers, then sends REFER with Replaces on the caller's call: the caller
-    talks with the other phone until it hangs up; one record, billed once."""
+    answers, then sends REFER with Replaces on the caller's call (or on the
+    consultation, naming the caller's call): the caller talks with the other
+    phone until it hangs up; one record, billed once."""
     scenario = tmp_path / "attended-transferer.xml"
-    scenario.write_text(scenarios.attended_transferer(talk_ms=1000, consult_ms=1000))
+    scenario.write_text(scenarios.attended_transferer(
+        talk_ms=1000, consult_ms=1000, refer_on_consultation=refer_on_consultation))
     agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
                    trace_messages=True, auto_answer=True)
     other = phones(answer_after_ms=300)
@@ -191,7 +195,8 @@ async def test_a_phone_consults_another_bound_phone_then_transfers_the_caller_to
     refer_to_joined_s = (first["ended_at"] - _at(transferred, "t_refer")).total_seconds()
     other_talk_s = (_at(talked, "t_end") - _at(talked, "t_answer")).total_seconds()
     billable_s = call["billable_ms"] / 1000
-    print(f"\nattended transfer: REFER to joined {refer_to_joined_s * 1000:.1f} ms "
+    where = "on the consultation" if refer_on_consultation else "on the caller's call"
+    print(f"\nattended transfer (REFER {where}): REFER to joined {refer_to_joined_s * 1000:.1f} ms "
           f"(the router's: {joined[0]['asked_to_joined_ms']} ms); billable {billable_s:.3f} s "
           f"vs the caller's {seen.talk_seconds:.3f} s; "
           f"the other phone talked {other_talk_s:.3f} s", file=sys.stderr)
@@ -202,10 +207,11 @@ async def test_a_phone_consults_another_bound_phone_then_transfers_the_caller_to
     received = agent.received()
     notified = [m for m in received if m.startswith("NOTIFY ") and "Event: refer" in m]
     assert any(m.endswith("SIP/2.0 200 OK") for m in notified), notified
-    # One BYE on each of its two calls (the consultation's is addressed to its
-    # Contact, sip:agent@…), each answered once: no retransmission.
+    # One BYE on each of its two calls (the consultation's names the phone's
+    # tag of it in its To), each answered at once: no retransmission.
     byes = [m for m in received if m.startswith("BYE ")]
-    assert sorted(m.split()[1].startswith("sip:agent@") for m in byes) == [False, True], byes
+    to_tags = [next(line for line in m.splitlines() if line.startswith("To:")) for m in byes]
+    assert sorted("consult" in to for to in to_tags) == [False, True], byes
     assert seen.result == "answered", seen.errors
     assert seen.ended_by == "local"  # the caller talked to the end of its hold, then hung up
     # The other phone answered the consultation, then had the caller until the

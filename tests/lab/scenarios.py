@@ -376,12 +376,14 @@ Content-Length: 0
 """ + _log("RESULT result=registered") + "</scenario>\n")
 
 
-def attended_transferer(talk_ms: int = 1000, consult_ms: int = 1000) -> str:
+def attended_transferer(talk_ms: int = 1000, consult_ms: int = 1000,
+                        refer_on_consultation: bool = False) -> str:
     """A bound phone that answers a hotline call, talks ``talk_ms``, places a
     consultation call to ``[field0]`` at Asterisk ``[field1]`` (HOST:PORT,
     from the injection file), talks with the target ``consult_ms`` once it
     answers, then transfers the caller to it: REFER with Replaces on the
-    first call, naming the consultation (RFC 3891, RFC 5589 §7).
+    first call, naming the consultation (RFC 3891, RFC 5589 §7), or with
+    ``refer_on_consultation`` on the consultation, naming the first call.
 
     sipp keeps one call per Call-ID, so the consultation reuses the first
     call's Call-ID with a tag of its own: another dialog all the same (RFC
@@ -394,13 +396,31 @@ def attended_transferer(talk_ms: int = 1000, consult_ms: int = 1000) -> str:
     first_tag = "[pid]agent[call_number]"
     consult_tag = "[pid]consult[call_number]"
     ok = OK_TO_BYE
-    replaces = f"[call_id]%3Bto-tag%3D[$consult_to_tag]%3Bfrom-tag%3D{consult_tag}"
+    # A Replaces names the dialog as the one receiving it sees it: to-tag is
+    # Asterisk's own tag of the replaced call (its To tag on the consultation,
+    # its From tag on the first call, which Asterisk placed).
+    if refer_on_consultation:
+        replaces = f"[call_id]%3Bto-tag%3D[$first_from_tag]%3Bfrom-tag%3D{first_tag}"
+        refer = f"""REFER [$consult_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:agent@[local_ip]:[local_port]>;tag={consult_tag}
+To: <sip:[field0]@[field1]>;[$consult_to]"""
+    else:
+        replaces = f"[call_id]%3Bto-tag%3D[$consult_to_tag]%3Bfrom-tag%3D{consult_tag}"
+        refer = f"""REFER [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={first_tag}
+To: [$remote_from]"""
     refused = _log("RESULT result=refer-refused " + _time("t_consult") + " " + _time("t_refer"))
     head = _HEADER.format(name=quoteattr("attended_transferer"))
-    return head + f"""<recv request="INVITE" crlf="true"><action>
+    # sipp refuses variables that are set but never used: the first call's
+    # headers only when the REFER goes on it.
+    first_call = "" if refer_on_consultation else """
 <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
 <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
-<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>"""
+    return head + f"""<recv request="INVITE" crlf="true"><action>{first_call}
+<ereg regexp="tag=([^;>]+)" search_in="hdr" header="From:" assign_to="first_from,first_from_tag"/>
 </action></recv>
 <send><![CDATA[
 SIP/2.0 200 OK
@@ -451,10 +471,7 @@ Content-Length: 0
 <pause milliseconds="{consult_ms}"/>
 <nop><action><gettimeofday assign_to="t_refer_s,t_refer_us"/></action></nop>
 <send retrans="500"><![CDATA[
-REFER [$remote_contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$local_to];tag={first_tag}
-To: [$remote_from]
+{refer}
 Call-ID: [call_id]
 CSeq: 2 REFER
 Contact: <sip:[local_ip]:[local_port];transport=[transport]>
@@ -471,8 +488,9 @@ Content-Length: 0
 <label id="refused"/>
 {refused}<nop next="end"/>
 <label id="accepted"/>
-""" + _log("RESULT result=refer-accepted consult_to=[$consult_to] " + _time("t_consult")
-           + " " + _time("t_refer")) + f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
+""" + _log("RESULT result=refer-accepted consult_to=[$consult_to_tag] first_from="
+           "[$first_from] first_from_tag=[$first_from_tag] " + _time("t_consult") + " "
+           + _time("t_refer")) + f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
 {ok}<recv request="BYE" timeout="8000" ontimeout="end"/>
 {ok}<nop next="end"/>
 <label id="unanswered"/>
