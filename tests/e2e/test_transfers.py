@@ -304,3 +304,45 @@ async def test_the_caller_hanging_up_mid_consultation_ends_both_calls_cleanly(
     assert await inconsistent_records(db, hotline_number) == []
     # No consultation call left in Asterisk.
     assert "phone-consult" not in asterisk.cli(lab, "core show channels concise")
+
+
+async def test_the_agent_hanging_up_the_caller_s_call_while_consulting_hands_the_caller_over(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path) -> None:
+    """Transfer on hangup without a REFER: the agent talks with the consulted
+    phone, then hangs up the caller's call; the caller goes to that phone."""
+    scenario = tmp_path / "hang-up-transferer.xml"
+    scenario.write_text(scenarios.attended_transferer(talk_ms=1000, consult_ms=1000,
+                                                      hang_up=True))
+    agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
+                   auto_answer=True)
+    other = phones(answer_after_ms=300)
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+    (hung_up,) = agent.results()
+    (talked,) = other.results()
+    joined = [json.loads(line) for line in router.log_path.read_text().splitlines()
+              if "attended transfer connected" in line and str(call["id"]) in line]
+    print(f"\ntransfer on hangup: the agent's hangup to joined (the router's) "
+          f"{joined[0]['asked_to_joined_ms'] if joined else '?'} ms; billable "
+          f"{call['billable_ms'] / 1000:.3f} s vs the caller's {seen.talk_seconds:.3f} s",
+          file=sys.stderr)
+
+    assert hung_up["result"] == "hung-up"
+    assert [entry["by"] for entry in joined] == ["hangup"]
+    assert first["ended_at"] <= second["ended_at"]
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"  # the caller talked on with the other phone
+    assert (talked["result"], talked["ended_by"]) == ("answered", "remote")
+    assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
+    assert (first["purpose"], first["result"]) == ("phone", "transferred")
+    assert (second["purpose"], second["result"]) == ("consult", "answered")
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    assert seen.talk_seconds > HOLD_MS / 1000 - 0.5
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []

@@ -377,13 +377,15 @@ Content-Length: 0
 
 
 def attended_transferer(talk_ms: int = 1000, consult_ms: int = 1000,
-                        refer_on_consultation: bool = False) -> str:
+                        refer_on_consultation: bool = False, hang_up: bool = False) -> str:
     """A bound phone that answers a hotline call, talks ``talk_ms``, places a
     consultation call to ``[field0]`` at Asterisk ``[field1]`` (HOST:PORT,
     from the injection file), talks with the target ``consult_ms`` once it
     answers, then transfers the caller to it: REFER with Replaces on the
     first call, naming the consultation (RFC 3891, RFC 5589 §7), or with
     ``refer_on_consultation`` on the consultation, naming the first call.
+    ``hang_up``: instead of a REFER, it hangs up the first call (BYE), as
+    phones that "transfer on hangup" without a REFER do; logs ``hung-up``.
 
     sipp keeps one call per Call-ID, so the consultation reuses the first
     call's Call-ID with a tag of its own: another dialog all the same (RFC
@@ -470,7 +472,7 @@ Content-Length: 0
 ]]></send>
 <pause milliseconds="{consult_ms}"/>
 <nop><action><gettimeofday assign_to="t_refer_s,t_refer_us"/></action></nop>
-<send retrans="500"><![CDATA[
+""" + (_hang_up_first_call(first_tag) if hang_up else f"""<send retrans="500"><![CDATA[
 {refer}
 Call-ID: [call_id]
 CSeq: 2 REFER
@@ -488,12 +490,30 @@ Content-Length: 0
 <label id="refused"/>
 {refused}<nop next="end"/>
 <label id="accepted"/>
-""" + _log("RESULT result=refer-accepted consult_to=[$consult_to_tag] first_from="
-           "[$first_from] first_from_tag=[$first_from_tag] " + _time("t_consult") + " "
-           + _time("t_refer")) + f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
-{ok}<recv request="BYE" timeout="8000" ontimeout="end"/>
-{ok}<nop next="end"/>
+""") + _log(f"RESULT result={'hung-up' if hang_up else 'refer-accepted'} "
+            "consult_to=[$consult_to_tag] first_from=[$first_from] "
+            "first_from_tag=[$first_from_tag] " + _time("t_consult") + " " + _time("t_refer")) \
+        + f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
+{ok}""" + ("" if hang_up else f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
+{ok}""") + """<nop next="end"/>
 <label id="unanswered"/>
 """ + _log("RESULT result=consultation-unanswered") + """<label id="end"/>
 </scenario>
+"""
+
+
+def _hang_up_first_call(first_tag: str) -> str:
+    """The agent hangs up the caller's call (BYE), and hears its 200."""
+    return f"""<send retrans="500"><![CDATA[
+BYE [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={first_tag}
+To: [$remote_from]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200" timeout="5000" ontimeout="end"/>
 """
