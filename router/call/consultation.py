@@ -218,11 +218,11 @@ async def asked(call: Call, event: ConsultationAsked) -> None:
         reason = "the phone is not talking with the caller"
     elif not event.destination:
         reason = "the consultation call names no target"
-    if reason is not None or agent is None:
+    if reason is not None:
         call.services.registry.disown(event.channel.id)
-        await refuse_channel(call.services.ari, event.channel.id, event.destination,
-                             reason or "no phone")
+        await refuse_channel(call.services.ari, event.channel.id, event.destination, reason)
         return
+    assert agent is not None
     call.log.info("consultation asked", phone_id=agent.phone_id, to=event.destination)
     call.consultation = Consultation(event.channel.id, agent, event.destination, event.at,
                                      event.sip_call_id)
