@@ -49,6 +49,15 @@ RING_ATTEMPTS = Counter("hotline_router_ring_attempts", "Phones rung, by result"
 TRANSFERS = Counter("hotline_router_transfers",
                     "Transfers asked for by bound phones, by result (connected, unanswered, "
                     "refused)", ["result"], registry=REGISTRY)
+CONSULTATIONS = Counter("hotline_router_consultations",
+                        "Consultation calls placed by bound phones talking with a caller, by "
+                        "result (answered, unanswered, ended, refused)", ["result"],
+                        registry=REGISTRY)
+ATTENDED_JOIN_SECONDS = Histogram(
+    "hotline_router_attended_join_seconds",
+    "From an attended transfer asked (REFER with Replaces, or the agent hanging up) with its "
+    "target answered, to the caller joined with the target",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2), registry=REGISTRY)
 ARI_RECONNECTS = Counter("hotline_router_ari_reconnects",
                          "Times the ARI event websocket was lost and retried", registry=REGISTRY)
 DATABASE_ERRORS = Counter("hotline_router_database_errors",

@@ -26,6 +26,7 @@ import structlog
 from router.ari import AriClient, AriError
 from router.ari import events as ev
 from router.call import Call, Reconcile, Services, start_call
+from router.call.consultation import CONTEXT as CONSULTATION_CONTEXT
 
 log = structlog.get_logger("router.reconcile")
 
@@ -53,12 +54,14 @@ async def _stray(services: Services, snapshot: Any, channel_id: str, at: datetim
     """A channel of our application that no call owns.
 
     A caller whose StasisStart was lost in the gap is routed now; anything
-    else (a leg of a call that is over) is hung up.
+    else (a leg of a call that is over, a phone's consultation call, which is
+    never adopted) is hung up.
     """
     if snapshot is not None:
         channel = msgspec.convert(snapshot, ev.Channel)
         dialplan = channel.dialplan
-        if dialplan is not None and dialplan.exten.isdigit() and not is_router_id(channel_id):
+        if dialplan is not None and dialplan.exten.isdigit() and not is_router_id(channel_id) \
+                and dialplan.context != CONSULTATION_CONTEXT:
             log.warning("routing a caller whose start was missed", channel=channel_id)
             started = ev.parse_timestamp(channel.creationtime) if channel.creationtime else at
             start_call(services, channel, dialplan.exten, started)

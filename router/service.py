@@ -29,7 +29,7 @@ from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.ari.websocket_rest import WebSocketRest
 from router.billing import loop as rating
-from router.call import CallRegistry, recording, start_call
+from router.call import CallRegistry, consultation, recording, start_call
 from router.call.legs import PHONE_VARIABLE
 from router.call.recording import asterisk_of
 from router.endpoints import EndpointStates
@@ -94,8 +94,11 @@ class Router:
         return datetime.now(UTC)
 
     def live_bridges(self) -> set[str]:
-        """The bridges of this router's live calls (a call's bridge is named after it)."""
-        return {str(call.id) for call in self.registry.owning_calls()}
+        """The bridges of this router's live calls (a call's bridge is named
+        after it), and of their consultations."""
+        calls = self.registry.owning_calls()
+        return {str(call.id) for call in calls} | {
+            call.consultation.bridge_id for call in calls if call.consultation is not None}
 
     def plan_now(self) -> datetime:
         """The time plans read schedules by: real, unless settings pin it (plan_clock)."""
@@ -128,10 +131,29 @@ class Router:
 
         The first claim wins; the call then arrives here as a StasisStart.
         """
+        dialplan = event.channel.dialplan
+        if dialplan is not None and dialplan.context == consultation.CONTEXT:
+            # A phone's consultation call: only the router of the call it talks in takes it.
+            self._spawn(self._claim_consultation(event.channel),
+                        f"claim-{event.channel.id}")
+            return
         if not self.takes_calls:  # a peer, or the dialplan's fallback, takes it
             metrics.BROADCASTS.labels(result="declined").inc()
             return
         self._spawn(self._claim(event.channel.id), f"claim-{event.channel.id}")
+
+    async def _claim_consultation(self, channel: ev.Channel) -> None:
+        try:
+            ours = await consultation.wanted(self.ari, self.registry, channel)
+        except (TimeoutError, AriError, OSError) as exc:
+            log.warning("consultation not looked at", channel=channel.id, error=str(exc))
+            return
+        if not ours:  # another router's call, or none: [phone-consult] refuses it
+            log.info("consultation not claimed", channel=channel.id,
+                     reason="the phone talks with no hotline caller of this router")
+            metrics.BROADCASTS.labels(result="declined").inc()
+            return
+        await self._claim(channel.id)
 
     async def _claim(self, channel_id: str) -> None:
         try:
@@ -157,6 +179,11 @@ class Router:
             return
         exten = channel.dialplan.exten if channel.dialplan else ""
         dialled = event.args[0] if event.args else exten
+        if consultation.is_consultation(event):  # the talking phone dialled a colleague
+            self._spawn(consultation.offer(self.ari, self.registry, channel,
+                                           consultation.destination_of(event), event.at),
+                        f"consult-{channel.id}")
+            return
         if dialled.startswith("*"):  # a feature code dialled on a bound phone
             self._spawn(feature_call(self.ari, self.db, self.settings, channel.id, channel.name,
                                      dialled), f"feature-{channel.id}")

@@ -155,7 +155,8 @@ async def report(db: Any, number: str, first_day: date, last_day: date,
            FROM call_legs l JOIN calls c ON c.id = l.call_id
            LEFT JOIN phones p ON p.id = l.phone_id
            WHERE c.hotline_id = $1 AND c.started_at >= $2 AND c.started_at < $3
-             AND (l.purpose = 'phone' OR (l.purpose = 'transfer' AND l.phone_id IS NOT NULL))
+             AND (l.purpose = 'phone'
+                  OR (l.purpose IN ('transfer', 'consult') AND l.phone_id IS NOT NULL))
            GROUP BY l.phone_id, p.label, l.dial_string
            ORDER BY answered DESC, rung DESC, l.dial_string""", hotline["id"], start, end)
     days = []

@@ -203,11 +203,13 @@ class PhoneFactory:
     def __call__(self, answer_after_ms: int | None = 200, reject_code: int | None = None,
                  hangup_after_ms: int | None = None, key_pcap: tuple[int, str] | None = None,
                  early_media: bool = False, scenario_file: Path | None = None,
-                 inject: tuple[str, ...] = (), trace_messages: bool = False) -> sipp.Phone:
+                 inject: tuple[str, ...] = (), trace_messages: bool = False,
+                 auto_answer: bool = False) -> sipp.Phone:
         phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
                            hangup_after_ms=hangup_after_ms, key_pcap=key_pcap,
                            early_media=early_media, scenario_file=scenario_file,
-                           inject=inject, trace_messages=trace_messages).start()
+                           inject=inject, trace_messages=trace_messages,
+                           auto_answer=auto_answer).start()
         self.started.append(phone)
         return phone
 

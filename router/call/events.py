@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from router.ari import events as ev
@@ -68,8 +69,23 @@ class QueueWake:
     (router/call/queue.py): see whether it is the caller's turn."""
 
 
+@dataclass(frozen=True)
+class ConsultationAsked:
+    """The phone talking with this call's caller dialled a consultation call
+    (router/call/consultation.py): its channel, in the router's application,
+    the target it dialled, when (Asterisk's time) and its SIP Call-ID."""
+
+    channel: ev.Channel
+    destination: str
+    at: datetime
+    sip_call_id: str
+
+
 CallEvent = (ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | ConfirmTimeout
-             | Reconcile | QueueWake)
+             | Reconcile | QueueWake | ConsultationAsked)
+
+
+QueuedT = TypeVar("QueuedT")
 
 
 class CallerLeft(Exception):
@@ -142,6 +158,21 @@ class Inbox:
         """Apply events for ``seconds`` (raises CallerLeft if the caller goes)."""
         with contextlib.suppress(TimeoutError):
             await self.until(lambda: False, timeout_s=seconds)
+
+    def take(self, kind: type[QueuedT]) -> list[QueuedT]:
+        """Take the queued events of one kind out of the queue, unapplied
+        (the others stay, in order)."""
+        kept: list[CallEvent] = []
+        taken: list[QueuedT] = []
+        while not self._queue.empty():
+            event = self._queue.get_nowait()
+            if isinstance(event, kind):
+                taken.append(event)
+            else:
+                kept.append(event)
+        for event in kept:
+            self._queue.put_nowait(event)
+        return taken
 
     async def drain(self) -> None:
         """Apply the events already queued, without waiting for more."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,8 @@ class Hunt:
 
     def __init__(self, call: Call, number: int, waves: Sequence[Wave], ring_s: float,
                  deadline: float, max_attempts: int | None,
-                 purpose: LegPurpose = LegPurpose.PHONE) -> None:
+                 purpose: LegPurpose = LegPurpose.PHONE,
+                 seat: Callable[[Leg], Awaitable[bool]] | None = None) -> None:
         self.call = call
         self.number = number  # this pass's number; its timers carry it
         self.waves = deque(waves)
@@ -48,7 +49,11 @@ class Hunt:
         self.deadline = deadline  # loop time; nothing rings past it
         self.max_attempts = max_attempts
         self.purpose = purpose
+        # Where the leg that answered goes: with the caller (Call.seat), or for
+        # a consultation with the agent's consultation call.
+        self.seat = seat or call.seat
         self.legs: list[Leg] = []
+        self.abandoned = False  # called off by the one who asked (a consultation hung up)
         self.wave_due = False
         self.over = False
         self._timers: list[asyncio.TimerHandle] = []
@@ -75,12 +80,16 @@ class Hunt:
         self._timers.append(inbox.at(self.deadline, HuntTimeout(self.number)))
         try:
             while True:
+                if self.abandoned:
+                    await self.call.legs.cancel_ringing(self.legs, LegResult.CANCELLED,
+                                                        "normal")
+                    return None
                 # Screened phones are ready once confirmed: the first ready wins,
                 # once it is seated (in the bridge, then the caller with it).
                 ready = self._ready()
                 if ready:
                     first = min(ready, key=lambda leg: leg.ready_at or leg.dial_started_at)
-                    if not await self.call.seat(first):
+                    if not await self.seat(first):
                         continue  # it left before the bridge: the others ring on
                     await self.call.legs.cancel_ringing(self.legs, LegResult.CANCELLED,
                                                         "answered_elsewhere", keep=first)
@@ -105,6 +114,10 @@ class Hunt:
         """Legs ready to be seated (answered, and confirmed when screened) and
         still there (not yet bridged or failed)."""
         return [leg for leg in self.legs if leg.ready]
+
+    def abandon(self) -> None:
+        """Call the pass off: what rings is cancelled, nothing more is rung."""
+        self.abandoned = self.over = True
 
     def _should_act(self) -> bool:
         """A phone is ready, all stopped ringing, a wave is due, or time is up."""
@@ -141,8 +154,10 @@ class Hunt:
             if leg is None:
                 continue
             ringback = None
-            # A wave rung while a phone confirms leaves the call CONFIRMING.
-            if call.state.current not in (State.RINGING, State.CONFIRMING):
+            # A wave rung while a phone confirms leaves the call CONFIRMING; a
+            # consultation's leaves it CONSULTING (the caller talks, or holds).
+            if self.purpose is not LegPurpose.CONSULT \
+                    and call.state.current not in (State.RINGING, State.CONFIRMING):
                 # The first ring of the call: ringback. A queued caller keeps its music.
                 first = call.state.current in (State.ROUTING, State.MENU)
                 call.state.to(State.RINGING)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from router.ari import events as ev
-from router.call import adoption, screening, transfer
+from router.call import adoption, consultation, screening, transfer
 from router.call.events import (
     CallEvent,
     ConfirmTimeout,
+    ConsultationAsked,
     HuntTimeout,
     QueueWake,
     Reconcile,
@@ -68,8 +69,18 @@ async def apply(call: Call, event: CallEvent) -> None:
     if isinstance(event, Reconcile):
         await adoption.catch_up(call, event)
         return
+    if isinstance(event, ConsultationAsked):  # the talking phone dialled a colleague
+        await consultation.asked(call, event)
+        return
     if isinstance(event, ev.ChannelTransfer):  # a phone's REFER
-        await transfer.requested(call, event)
+        if event.state is not None:
+            return  # our own progress report, told back
+        on_consultation = call.consultation is not None \
+            and ev.channel_of(event) == call.consultation.channel_id
+        if event.refer_to.requested_destination.protocol_id or on_consultation:
+            await consultation.referred(call, event)  # with Replaces: attended
+        else:
+            await transfer.requested(call, event)
         return
     channel = event.peer if isinstance(event, ev.Dial) else getattr(event, "channel", None)
     if not isinstance(channel, ev.Channel):
@@ -80,10 +91,16 @@ async def apply(call: Call, event: CallEvent) -> None:
         elif isinstance(event, ev.ChannelStateChange) and channel.state == "Up":
             call.media.caller_up(event.at)
         return
+    if call.consultation is not None and channel.id == call.consultation.channel_id:
+        if isinstance(event, CALLER_GONE):  # the agent hung its consultation call up
+            consultation.channel_left(call, event.at)
+        return
     leg = call.legs.get(channel.id)
     if leg is None:
         return
     change = read_event(leg, event, bridged=leg is call.legs.winner)
+    if isinstance(change, Ended) and consultation.is_target(call, leg):
+        change = Ended(LegResult.ANSWERED, change.at, change.cause)  # it talked, with the agent
     if isinstance(change, EnteredStasis):
         leg.in_stasis = True
     elif isinstance(change, EnteredBridge):
@@ -99,5 +116,7 @@ async def apply(call: Call, event: CallEvent) -> None:
         if transfer.transferer_left(call, leg):  # the caller waits for the target
             await call.legs.end(leg, LegResult.TRANSFERRED, change.at,
                                 getattr(event, "cause", None))
+        elif await consultation.agent_left(call, leg, change.at):
+            pass  # the caller goes to the consultation's target
         else:
             call.phone_hung_up(change.at)

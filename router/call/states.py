@@ -25,6 +25,8 @@ class State(StrEnum):
     CONFIRMING = "confirming"  # a phone answered and must confirm with a key (screening)
     BRIDGED = "bridged"        # the caller talks with the phone that answered
     TRANSFERRING = "transferring"  # that phone passes the caller on (router/call/transfer.py)
+    # That phone, the caller on hold, consults another (router/call/consultation.py).
+    CONSULTING = "consulting"
     ANNOUNCING = "announcing"  # why the call ends (busy, closed, …), then hang up
     VOICEMAIL = "voicemail"    # the caller, answered by us, leaves a message
     ENDED = "ended"            # torn down: legs hung up, claims released, record closed
@@ -43,7 +45,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     # and the call overflows (queue, or the busy announcement) from here.
     S.CONFIRMING: frozenset({S.RINGING, S.BRIDGED, S.QUEUED, S.ANNOUNCING, S.VOICEMAIL,
                              S.ENDED}),
-    S.BRIDGED: frozenset({S.TRANSFERRING, S.ENDED}),
+    S.BRIDGED: frozenset({S.TRANSFERRING, S.CONSULTING, S.ENDED}),
+    # A consultation ends with the caller joined to its target (BRIDGED with
+    # it), or without (BRIDGED with the phone again), or with the call.
+    S.CONSULTING: frozenset({S.BRIDGED, S.ENDED}),
     # A transfer rings its target (RINGING, then BRIDGED with it), or is
     # refused or fails and the caller talks on with the phone it was with.
     S.TRANSFERRING: frozenset({S.RINGING, S.BRIDGED, S.ENDED}),

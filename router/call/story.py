@@ -43,7 +43,7 @@ import structlog
 from router import callers, metrics, plan, region
 from router.ari import AriError
 from router.ari import events as ev
-from router.call import adoption, intake, screening, transfer, voicemail
+from router.call import adoption, consultation, intake, screening, transfer, voicemail
 from router.call.events import CallerLeft, CallEvent, Inbox
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
@@ -127,6 +127,8 @@ class Call:
         self.hunts = 0
         self.transfer: transfer.Request | None = None  # asked by the talking phone
         self.group: plan.Group | None = None  # the group hunted, once the plan chose it
+        # The talking phone's consultation call (router/call/consultation.py).
+        self.consultation: consultation.Consultation | None = None
         self.recorder = Recorder(services.store, self.log)
         self.recording = CallRecording(self)  # the bridge's recording, if the hotline records
         self.inbox = Inbox(partial(intake.apply, self), self._caller_gone)
@@ -225,18 +227,27 @@ class Call:
 
     async def talk(self) -> None:
         """Until either side hangs up (or the longest call allowed is over); a
-        transfer the phone asks for meanwhile is carried out (router/call/transfer.py)."""
+        transfer the phone asks for meanwhile is carried out (router/call/transfer.py),
+        a consultation call it places is rung, bridged, and joined with the
+        caller or ended (router/call/consultation.py)."""
         deadline = self.inbox.time() + self.services.max_call_s
         while True:
             try:
                 await self.inbox.until(
-                    lambda: self.ended_at is not None or self.transfer is not None,
+                    lambda: self.ended_at is not None or self.transfer is not None
+                    or (self.consultation is not None and self.consultation.due()),
                     timeout_s=max(0.0, deadline - self.inbox.time()))
             except TimeoutError:
                 self.log.warning("longest call allowed is over",
                                  max_call_s=self.services.max_call_s)
                 break
-            if self.ended_at is not None or not await transfer.carry_out(self):
+            if self.ended_at is not None:
+                break
+            if self.transfer is not None:
+                goes_on = await transfer.carry_out(self)
+            else:
+                goes_on = await consultation.step(self)
+            if not goes_on:
                 break
         self.outcome = Outcome.ANSWERED
 
@@ -282,10 +293,11 @@ class Call:
             caller_id=shown) for t in wave.targets], wave.delay_s) for wave in waves]
 
     async def _hunt(self, waves: Sequence[Wave], ring_s: float, deadline: float,
-                    max_attempts: int | None,
-                    purpose: LegPurpose = LegPurpose.PHONE) -> Leg | None:
+                    max_attempts: int | None, purpose: LegPurpose = LegPurpose.PHONE,
+                    seat: Callable[[Leg], Awaitable[bool]] | None = None) -> Leg | None:
         self.hunts += 1
-        self.hunt = Hunt(self, self.hunts, waves, ring_s, deadline, max_attempts, purpose)
+        self.hunt = Hunt(self, self.hunts, waves, ring_s, deadline, max_attempts, purpose,
+                         seat)
         try:
             return await self.hunt.run()
         finally:
@@ -461,6 +473,8 @@ class Call:
         outcome = self.outcome or Outcome.FAILED
         try:
             await self._step("hang up the caller", self._end_caller(outcome))
+            if self.consultation is not None:  # never outlives the call
+                await self._step("end the consultation", consultation.finish(self))
             # Asterisk's time of the first hangup where it gave one (phone or
             # caller); the router's clock only when it has none.
             end = self.ended_at or self.clock()
@@ -479,6 +493,9 @@ class Call:
             for channel_id in [self.caller.id, *self.legs.channels()]:
                 self.services.registry.disown(channel_id)
         self.state.to(State.ENDED)
+        # A consultation call handed over as the call ended: refused, never
+        # left in the application (none is handed over from now on).
+        await self._step("refuse late consultations", consultation.refuse_late(self))
         metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
                              outcome=outcome.value).inc()
         winner = self.legs.winner

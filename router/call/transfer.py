@@ -25,9 +25,9 @@ answers the agent hears NOTIFY 503 and talks with the caller again; an agent
 who hung up meanwhile ends the call. Billing runs on from the caller's answer
 to the caller's end, one call.
 
-An attended transfer (REFER with Replaces) joins the caller to a consultation
-call of the agent; bound phones place no calls through this node, so there is
-none to join: it is refused (NOTIFY 603).
+An attended transfer (REFER with Replaces) joins the caller with the target
+of the agent's consultation call, which the router rang as a leg of the same
+call: router/call/consultation.py (router/call/intake.py sends it there).
 """
 
 from __future__ import annotations
@@ -100,8 +100,6 @@ async def requested(call: Call, event: ev.ChannelTransfer) -> None:
     Only the phone talking with the caller may transfer it, one transfer at a
     time; it is carried out by the call's talk (:func:`carry_out`).
     """
-    if event.state is not None:
-        return  # our own progress report, told back
     leg = call.legs.get(event.referred_by.source_channel.id)
     if leg is None:
         return
@@ -110,9 +108,6 @@ async def requested(call: Call, event: ev.ChannelTransfer) -> None:
     if leg is not call.legs.winner or call.state.current is not State.BRIDGED \
             or call.transfer is not None:
         await refuse(call, leg, destination, "the phone is not talking with the caller")
-    elif wanted.protocol_id:
-        await refuse(call, leg, destination,
-                     "attended transfer: bound phones place no consultation calls here")
     elif not destination:
         await refuse(call, leg, destination, "the REFER names no target")
     else:
@@ -147,7 +142,7 @@ async def carry_out(call: Call) -> bool:
     call.state.to(State.TRANSFERRING, phone_id=agent.phone_id, to=request.destination)
     try:
         try:
-            destination = await _resolve(call, request.destination)
+            destination = await resolve(call, request.destination)
         except (CallerLeft, asyncio.CancelledError):
             raise
         except Exception as exc:  # the lookup failed: the call goes on as it was
@@ -208,8 +203,9 @@ async def _ring(call: Call, request: Request, destination: Destination) -> bool:
     return True
 
 
-async def _resolve(call: Call, wanted: str) -> Destination | str:
-    """Where ``wanted`` rings, or why it may not be rung (one sentence)."""
+async def resolve(call: Call, wanted: str) -> Destination | str:
+    """Where ``wanted`` rings for ``call``'s hotline (a blind transfer's
+    target, or a consultation's), or why it may not be rung (one sentence)."""
     hotline = call.hotline
     assert hotline is not None
     store = call.services.store

@@ -56,6 +56,7 @@ class LegPurpose(StrEnum):
     PHONE = "phone"                        # a bound phone, claimed first
     OVERFLOW_FORWARD = "overflow-forward"  # the hotline's forward number, no claim
     TRANSFER = "transfer"                  # rung because the talking phone transferred the call
+    CONSULT = "consult"                    # rung by the talking phone's consultation call
 
 
 class OverflowTaken(StrEnum):

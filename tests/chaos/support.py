@@ -171,11 +171,12 @@ async def inconsistent_records(db: Any, dialled: str) -> list[str]:
     for call in calls:
         mine = by_call[call["id"]]
         # The leg that connected the call: answered, or answered and later
-        # transferred by its phone; a transfer's target answers as a leg too.
+        # transferred by its phone; a transfer's (or a consultation's) target
+        # answers as a leg too.
         answered = [leg for leg in mine if leg["result"] in ("answered", "transferred")
-                    and leg["purpose"] != "transfer"]
+                    and leg["purpose"] not in ("transfer", "consult")]
         targets = [leg for leg in mine if leg["result"] == "answered"
-                   and leg["purpose"] == "transfer"]
+                   and leg["purpose"] in ("transfer", "consult")]
         why = []
         if any(leg["answered_at"] is None for leg in answered + targets):
             why.append("a leg answered with no answer time")

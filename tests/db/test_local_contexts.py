@@ -26,7 +26,8 @@ def router_contexts() -> list[str]:
 def test_the_dialplan_has_the_contexts_the_guard_knows() -> None:
     assert set(router_contexts()) == {"from-callers", "hotline", "router-reoffer",
                                       "router-down", "from-phones", "phone-features",
-                                      "phone-feature-said"}
+                                      "phone-feature-said", "phone-consult",
+                                      "phone-consult-refused"}
 
 
 @pytest.mark.parametrize("context", router_contexts())

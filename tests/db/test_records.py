@@ -14,7 +14,7 @@ import pytest
 
 from router import db as router_db
 from router.records import LegResult, Outcome, check_vocabulary
-from router.records.kinds import CallStarted, LegStarted
+from router.records.kinds import CallStarted, LegPurpose, LegStarted
 from router.spool import Spool
 from router.store import Store
 from tests.lab.database import fresh
@@ -81,3 +81,19 @@ async def test_a_second_record_for_one_caller_channel_is_refused_by_name(
         await db.execute(
             "INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at) "
             "VALUES ($1, '4000000000', '1', $2, 'r', now())", uuid4(), channel)
+
+
+async def test_every_leg_purpose_the_router_writes_is_one_the_database_keeps(db: Any) -> None:
+    """'consult' (0022): a consultation's target is a leg of the call too."""
+    call_id = uuid4()
+    await db.execute(
+        "INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at) "
+        "VALUES ($1, '4000000000', '1', $2, 'r', $3)", call_id, str(call_id), T0)
+    for purpose in LegPurpose:
+        await db.execute(
+            "INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, purpose) "
+            "VALUES ($1, $2, 'PJSIP/x', 1, $3, $4)", uuid4(), call_id, T0, purpose.value)
+    with pytest.raises(asyncpg.CheckViolationError, match="call_leg_purpose_is_known"):
+        await db.execute(
+            "INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, purpose) "
+            "VALUES ($1, $2, 'PJSIP/x', 1, $3, 'consultation')", uuid4(), call_id, T0)

@@ -1,5 +1,7 @@
 """A bound phone blind-transfers the caller to another bound phone (SIP REFER),
-with the field case tests/e2e/cases/phone-blind-transfer.xml as it was received.
+with the field case tests/e2e/cases/phone-blind-transfer.xml as it was received;
+and the same for an attended transfer (a consultation call, then REFER with
+Replaces: tests/lab/scenarios.py ``attended_transferer``).
 
 The transferring phone answers, talks 1 s, and sends a REFER naming the other
 phone by its label (given to the case with sipp -inf). Asterisk hands the
@@ -11,7 +13,10 @@ call with both legs, billed once for the caller's whole answered time.
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +25,7 @@ from router import admin
 from tests.chaos.support import inconsistent_records, nothing_left_open
 from tests.conftest import PhoneFactory, legs_of, wait_for_call
 from tests.e2e.test_field_phones import CASES
-from tests.lab import sipp
+from tests.lab import asterisk, scenarios, sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.router import RouterProcess
 
@@ -150,5 +155,194 @@ async def test_an_outside_number_is_rung_only_when_the_hotline_allows_it(
                     if "transfer refused" in line and hotline_number in line]
         assert len(refusals) == 1, refusals
         assert "nor an outside number it allows" in refusals[0]
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
+
+
+def _at(result: dict[str, str], key: str) -> datetime:
+    """A time a sipp scenario logged (seconds.microseconds), in UTC."""
+    seconds, micros = result[key].split(".")[0], result[key].split(".")[2]
+    return datetime.fromtimestamp(int(seconds) + int(micros) / 1e6, UTC)
+
+
+@pytest.mark.parametrize("refer_on_consultation", [False, True],
+                         ids=["refer-on-the-callers-call", "refer-on-the-consultation"])
+async def test_a_phone_consults_another_bound_phone_then_transfers_the_caller_to_it(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path, refer_on_consultation: bool) -> None:
+    """The agent answers, talks 1 s, dials the other phone by its label (a
+    consultation call from the agent's own address), talks with it 1 s once it
+    answers, then sends REFER with Replaces on the caller's call (or on the
+    consultation, naming the caller's call): the caller talks with the other
+    phone until it hangs up; one record, billed once."""
+    scenario = tmp_path / "attended-transferer.xml"
+    scenario.write_text(scenarios.attended_transferer(
+        talk_ms=1000, consult_ms=1000, refer_on_consultation=refer_on_consultation))
+    agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
+                   trace_messages=True, auto_answer=True)
+    other = phones(answer_after_ms=300)
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+    (transferred,) = agent.results()
+    (talked,) = other.results()
+    joined = [json.loads(line) for line in router.log_path.read_text().splitlines()
+              if "attended transfer connected" in line and str(call["id"]) in line]
+    refer_to_joined_s = (first["ended_at"] - _at(transferred, "t_refer")).total_seconds()
+    other_talk_s = (_at(talked, "t_end") - _at(talked, "t_answer")).total_seconds()
+    billable_s = call["billable_ms"] / 1000
+    where = "on the consultation" if refer_on_consultation else "on the caller's call"
+    print(f"\nattended transfer (REFER {where}): REFER to joined {refer_to_joined_s * 1000:.1f} ms "
+          f"(the router's: {joined[0]['asked_to_joined_ms']} ms); billable {billable_s:.3f} s "
+          f"vs the caller's {seen.talk_seconds:.3f} s; "
+          f"the other phone talked {other_talk_s:.3f} s", file=sys.stderr)
+
+    # The agent: its consultation answered, its REFER accepted (202), told the
+    # transfer succeeded (NOTIFY sipfrag 200), both its calls hung up (BYE x2).
+    assert transferred["result"] == "refer-accepted", agent.received()[-3:]
+    received = agent.received()
+    notified = [m for m in received if m.startswith("NOTIFY ") and "Event: refer" in m]
+    assert any(m.endswith("SIP/2.0 200 OK") for m in notified), notified
+    # One BYE on each of its two calls (the consultation's names the phone's
+    # tag of it in its To), each answered at once: no retransmission.
+    byes = [m for m in received if m.startswith("BYE ")]
+    to_tags = [next(line for line in m.splitlines() if line.startswith("To:")) for m in byes]
+    assert sorted("consult" in to for to in to_tags) == [False, True], byes
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"  # the caller talked to the end of its hold, then hung up
+    # The other phone answered the consultation, then had the caller until the
+    # caller hung up: its one call lasted from before the REFER to the caller's end.
+    assert (talked["result"], talked["ended_by"]) == ("answered", "remote")
+    assert _at(talked, "t_answer") < _at(transferred, "t_refer")
+    assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
+    # One record: the agent's leg transferred, the other phone's a consult leg
+    # that became the talking one.
+    assert (first["dial_string"], first["purpose"], first["result"]) == (
+        agent.dial_string, "phone", "transferred")
+    assert (second["dial_string"], second["purpose"], second["result"]) == (
+        other.dial_string, "consult", "answered")
+    assert second["answered_at"] < first["ended_at"] <= second["ended_at"]
+    assert 0 <= refer_to_joined_s < 0.5
+    assert len(joined) == 1
+    assert (call["outcome"], call["answered_dial_string"]) == ("answered", agent.dial_string)
+    # Billed once, for the caller's whole answered time.
+    assert abs(billable_s - seen.talk_seconds) < 0.5
+    assert seen.talk_seconds > HOLD_MS / 1000 - 0.5
+    agent_state = await db.fetchrow(
+        "SELECT active_calls, talk_ms_today FROM phone_state s "
+        "JOIN phones p ON p.id = s.phone_id WHERE p.dial_string = $1", agent.dial_string)
+    assert agent_state["active_calls"] == 0
+    assert agent_state["talk_ms_today"] < call["billable_ms"]
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
+
+
+@pytest.mark.parametrize("mode", ["broadcast", "stasis"])
+async def test_a_consultation_from_a_phone_in_no_call_hears_the_error_tone(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, mode: str) -> None:
+    """Broadcast: no router claims it and the dialplan refuses it; Stasis: the
+    router takes it, finds no call of the phone, and sends it to the tone."""
+    agent, other = phones(), phones()
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    logged_before = len(router.log_path.read_text().splitlines())
+    asterisk.set_global(lab, "ROUTER_MODE", mode)
+    try:
+        heard = await agent.dial(lab.sip_address, TARGET_LABEL, hold_ms=3000)
+    finally:
+        asterisk.set_global(lab, "ROUTER_MODE", "broadcast")
+
+    # Early media (the error tone), then "unallocated number": never answered.
+    # The router did not take it (it holds no call of this phone), and says why.
+    assert heard.result == "rejected", heard
+    assert heard.status == 404
+    assert heard.t_ring is not None  # the tone's 183
+    assert other.results() == []
+    logged = router.log_path.read_text().splitlines()[logged_before:]
+    reasons = [json.loads(line)["reason"] for line in logged
+               if '"consultation not claimed"' in line or '"consultation refused"' in line]
+    assert len(reasons) == 1, reasons
+    assert "the phone talks with no hotline caller" in reasons[0]
+
+
+async def test_the_caller_hanging_up_mid_consultation_ends_both_calls_cleanly(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path) -> None:
+    """The caller leaves while the agent talks with the consulted phone: the
+    call ends, the consultation with it (both hung up), no claim is held."""
+    scenario = tmp_path / "attended-transferer.xml"
+    scenario.write_text(scenarios.attended_transferer(talk_ms=500, consult_ms=6000))
+    agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
+                   auto_answer=True)
+    other = phones(answer_after_ms=300)
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=2500, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"
+    # The consulted phone answered, then was hung up with the call.
+    (talked,) = other.results()
+    assert (talked["result"], talked["ended_by"]) == ("answered", "remote")
+    assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
+    assert (first["purpose"], first["result"]) == ("phone", "answered")
+    assert (second["purpose"], second["result"]) == ("consult", "answered")
+    assert (call["outcome"], call["answered_dial_string"]) == ("answered", agent.dial_string)
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
+    # No consultation call left in Asterisk.
+    assert "phone-consult" not in asterisk.cli(lab, "core show channels concise")
+
+
+async def test_the_agent_hanging_up_the_caller_s_call_while_consulting_hands_the_caller_over(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path) -> None:
+    """Transfer on hangup without a REFER: the agent talks with the consulted
+    phone, then hangs up the caller's call; the caller goes to that phone."""
+    scenario = tmp_path / "hang-up-transferer.xml"
+    scenario.write_text(scenarios.attended_transferer(talk_ms=1000, consult_ms=1000,
+                                                      hang_up=True))
+    agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
+                   auto_answer=True)
+    other = phones(answer_after_ms=300)
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+    (hung_up,) = agent.results()
+    (talked,) = other.results()
+    joined = [json.loads(line) for line in router.log_path.read_text().splitlines()
+              if "attended transfer connected" in line and str(call["id"]) in line]
+    print(f"\ntransfer on hangup: the agent's hangup to joined (the router's) "
+          f"{joined[0]['asked_to_joined_ms'] if joined else '?'} ms; billable "
+          f"{call['billable_ms'] / 1000:.3f} s vs the caller's {seen.talk_seconds:.3f} s",
+          file=sys.stderr)
+
+    assert hung_up["result"] == "hung-up"
+    assert [entry["by"] for entry in joined] == ["hangup"]
+    assert first["ended_at"] <= second["ended_at"]
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"  # the caller talked on with the other phone
+    assert (talked["result"], talked["ended_by"]) == ("answered", "remote")
+    assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
+    assert (first["purpose"], first["result"]) == ("phone", "transferred")
+    assert (second["purpose"], second["result"]) == ("consult", "answered")
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    assert seen.talk_seconds > HOLD_MS / 1000 - 0.5
     await nothing_left_open(db, hotline_number)
     assert await inconsistent_records(db, hotline_number) == []

@@ -374,3 +374,146 @@ Content-Length: 0
 ]]></send>
 <recv response="200"/>
 """ + _log("RESULT result=registered") + "</scenario>\n")
+
+
+def attended_transferer(talk_ms: int = 1000, consult_ms: int = 1000,
+                        refer_on_consultation: bool = False, hang_up: bool = False) -> str:
+    """A bound phone that answers a hotline call, talks ``talk_ms``, places a
+    consultation call to ``[field0]`` at Asterisk ``[field1]`` (HOST:PORT,
+    from the injection file), talks with the target ``consult_ms`` once it
+    answers, then transfers the caller to it: REFER with Replaces on the
+    first call, naming the consultation (RFC 3891, RFC 5589 §7), or with
+    ``refer_on_consultation`` on the consultation, naming the first call.
+    ``hang_up``: instead of a REFER, it hangs up the first call (BYE), as
+    phones that "transfer on hangup" without a REFER do; logs ``hung-up``.
+
+    sipp keeps one call per Call-ID, so the consultation reuses the first
+    call's Call-ID with a tag of its own: another dialog all the same (RFC
+    3261 §12; a dialog is its Call-ID and both tags), which the Replaces names
+    by its tags. The BYEs of both calls after the REFER are answered 200 (its
+    NOTIFYs by sipp itself: run it with -aa, :attr:`sipp.Phone.auto_answer`); logs
+    ``RESULT result=refer-accepted`` (or ``refer-refused``) with the times of
+    the consultation's answer (``t_consult``) and of the REFER (``t_refer``).
+    """
+    first_tag = "[pid]agent[call_number]"
+    consult_tag = "[pid]consult[call_number]"
+    ok = OK_TO_BYE
+    # A Replaces names the dialog as the one receiving it sees it: to-tag is
+    # Asterisk's own tag of the replaced call (its To tag on the consultation,
+    # its From tag on the first call, which Asterisk placed).
+    if refer_on_consultation:
+        replaces = f"[call_id]%3Bto-tag%3D[$first_from_tag]%3Bfrom-tag%3D{first_tag}"
+        refer = f"""REFER [$consult_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:agent@[local_ip]:[local_port]>;tag={consult_tag}
+To: <sip:[field0]@[field1]>;[$consult_to]"""
+    else:
+        replaces = f"[call_id]%3Bto-tag%3D[$consult_to_tag]%3Bfrom-tag%3D{consult_tag}"
+        refer = f"""REFER [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={first_tag}
+To: [$remote_from]"""
+    refused = _log("RESULT result=refer-refused " + _time("t_consult") + " " + _time("t_refer"))
+    head = _HEADER.format(name=quoteattr("attended_transferer"))
+    # sipp refuses variables that are set but never used: the first call's
+    # headers only when the REFER goes on it.
+    first_call = "" if refer_on_consultation else """
+<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+<ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>"""
+    return head + f"""<recv request="INVITE" crlf="true"><action>{first_call}
+<ereg regexp="tag=([^;>]+)" search_in="hdr" header="From:" assign_to="first_from,first_from_tag"/>
+</action></recv>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag={first_tag}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+<recv request="ACK" crlf="true"/>
+<pause milliseconds="{talk_ms}"/>
+<send retrans="500"><![CDATA[
+INVITE sip:[field0]@[field1] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:agent@[local_ip]:[local_port]>;tag={consult_tag}
+To: <sip:[field0]@[field1]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="183" optional="true"/>
+<recv response="200" timeout="20000" ontimeout="unanswered"><action>
+<ereg regexp="tag=([^;>]+)" search_in="hdr" header="To:" assign_to="consult_to,consult_to_tag"/>
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="consult_contact"/>
+<gettimeofday assign_to="t_consult_s,t_consult_us"/>
+</action></recv>
+<send><![CDATA[
+ACK [$consult_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:agent@[local_ip]:[local_port]>;tag={consult_tag}
+To: <sip:[field0]@[field1]>;[$consult_to]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<pause milliseconds="{consult_ms}"/>
+<nop><action><gettimeofday assign_to="t_refer_s,t_refer_us"/></action></nop>
+""" + (_hang_up_first_call(first_tag) if hang_up else f"""<send retrans="500"><![CDATA[
+{refer}
+Call-ID: [call_id]
+CSeq: 2 REFER
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Refer-To: <sip:[field0]@[field1]?Replaces={replaces}>
+Referred-By: <sip:agent@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="202" optional="true" next="accepted"/>
+<recv response="403" optional="true" next="refused"/>
+<recv response="603" optional="true" next="refused"/>
+<recv response="501" next="refused"/>
+<label id="refused"/>
+{refused}<nop next="end"/>
+<label id="accepted"/>
+""") + _log(f"RESULT result={'hung-up' if hang_up else 'refer-accepted'} "
+            "consult_to=[$consult_to_tag] first_from=[$first_from] "
+            "first_from_tag=[$first_from_tag] " + _time("t_consult") + " " + _time("t_refer")) \
+        + f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
+{ok}""" + ("" if hang_up else f"""<recv request="BYE" timeout="8000" ontimeout="end"/>
+{ok}""") + """<nop next="end"/>
+<label id="unanswered"/>
+""" + _log("RESULT result=consultation-unanswered") + """<label id="end"/>
+</scenario>
+"""
+
+
+def _hang_up_first_call(first_tag: str) -> str:
+    """The agent hangs up the caller's call (BYE), and hears its 200."""
+    return f"""<send retrans="500"><![CDATA[
+BYE [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={first_tag}
+To: [$remote_from]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200" timeout="5000" ontimeout="end"/>
+"""

@@ -156,6 +156,9 @@ class Phone:
     # Keep every SIP message sent and received (:meth:`received`), whatever
     # the scenario's own flow logs.
     trace_messages: bool = False
+    # sipp answers INFO, NOTIFY, OPTIONS and UPDATE itself (-aa), outside the
+    # scenario's flow (a transfer's NOTIFYs come as the scenario answers BYEs).
+    auto_answer: bool = False
     user: str = "phone"
     port: int = 0
     # A desk phone with its own endpoint (dialled PJSIP/<endpoint>, see
@@ -190,6 +193,8 @@ class Phone:
             injection = ["-inf", str(self.workdir / "inject.csv")]
         if self.trace_messages:
             injection += ["-trace_msg", "-message_file", str(self.workdir / "messages.log")]
+        if self.auto_answer:
+            injection.append("-aa")
         for attempt in range(1, attempts + 1):
             self.port, media_port = free_port_pair()
             if port is not None:  # its own port again (a phone that dialled out)

@@ -10,6 +10,7 @@ mode (cached configuration, this router's share of phones, the spool).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from router.ari import events as ev
-from router.call import Call, CallRegistry, start_call
+from router.call import Call, CallRegistry, consultation, start_call
 from router.directory import (
     BoundPhone,
     Hotline,
@@ -311,6 +312,7 @@ class CallLab:
         self.seat_guard_s = seat_guard_s  # 0: timings of other tests stay round
         self.unowned: list[ev.AnyEvent] = []  # events no call owned (late ones)
         self._callers = itertools.count(1)
+        self._offers: list[asyncio.Task[None]] = []
 
     def now(self) -> datetime:
         return self.ari.now()  # type: ignore[no-any-return]
@@ -332,8 +334,20 @@ class CallLab:
         channel = self.ari.add_caller(f"1764468000.{next(self._callers)}", caller, number)
         return start_call(self, channel, number, self.now())
 
+    def consult(self, address: str, destination: str, sip_call_id: str = "consult-1") -> str:
+        """The phone at ``address`` (HOST:PORT) dials ``destination``: its
+        consultation call enters the application now and is offered as the
+        router does (router/service.py); the new channel's id."""
+        channel_id = f"1764468100.{next(self._callers)}"
+        channel = self.ari.phone_call(channel_id, address, destination, sip_call_id)
+        task = asyncio.get_running_loop().create_task(
+            consultation.offer(self.ari, self.registry, channel, destination, self.now()))
+        self._offers.append(task)
+        return channel_id
+
     async def all_ended(self) -> None:
         await self.registry.all_ended()
+        await asyncio.gather(*self._offers)
 
     def row(self, call: Call) -> CallRow:
         return self.store.rows()[call.id]

@@ -67,6 +67,7 @@ class FakeChannel:
     up: bool = True  # not yet destroyed
     answered_at: datetime | None = None  # as its CDR has it
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # what get_variable reads
 
 
 class ScriptedAri:
@@ -119,17 +120,34 @@ class ScriptedAri:
         self._send(ev.ChannelHangupRequest, channel, cause=cause)
         self._destroy(channel, cause)
 
-    def refer(self, channel_id: str, destination: str, replaces: str | None = None) -> None:
+    def phone_call(self, channel_id: str, remote_address: str, exten: str,
+                   sip_call_id: str) -> ev.Channel:
+        """A call a phone places (its consultation call), as Asterisk puts it
+        in our application: not answered, from ``remote_address`` (HOST:PORT)."""
+        self.channels[channel_id] = FakeChannel(channel_id, variables={
+            "CHANNEL(pjsip,remote_addr)": remote_address,
+            "CHANNEL(pjsip,call-id)": sip_call_id})
+        return ev.Channel(id=channel_id, name=f"PJSIP/phones-{channel_id}", state="Ring",
+                          dialplan=ev.DialplanCEP(context="phone-consult", exten=exten))
+
+    def refer(self, channel_id: str, destination: str, replaces: str | None = None,
+              replaced_channel: str | None = None) -> None:
         """The phone on ``channel_id`` sends a REFER (a blind transfer to
-        ``destination``; with ``replaces``, an attended one): Asterisk answers
-        202 and tells the application (transfers handled by ARI)."""
+        ``destination``; with ``replaces``, the SIP Call-ID of the call it
+        replaces, an attended one, whose channel Asterisk found when
+        ``replaced_channel``): Asterisk answers 202 and tells the application
+        (transfers handled by ARI)."""
         channel = self.channels[channel_id]
+        replaced = self.channels[replaced_channel] if replaced_channel else None
         self.emit(ev.ChannelTransfer(
             timestamp=stamp(self.now()),
             referred_by=ev.ReferredBy(source_channel=ev.Channel(id=channel.id,
                                                                 state=channel.state)),
-            refer_to=ev.ReferTo(requested_destination=ev.RequestedDestination(
-                destination=destination, protocol_id=replaces))))
+            refer_to=ev.ReferTo(
+                requested_destination=ev.RequestedDestination(
+                    destination=destination, protocol_id=replaces),
+                destination_channel=ev.Channel(id=replaced.id, state=replaced.state)
+                if replaced else None)))
 
     def progress_told(self, channel_id: str) -> list[str]:
         """The transfer progress states told to the phone on ``channel_id``, in order."""
@@ -204,7 +222,16 @@ class ScriptedAri:
         if name == "CDR(answer,u)":
             at = channel.answered_at
             return f"{at.timestamp():.6f}" if at else "0.000000"
-        return ""
+        return channel.variables.get(name, "")
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
+                                   priority: int = 1) -> None:
+        """The channel leaves our application for the dialplan (where it is no
+        longer ours: no more events of it)."""
+        self._request("continue_in_dialplan", channel_id, context=context, exten=extension)
+        channel = self._existing(channel_id)
+        self._send(ev.StasisEnd, channel)
+        channel.up = False
 
     async def ring(self, channel_id: str) -> None:
         self._request("ring", channel_id)
