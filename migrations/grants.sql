@@ -68,7 +68,9 @@ GRANT INSERT, UPDATE ON notification_outbox TO hotline_router_admin;
 -- for feature codes dialled on a phone and for auto-pause.
 GRANT UPDATE (presence, presence_reason) ON phone_state TO hotline_router_admin;
 GRANT INSERT ON presence_history TO hotline_router_daemon, hotline_router_admin;
-GRANT UPDATE (purged_at) ON recordings TO hotline_router_admin;  -- `recordings purge` (0018)
+-- `recordings purge`: it marks what it deleted (0018) and first gives a row to files
+-- left without one (router/recordings/orphans.py).
+GRANT INSERT, UPDATE (purged_at) ON recordings TO hotline_router_admin;
 
 -- The web console and API (0011). The web process logs in as a member of
 -- hotline_router_web, which by itself may only look tokens up; for each

@@ -56,20 +56,25 @@ class CallRecording:
 
     @property
     def asked(self) -> bool:
-        """Whether Asterisk was asked to record this call (or an adopted call's
-        recording is looked for): its row may still be on its way."""
-        return self._start is not None
+        """Whether this call's recording row may still be on its way: Asterisk was
+        asked to record it (or an adopted call's recording is looked for), and
+        has not refused (or been found not recording) already."""
+        started = self._start
+        if started is None:
+            return False
+        return not started.done() or started.cancelled() or bool(started.result())
 
-    async def notice(self, group: Group | None) -> None:
+    async def notice(self, group: Group | None, menu_first: bool) -> None:
         """The hotline's "this call may be recorded" sounds, before phones ring:
         early media, so the caller is not answered (and not billed) for it.
-        Played when ``group`` may record the call; with no group chosen yet (a
-        voice menu comes first), when any group of the hotline's plan may."""
+        Played when ``group`` (None: the hotline's own phones) may record the
+        call; when a voice menu chooses the group (``menu_first``), when the
+        hotline or any group of its plan may."""
         hotline = self.call.hotline
         if hotline is None or not hotline.recording.notice:
             return
-        shares = ([group.record_percent] if group is not None else
-                  [None, *(g.record_percent for g in hotline.plan.groups.values() if g.enabled)])
+        shares = ([None, *(g.record_percent for g in hotline.plan.groups.values() if g.enabled)]
+                  if menu_first else [group.record_percent if group else None])
         if hotline.recording.may_record(shares):
             await self.call.media.play(hotline.recording.notice)
 

@@ -203,7 +203,7 @@ class Call:
         if hotline.plan.sounds.greeting:  # heard, not answered: early media, not billed
             await self.media.play(hotline.plan.sounds.greeting)
         # "This call may be recorded": early media too.
-        await self.recording.notice(decision.group)
+        await self.recording.notice(decision.group, menu_first=decision.menu_id is not None)
         group = decision.group
         if decision.menu_id is not None:
             self.state.to(State.MENU)

@@ -78,7 +78,10 @@ async def purge(args: argparse.Namespace) -> int:
         if ari.client is None:
             raise errors.CliError(ari.unavailable, errors.UNREACHABLE)
         try:
-            swept = await orphans.sweep(db, ari.client, asterisk_of(ari.client), now)
+            # Files without a row are looked for as of now, never a --now ahead:
+            # a call that just ended may still be writing its file and row.
+            swept = await orphans.sweep(db, ari.client, asterisk_of(ari.client),
+                                        datetime.now(UTC))
         except AriError as exc:
             raise errors.CliError(f"Asterisk did not list its recordings ({exc.message})",
                                   errors.UNREACHABLE) from None

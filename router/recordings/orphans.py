@@ -47,7 +47,9 @@ SELECT x.name, x.format, x.kind, c.id AS call_id,
 FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) AS x(name, format, kind, call_id)
 JOIN calls c ON c.id = x.call_id
 WHERE c.ended_at IS NOT NULL AND c.ended_at < $5
-  AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.asterisk = $6 AND r.name = x.name)
+  -- By call and kind, not by file: a router that names this Asterisk otherwise (another
+  -- spelling of its ari_url) must not give a file a second row.
+  AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = x.call_id AND r.kind = x.kind)
 """
 
 
@@ -60,6 +62,11 @@ class Storage(Protocol):
 
     async def recording_head(self, name: str, head_bytes: int = 64) -> tuple[int, bytes]:
         """A stored file's size in bytes and first bytes. Raises AriError."""
+        ...
+
+    async def live_recording(self, name: str) -> Any | None:
+        """The LiveRecording while Asterisk still records ``name``, else None.
+        Raises AriError."""
         ...
 
 
@@ -84,7 +91,8 @@ def call_of(name: str) -> tuple[UUID, str] | None:
 
 async def sweep(db: Any, ari: Storage, asterisk: str, now: datetime) -> Swept:
     """Give a row to every file of ``asterisk`` (its ARI host:port) that a call
-    ended before ``now - GRACE`` left without one.
+    ended before ``now - GRACE`` left without one (no row of its call and kind,
+    whichever Asterisk name a row gives).
 
     Raises AriError when Asterisk cannot list its recordings, and whatever
     asyncpg raises when the database is away.
@@ -97,21 +105,23 @@ async def sweep(db: Any, ari: Storage, asterisk: str, now: datetime) -> Swept:
         batch = ours[start:start + BATCH]
         missing = await db.fetch(
             _WITHOUT_ROW, [b[0] for b in batch], [b[1] for b in batch], [b[3] for b in batch],
-            [b[2] for b in batch], now - GRACE, asterisk)
+            [b[2] for b in batch], now - GRACE)
         for row in missing:
-            if await _adopt(db, ari, asterisk, row):
-                adopted += 1
-            else:
-                failed += 1
+            done = await _adopt(db, ari, asterisk, row)
+            adopted, failed = adopted + (done is True), failed + (done is False)
     if adopted or failed:
         log.info("recordings without a row swept", adopted=adopted, failed=failed,
                  stored=len(stored))
     return Swept(len(stored), adopted, failed)
 
 
-async def _adopt(db: Any, ari: Storage, asterisk: str, row: Any) -> bool:
+async def _adopt(db: Any, ari: Storage, asterisk: str, row: Any) -> bool | None:
+    """Write the row of one file without one: True when written, False when the
+    file could not be read, None when Asterisk still records it."""
     name, file_format = row["name"], row["format"]
     try:
+        if await ari.live_recording(name) is not None:
+            return None  # still recording (its call closed while Asterisk still had it)
         if file_format not in FORMATS:
             raise audio.NotAudio(f"format {file_format!r} is not one the router records")
         size, head = await ari.recording_head(name, audio.HEAD_BYTES)

@@ -159,9 +159,14 @@ async def test_a_groups_own_share_is_refused_out_of_range_by_name(db: Any) -> No
 class Stored(Storage):
     """Asterisk's stored recordings as the sweep sees them: names, formats and files."""
 
-    def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
+    def __init__(self, files: dict[str, tuple[str, bytes]], live: frozenset[str] = frozenset()
+                 ) -> None:
         super().__init__(set(files))
         self.files = files
+        self.live = live
+
+    async def live_recording(self, name: str) -> Any | None:
+        return {"name": name, "state": "recording"} if name in self.live else None
 
     async def stored_recordings(self) -> list[Any]:
         return [{"name": name, "format": fmt} for name, (fmt, _) in self.files.items()]
@@ -196,6 +201,10 @@ async def test_files_left_without_a_row_are_given_one_and_then_purged(
     lost = await ended_call(db, "4009180009", T0)              # its router died: no row
     message = await ended_call(db, "4009180009", T0)           # a voicemail, the same
     kept = await recorded_call(as_daemon, "4009180009", T0)    # a row as usual
+    # A row written by a router that names this Asterisk otherwise (its ari_url spelled
+    # with another address): the file has its row all the same.
+    spelled = await recorded_call(as_daemon, "4009180009", T0, asterisk="10.0.0.2:8088")
+    still = await ended_call(db, "4009180009", T0)             # Asterisk still records it
     talking = await ended_call(db, "4009180009", None)         # still recording
     just_ended = await ended_call(db, "4009180009", now - timedelta(minutes=1))
     unreadable = await ended_call(db, "4009180009", T0)
@@ -205,14 +214,15 @@ async def test_files_left_without_a_row_are_given_one_and_then_purged(
         str(lost): ("wav", wav), f"vm-{message}": ("gsm", bytes(1_650 * 4)),
         str(kept): ("wav", wav), str(talking): ("wav", wav), str(just_ended): ("wav", wav),
         str(unreadable): ("wav", b"not audio"), "custom-greeting": ("wav", wav),
-        str(uuid4()): ("wav", wav)})  # a call this database never had: not ours
+        str(spelled): ("wav", wav), str(still): ("wav", wav),
+        str(uuid4()): ("wav", wav)}, live=frozenset({str(still)}))  # a call never had: not ours
 
     swept = await orphans.sweep(as_daemon, storage, ASTERISK, now)
 
-    assert (swept.stored, swept.adopted, swept.failed) == (8, 2, 1)
+    assert (swept.stored, swept.adopted, swept.failed) == (10, 2, 1)
     found = {r["call_id"]: r for r in await db.fetch(
-        "SELECT * FROM recordings WHERE call_id = ANY($1::uuid[])",
-        [lost, message, kept, talking, just_ended, unreadable])}
+        "SELECT * FROM recordings WHERE call_id = ANY($1::uuid[]) AND asterisk = $2",
+        [lost, message, kept, talking, just_ended, unreadable, spelled, still], ASTERISK)}
     assert set(found) == {lost, message, kept}
     assert (found[lost]["kind"], found[lost]["duration_ms"], found[lost]["size_bytes"],
             found[lost]["started_at"]) == ("call", 3_000, len(wav),
@@ -226,3 +236,17 @@ async def test_files_left_without_a_row_are_given_one_and_then_purged(
     done = await purge.purge(as_daemon, storage, ASTERISK, T0 + timedelta(days=31))
     assert done.deleted == 3
     assert {str(lost), f"vm-{message}", str(kept)}.isdisjoint(storage.names)
+
+
+async def test_the_admin_login_of_recordings_purge_may_give_a_file_its_row(db: Any) -> None:
+    """`recordings purge` runs with the admin's login: it may write the row too."""
+    await admin.add_hotline(db, "4009180010", "sequential")
+    lost = await ended_call(db, "4009180010", T0)
+    storage = Stored({str(lost): ("ulaw", bytes(8_000 * 2))})
+    async with db.acquire() as connection, connection.transaction():
+        await connection.execute("SET LOCAL ROLE hotline_router_admin")
+        swept = await orphans.sweep(connection, storage, ASTERISK, T0 + timedelta(hours=1))
+        done = await purge.purge(connection, storage, ASTERISK, T0 + timedelta(days=31))
+    assert (swept.adopted, done.deleted) == (1, 1)
+    assert await db.fetchval("SELECT duration_ms FROM recordings WHERE call_id = $1",
+                             lost) == 2_000

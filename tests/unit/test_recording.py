@@ -77,6 +77,9 @@ async def test_a_recording_asterisk_refuses_leaves_the_call_as_it_was(tmp_path: 
     assert row.ended_at == T0 + timedelta(seconds=32)  # not a moment later
     assert stored(lab) == []
     assert lab.claims_held() == 0
+    # Nothing is on its way: the call's end is told at once, not held for a recording.
+    [ended] = [r for r in lab.store.written if isinstance(r, kinds.CallEnded)]
+    assert not ended.recorded
 
 
 async def test_a_recording_whose_file_never_appears_is_dropped_after_the_call(
