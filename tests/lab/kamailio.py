@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from tests.lab import ports
-from tests.lab.asterisk import AsteriskLab
 from tests.lab.engine import REPO
 from tests.lab.errors import LabError
 
@@ -28,10 +27,11 @@ PROBING = 8
 
 
 class FarmProxy:
-    """Kamailio in front of ``nodes`` (lab Asterisks), in ``workdir``."""
+    """Kamailio in front of the nodes listening for SIP on loopback at
+    ``node_ports`` (lab Asterisks, or sipp standing in for them), in ``workdir``."""
 
-    def __init__(self, nodes: list[AsteriskLab], workdir: Path) -> None:
-        self.nodes = nodes
+    def __init__(self, node_ports: list[int], workdir: Path) -> None:
+        self.node_ports = node_ports
         self.workdir = workdir
         self.port = ports.sip_proxy()
         self.log_path = workdir / "kamailio.log"
@@ -53,8 +53,8 @@ class FarmProxy:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         self.workdir.mkdir(parents=True, exist_ok=True)
         listing = self.workdir / "dispatcher.list"
-        listing.write_text("".join(f"{DISPATCHER_SET} sip:127.0.0.1:{node.sip_port} {PROBING} 0\n"
-                                   for node in self.nodes))
+        listing.write_text("".join(f"{DISPATCHER_SET} sip:127.0.0.1:{port} {PROBING} 0\n"
+                                   for port in self.node_ports))
         command = [
             binary, "-f", str(CONFIG),
             "-DD", "-E",               # stay in the foreground, log to stderr
@@ -73,7 +73,7 @@ class FarmProxy:
             if self.process.poll() is not None:
                 raise LabError(f"kamailio exited at start:\n{self.log_tail()}")
             if _udp_taken(self.port) and self.ctl_socket.exists() \
-                    and len(self.node_states()) == len(self.nodes):
+                    and len(self.node_states()) == len(self.node_ports):
                 return self
             time.sleep(0.1)
         self.stop()
@@ -95,8 +95,9 @@ class FarmProxy:
             states[int(uri_port)] = flags
         return states
 
-    def is_active(self, node: AsteriskLab) -> bool:
-        return self.node_states().get(node.sip_port, "").startswith("A")
+    def is_active(self, port: int) -> bool:
+        """Whether the proxy offers calls to the node at ``port``."""
+        return self.node_states().get(port, "").startswith("A")
 
     def log_lines(self, contains: str) -> list[str]:
         """Lines of Kamailio's log holding ``contains`` (the config's xlog lines)."""
