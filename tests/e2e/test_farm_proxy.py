@@ -104,13 +104,14 @@ async def test_a_silent_node_is_taken_out_and_its_call_goes_to_the_other(
     finally:
         proxy.stop()
         y.stop()
-    setup = [s.t_answer - s.t_invite for s in seen + [later]
+    every = [*seen, later]
+    setup = [s.t_answer - s.t_invite for s in every
              if s.t_answer is not None and s.t_invite is not None]
-    print(f"\nsilent node: callers saw {[s.result for s in seen + [later]]}, "
+    print(f"\nsilent node: callers saw {[s.result for s in every]}, "
           f"answer after INVITE {[f'{t:.2f}' for t in setup]} s, two calls took "
           f"{calls_took_s:.1f} s, node out after {out_at} s, states {states}", file=sys.stderr)
 
-    assert [s.result for s in seen + [later]] == ["answered"] * 3, [s.errors for s in seen]
+    assert [s.result for s in every] == ["answered"] * 3, [s.errors for s in seen]
     assert invites(y) == ["200"] * 3
     assert states[silent].startswith("I")  # inactive, still probed
     assert out_at is not None
