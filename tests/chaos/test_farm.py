@@ -241,3 +241,28 @@ async def test_all_routers_of_one_node_stopped_its_calls_fail_over_to_the_other(
     # The proxy took no node out: B answered its probes all along.
     assert farm.is_active(lab_b.sip_port)
     assert farm.log_lines("did not reply") == []
+
+
+async def test_a_phone_hanging_up_ends_the_caller_through_the_proxy(
+        db: Any, lab: AsteriskLab, lab_b: AsteriskLab, farm: FarmProxy,
+        routers: RouterFactory, phones: PhoneFactory, hotline_number: str) -> None:
+    # The node's BYE to the caller follows the dialog's route set, through the proxy.
+    await add_hotline(db, hotline_number,
+                      [phones(answer_after_ms=100, hangup_after_ms=800) for _ in range(2)])
+    routers("hotline-router-farm-a", lab=lab)
+    routers("hotline-router-farm-b", lab=lab_b)
+
+    seen = await place_calls(farm, hotline_number, "1355000", 2, 0.3, 5000)
+    records = await wait_for_call(db, hotline_number, count=2)
+
+    by_node = Counter(node_of(r, lab, lab_b) for r in records)
+    print(f"\nfarm, phones hang up: callers saw {[(s.result, s.ended_by) for s in seen]}, "
+          f"talked {[round(s.talk_seconds, 2) for s in seen]} s, billed "
+          f"{[r['billable_ms'] for r in records]} ms, by node {dict(by_node)}", file=sys.stderr)
+
+    assert [(s.result, s.ended_by) for s in seen] == [("answered", "remote")] * 2, [
+        s.errors for s in seen]
+    assert by_node == {lab.name: 1, lab_b.name: 1}
+    billed = {r["caller"]: r["billable_ms"] / 1000 for r in records}
+    assert all(abs(billed[s.caller] - s.talk_seconds) < 0.5 for s in seen)
+    assert all(s.talk_seconds < 2.0 for s in seen)  # not the caller's 5 s hold
