@@ -8,9 +8,11 @@ BIN    := $(VENV)/bin
 # registry is reachable, sip-tester gives sipp (the lab's callers and phones),
 # docker-compose (v1, Python) checks docker/compose.yaml against the compose schema;
 # chromium is the headless browser the web console's tests drive (never a downloaded
-# build), fonts-wqy-microhei gives it Chinese glyphs for the screenshots.
+# build), fonts-wqy-microhei gives it Chinese glyphs for the screenshots; kamailio
+# is the farm's SIP proxy (docker/kamailio.cfg), which the farm tests start themselves
+# (Debian installs no running service for it without systemd).
 APT_PACKAGES := podman runc uidmap debootstrap sip-tester python3-venv docker-compose \
-                chromium fonts-wqy-microhei
+                chromium fonts-wqy-microhei kamailio
 
 .PHONY: help setup system-deps demo test lint lab lab-down bench mutation clean
 
@@ -24,11 +26,15 @@ help:
 
 system-deps:
 	@missing=""; \
-	for cmd in podman runc debootstrap sipp docker-compose chromium; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	for cmd in podman runc debootstrap sipp docker-compose chromium kamailio; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	fc-list 2>/dev/null | grep -qi microhei || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \
+	fi; \
+	if [ -d /run/systemd/system ] && systemctl is-enabled -q kamailio 2>/dev/null; then \
+	  echo "disabling the kamailio service (it would take port 5060 from the lab)"; \
+	  systemctl disable --now kamailio; \
 	fi
 
 $(BIN)/.installed: pyproject.toml

@@ -128,7 +128,7 @@ def routers(lab: AsteriskLab, daemon_database_url: str,
 def dialplan_global(lab: AsteriskLab, name: str, value: str) -> Iterator[None]:
     """Set a dialplan global for the duration of a block (e.g. which routers get calls)."""
     before = {"ROUTER_MODE": "broadcast", "ROUTER_APPS": "^hotline-router(-.*)?$",
-              "ROUTER_DOWN_DIAL": ""}[name]
+              "ROUTER_DOWN_DIAL": "", "ROUTER_DOWN_503": "no"}[name]
     asterisk.set_global(lab, name, value)
     try:
         assert f"{name}={value}\n" in asterisk.cli(lab, "dialplan show globals")

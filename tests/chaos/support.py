@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,19 @@ async def peak_calls_per_phone(db: Any, dialled: str) -> int:
     for leg in legs:
         per_phone[leg["phone_id"]].append((leg["dial_started_at"], leg["ended_at"]))
     return max((max_concurrent(spans) for spans in per_phone.values()), default=0)
+
+
+async def watch_capacity(db: Any, phone_ids: list[int], stop: asyncio.Event) -> int:
+    """Sample the shared busy state until ``stop``; the worst excess over capacity seen."""
+    worst = 0
+    while not stop.is_set():
+        excess = await db.fetchval(
+            """SELECT coalesce(max(s.active_calls - p.capacity), 0)
+               FROM phone_state s JOIN phones p ON p.id = s.phone_id
+               WHERE p.id = ANY($1)""", phone_ids)
+        worst = max(worst, excess)
+        await asyncio.sleep(0.02)
+    return worst
 
 
 async def nothing_left_open(db: Any, dialled: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.support import max_concurrent
+from tests.chaos.support import max_concurrent, watch_capacity
 from tests.conftest import PhoneFactory, RouterFactory, add_hotline, dialplan_global, wait_for_call
 from tests.lab import sipp
 from tests.lab.asterisk import AsteriskLab
@@ -18,19 +18,6 @@ pytestmark = pytest.mark.lab
 
 CALLS = 50
 PHONES = 5
-
-
-async def watch_capacity(db: Any, phone_ids: list[int], stop: asyncio.Event) -> int:
-    """Sample the shared busy state until ``stop``; the worst excess over capacity seen."""
-    worst = 0
-    while not stop.is_set():
-        excess = await db.fetchval(
-            """SELECT coalesce(max(s.active_calls - p.capacity), 0)
-               FROM phone_state s JOIN phones p ON p.id = s.phone_id
-               WHERE p.id = ANY($1)""", phone_ids)
-        worst = max(worst, excess)
-        await asyncio.sleep(0.02)
-    return worst
 
 
 async def test_two_routers_route_a_burst_without_ever_exceeding_capacity(

@@ -24,6 +24,11 @@ def http(index: int) -> int:
     return 8088 + 100 * index + 10 * OFFSET
 
 
+def sip_proxy() -> int:
+    """Where the lab's farm proxy (Kamailio, docker/kamailio.cfg) accepts SIP."""
+    return 5460 + 10 * OFFSET
+
+
 def rtp(index: int) -> tuple[int, int]:
     """The RTP port range of lab Asterisk number ``index``."""
     if OFFSET == 0:  # the main lab: room for 1,000 simultaneous channels

@@ -517,3 +517,51 @@ Content-Length: 0
 ]]></send>
 <recv response="200" timeout="5000" ontimeout="end"/>
 """
+
+
+def farm_node(final: int, ring_first: bool = False) -> str:
+    """A node of a farm as the farm's proxy sees it (a stand-in for an Asterisk).
+
+    It answers the proxy's OPTIONS probes with 200; it answers each INVITE (its
+    replies carry the proxy's Record-Route, so the dialog passes the proxy) with
+    100 Trying, then 180 Ringing when ``ring_first``, then ``final``: 200 (it
+    answers and waits for the caller's BYE) or a refusal such as 486 or 503.
+    Each INVITE logs ``RESULT result=invite status=<final>``.
+    """
+    our_tag = "[pid]node[call_number]"
+
+    def reply(status: str, sdp: bool = False) -> str:
+        body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{_SDP}" if sdp \
+            else "Content-Length: 0\n\n"
+        return f"""<send><![CDATA[
+SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag={our_tag}
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:node@[local_ip]:[local_port]>
+{body}]]></send>
+"""
+
+    reasons = {200: "OK", 408: "Request Timeout", 480: "Temporarily Unavailable",
+               486: "Busy Here", 500: "Server Internal Error", 503: "Service Unavailable"}
+    out = [_HEADER.format(name=quoteattr("farm-node"))]
+    out.append('<recv request="OPTIONS" optional="true" next="probe"/>\n')
+    out.append('<recv request="INVITE"/>\n')
+    out.append(reply("100 Trying"))
+    if ring_first:
+        out.append(reply("180 Ringing"))
+    out.append(reply(f"{final} {reasons.get(final, 'Refused')}", sdp=final == 200))
+    out.append('<recv request="ACK"/>\n')
+    if final == 200:
+        out.append('<recv request="BYE"/>\n')
+        out.append(OK_TO_BYE)
+    out.append(_log(f"RESULT result=invite status={final}"))
+    out.append('<nop next="done"/>\n')
+    out.append('<label id="probe"/>\n')
+    out.append(reply("200 OK"))
+    out.append('<label id="done"/>\n')
+    out.append("</scenario>\n")
+    return "".join(out)

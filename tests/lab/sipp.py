@@ -16,7 +16,14 @@ from pathlib import Path
 from tests.lab import ports, scenarios
 from tests.lab.errors import LabError
 
-_ports = itertools.cycle(ports.sipp_range())
+# SIP ports (and the lab's other listeners) come from the first half of the
+# lab's range, media ports from the second, four at a time: sipp binds its media
+# port for audio and the port two above it for video (-mp), so a media port
+# never lands next to another sipp's SIP port.
+_RANGE = ports.sipp_range()
+_MIDDLE = _RANGE.start + len(_RANGE) // 2
+_sip_ports = itertools.cycle(range(_RANGE.start, _MIDDLE))
+_media_blocks = itertools.cycle(range(_MIDDLE, _RANGE.stop - 3, 4))
 _WORKDIR = Path(tempfile.mkdtemp(prefix="hotline-sipp-"))
 
 
@@ -28,19 +35,24 @@ def sipp_binary() -> str:
 
 
 def free_port_pair() -> tuple[int, int]:
-    """Two free UDP ports on loopback: SIP and media."""
-    found: list[int] = []
-    for _ in range(len(ports.sipp_range())):
-        port = next(_ports)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        found.append(port)
-        if len(found) == 2:
-            return found[0], found[1]
+    """Two UDP ports on loopback, free now: one for SIP, and a media port whose
+    next three ports are free too (sipp's audio and video RTP)."""
+    sip = next((port for port in itertools.islice(_sip_ports, _MIDDLE - _RANGE.start)
+                if _udp_free(port)), None)
+    media = next((block for block in itertools.islice(_media_blocks, len(_RANGE) // 8)
+                  if all(_udp_free(block + n) for n in range(4))), None)
+    if sip is not None and media is not None:
+        return sip, media
     raise LabError("no free UDP ports for sipp")
+
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def parse_results(log_file: Path) -> list[dict[str, str]]:
