@@ -34,7 +34,8 @@ Then, the agent either
   up: its leg ends ``transferred``, its claim released; the target's leg is
   the talking leg from then on. A REFER sent while the target still rings
   (semi-attended) joins the caller to it when it answers (NOTIFY 503 when
-  nobody does, and the agent keeps the caller);
+  nobody does, and the agent keeps the caller; a phone that hung up after
+  its REFER has left the caller waiting with music, and the call ends);
 * hangs up the consultation call, or the target does: the consultation ends
   (the target's leg ``answered``, or ``cancelled`` while it rang) and the
   agent takes the caller back from hold;
@@ -250,21 +251,31 @@ def is_target(call: Call, leg: Leg) -> bool:
 
 async def agent_left(call: Call, leg: Leg, at: datetime) -> bool:
     """The agent's phone hung up the caller's call; True when that hands the
-    caller over to the consultation's target (else it ends the call)."""
+    caller over to the consultation's target (else it ends the call): while
+    consulting, or after its REFER asked for it (a target still ringing is
+    then waited for, the caller hearing music)."""
     consultation = call.consultation
     if consultation is not None and consultation.agent is leg \
             and leg.result is LegResult.TRANSFERRED:
         return True  # handed over already (its hangup request, then its channel's end)
     if consultation is None or consultation.agent is not leg or not consultation.started \
-            or consultation.handover is not None or consultation.channel_left_at is not None \
             or (consultation.target is not None and consultation.target.result is not None):
         return False
-    call.log.info("the phone hung up while consulting: the caller goes to the target",
-                  phone_id=leg.phone_id)
-    consultation.handover = Handover(None, at)
+    handover = consultation.handover
+    if handover is not None and handover.referrer is not None:
+        # Some phones hang up the caller's call on the 202, before the NOTIFY
+        # RFC 5589 §7 has them wait for: the handover goes on without the phone.
+        call.log.info("the phone hung up after its transfer: the caller goes to the target",
+                      phone_id=leg.phone_id)
+    elif handover is None and consultation.channel_left_at is None:
+        call.log.info("the phone hung up while consulting: the caller goes to the target",
+                      phone_id=leg.phone_id)
+        consultation.handover = Handover(None, at)
+    else:
+        return False
     await call.legs.end(leg, LegResult.TRANSFERRED, at)
-    if consultation.target is None:  # it still rings: the caller waits with music
-        await _caller_waits(call, consultation)
+    if consultation.target is None and not consultation.caller_waits:
+        await _caller_waits(call, consultation)  # it still rings: the caller hears music
     return True
 
 

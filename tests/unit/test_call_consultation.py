@@ -157,6 +157,31 @@ async def test_a_transfer_asked_while_the_target_rings_joins_when_it_answers(
     assert_clean(lab, script)
 
 
+async def test_the_agent_hanging_up_after_its_refer_while_the_target_rings(
+        tmp_path: Path) -> None:
+    """A REFER while the target rings (7 s), then the phone hangs up the
+    caller's call after the 202 (8 s), the target answers at 11 s: the caller
+    waits with music and talks with the target; one record, billed to its end."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=6.0))
+    script = Script(lab)
+    script.refer_at(7.0)
+    lab.ari.later(8.0, lambda: lab.ari.hang_up(script.agent))
+    await lab.all_ended()
+    caller = script.call.caller.id
+    assert script.legs() == [(1, "phone", "transferred"), (2, "consult", "answered")]
+    assert script.leg(0)["ended_at"] == T0 + timedelta(seconds=8)
+    assert script.leg(1)["answered_at"] == T0 + timedelta(seconds=11)
+    assert script.leg(1)["ended_at"] == T0 + timedelta(seconds=30)
+    assert caller in [r.args[0] for r in lab.ari.made("start_moh")]
+    assert lab.ari.made("add_to_bridge")[-1]["channels"] == [script.target, caller]
+    assert lab.ari.progress_told(script.agent) == ["channel_answered"]
+    assert len(lab.store.rows()) == 1
+    row = lab.row(script.call)
+    assert (row.outcome, row.ended_at, row.billable_ms) == (
+        "answered", T0 + timedelta(seconds=30), 29_000)
+    assert_clean(lab, script)
+
+
 async def test_a_transfer_asked_while_the_target_rings_that_nobody_answers(
         tmp_path: Path) -> None:
     lab = lab_with(tmp_path, RINGS, total_timeout_s=10)
