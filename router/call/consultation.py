@@ -180,20 +180,22 @@ async def offer(ari: Any, registry: CallRegistry, channel: ev.Channel, destinati
     phone talks in (:class:`ConsultationAsked`), or refuse it."""
     try:
         call = await _whose(ari, registry, channel)
-        if call is None:
-            await refuse_channel(ari, channel.id, destination,
-                                 "the phone talks with no hotline caller here")
-            return
-        sip_call_id = await ari.get_variable(channel.id, "CHANNEL(pjsip,call-id)")
     except AriError as exc:  # the phone hung up already
         log.info("consultation call gone before it was handed over", channel=channel.id,
                  error=str(exc))
         return
+    if call is None:
+        await refuse_channel(ari, channel.id, destination,
+                             "the phone talks with no hotline caller here")
+        return
     if call.state.current is State.ENDED:  # it ended while we asked Asterisk
         await refuse_channel(ari, channel.id, destination, "the call it was in has ended")
         return
+    # Owned at once, with no await since the last look: the events of the
+    # channel reach the call from here on (the service drops those of a
+    # channel nobody owns); :func:`asked` checks that it still exists.
     registry.own(channel.id, call)
-    call.deliver(ConsultationAsked(channel, destination, at, sip_call_id))
+    call.deliver(ConsultationAsked(channel, destination, at))
 
 
 async def refuse_channel(ari: Any, channel_id: str, destination: str, reason: str) -> None:
@@ -224,9 +226,16 @@ async def asked(call: Call, event: ConsultationAsked) -> None:
         await refuse_channel(call.services.ari, event.channel.id, event.destination, reason)
         return
     assert agent is not None
+    try:  # asked after the call owns the channel: a later hangup is an event it sees
+        sip_call_id = await call.services.ari.get_variable(event.channel.id,
+                                                           "CHANNEL(pjsip,call-id)")
+    except AriError as exc:  # hung up before it was the call's: its events were not ours
+        call.services.registry.disown(event.channel.id)
+        call.log.info("consultation call gone before it was taken", error=str(exc))
+        return
     call.log.info("consultation asked", phone_id=agent.phone_id, to=event.destination)
     call.consultation = Consultation(event.channel.id, agent, event.destination, event.at,
-                                     event.sip_call_id)
+                                     sip_call_id)
 
 
 def channel_left(call: Call, at: datetime) -> None:
@@ -351,6 +360,9 @@ async def _start(call: Call, consultation: Consultation) -> bool:
     call.log.info("consulting", phone_id=agent.phone_id, to=destination.what)
     # The agent hears ringback on its consultation call until the target answers.
     await call.ari_quietly(call.services.ari.ring(consultation.channel_id))
+    await call.inbox.drain()  # a hangup of the consultation call already told
+    if consultation.channel_left_at is not None:  # hung up before anyone was rung
+        return await _over(call, consultation)
     assert call.hotline is not None
     deadline = call.inbox.time() + call.hotline.total_timeout_s
     target = await call._hunt(destination.waves, destination.ring_s, deadline, None,
@@ -380,8 +392,13 @@ async def _seat(call: Call, consultation: Consultation, leg: Leg) -> bool:
         consultation.bridged = True
         await ari.add_to_bridge(consultation.bridge_id, [consultation.channel_id,
                                                          leg.channel_id])
-    except AriError as exc:  # the agent hung the consultation up meanwhile: seen next
+    except AriError as exc:
+        # One of the two left meanwhile (its hangup may never be seen): the
+        # consultation is over; the agent takes the caller back.
         call.log.info("consultation not bridged", error=str(exc))
+        await call.ari_quietly(ari.hangup(consultation.channel_id))
+        if consultation.channel_left_at is None:
+            consultation.channel_left_at = call.clock()
     else:
         call.log.info("consultation bridged", phone_id=leg.phone_id)
         metrics.CONSULTATIONS.labels(result="answered").inc()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from router.call.events import Reconcile
 from router.call.states import State
 from router.records import kinds
 from router.transfer_rules import TransferRules
@@ -417,3 +418,63 @@ async def test_a_consultation_as_the_call_ends_is_refused_not_left_in_the_applic
     assert channels[0] not in lab.registry
     assert [leg["result"] for leg in lab.row(call).legs.values()] == ["answered"]
     assert lab.claims_held() == 0
+
+
+@pytest.mark.parametrize("lost", ["consultation", "target"])
+async def test_a_consultation_whose_hangup_was_lost_ends_at_the_catch_up(
+        tmp_path: Path, lost: str) -> None:
+    """The target answered at 7; at 10 the consultation call (or the target)
+    ends in a websocket gap; the catch-up at 12 ends the consultation: the
+    agent has the caller again, the target's claim is released, its leg
+    'answered' (it talked, with the agent)."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=2.0))
+    script = Script(lab)
+    lost_at = T0 + timedelta(seconds=10)
+    seen: list[tuple[object, int]] = []
+    lab.ari.later(10.0, lambda: lab.ari.vanish(
+        script.channel if lost == "consultation" else script.target))
+    lab.ari.later(12.0, lambda: script.call.deliver(Reconcile(lab.ari.up_channels(), lost_at)))
+    lab.ari.later(13.0, lambda: seen.append((script.call.state.current, lab.claims_held())))
+    await lab.all_ended()
+    assert seen == [(State.BRIDGED, 1)]  # the agent's claim only
+    assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
+    target_ended = lost_at if lost == "target" else T0 + timedelta(seconds=12)
+    assert script.leg(1)["ended_at"] == target_ended
+    assert (script.target if lost == "consultation" else script.channel) in script.hung_up()
+    assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
+
+
+@pytest.mark.parametrize("hung_up_after", [1, 2])  # the remote address, or the Call-ID
+async def test_a_consultation_call_hung_up_as_it_is_handed_over_ends_there(
+        tmp_path: Path, hung_up_after: int) -> None:
+    """The phone hangs up its consultation call as the router looks it up:
+    its hangup is never lost (the target is not rung, the agent keeps the caller)."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=2.0))
+    script = Script(lab)
+    for n in range(1, 3):
+        lab.ari.when("get_variable", (lambda: lab.ari.hang_up(script.channel))
+                     if n == hung_up_after else (lambda: None))
+    seen: list[tuple[object, int]] = []
+    lab.ari.later(6.0, lambda: seen.append((script.call.state.current, lab.claims_held())))
+    await lab.all_ended()
+    assert seen == [(State.BRIDGED, 1)]
+    assert script.legs() == [(1, "phone", "answered")]  # nobody rung
+    assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
+
+
+async def test_a_consultation_not_bridged_is_over(tmp_path: Path) -> None:
+    """Asterisk refuses to answer the consultation call as the target answers
+    (it is gone, its hangup lost): the consultation ends there."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=2.0))
+    script = Script(lab)
+    lab.ari.later(6.0, lambda: lab.ari.vanish(script.channel))
+    seen: list[tuple[object, int]] = []
+    lab.ari.later(8.0, lambda: seen.append((script.call.state.current, lab.claims_held())))
+    await lab.all_ended()
+    assert seen == [(State.BRIDGED, 1)]
+    assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
+    assert script.leg(1)["ended_at"] == T0 + timedelta(seconds=7)
+    assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
