@@ -69,6 +69,7 @@ from router.ari import AriError
 from router.ari import events as ev
 from router.call import transfer
 from router.call.events import CallerLeft, ConsultationAsked
+from router.call.hunt import Wave
 from router.call.legs import Leg
 from router.call.states import State
 from router.presence import address_of, endpoint_of
@@ -147,11 +148,12 @@ def destination_of(event: ev.StasisStart) -> str:
     return _PLAIN.sub("", dialplan.exten if dialplan else "")[:64]
 
 
-def talking_call(registry: CallRegistry, endpoint: str, remote_address: str) -> Call | None:
-    """The live call whose talking phone is at ``endpoint`` (a phone dialled
+def talking_calls(registry: CallRegistry, endpoint: str, remote_address: str) -> list[Call]:
+    """The live calls whose talking phone is at ``endpoint`` (a phone dialled
     as PJSIP/<endpoint>) or, dialled through the generic endpoint, at
-    ``remote_address`` (HOST:PORT); None when no phone talking with a caller
-    (or consulting) is."""
+    ``remote_address`` (HOST:PORT): talking with a caller, or consulting.
+    A phone of capacity 2 or more may be in several."""
+    calls = []
     for call in registry.live():
         leg = call.legs.winner
         if leg is None or leg.result is not None \
@@ -159,19 +161,19 @@ def talking_call(registry: CallRegistry, endpoint: str, remote_address: str) -> 
             continue
         if (endpoint and leg.dial_string == f"PJSIP/{endpoint}") \
                 or (remote_address and address_of(leg.dial_string) == remote_address):
-            return call
-    return None
+            calls.append(call)
+    return calls
 
 
-async def _whose(ari: Any, registry: CallRegistry, channel: ev.Channel) -> Call | None:
+async def _whose(ari: Any, registry: CallRegistry, channel: ev.Channel) -> list[Call]:
     remote = await ari.get_variable(channel.id, "CHANNEL(pjsip,remote_addr)")
-    return talking_call(registry, endpoint_of(channel.name), remote)
+    return talking_calls(registry, endpoint_of(channel.name), remote)
 
 
 async def wanted(ari: Any, registry: CallRegistry, channel: ev.Channel) -> bool:
     """Whether this router holds the call a broadcast consultation belongs to
     (only that router claims it; no router: the dialplan refuses it)."""
-    return await _whose(ari, registry, channel) is not None
+    return bool(await _whose(ari, registry, channel))
 
 
 async def offer(ari: Any, registry: CallRegistry, channel: ev.Channel, destination: str,
@@ -179,15 +181,22 @@ async def offer(ari: Any, registry: CallRegistry, channel: ev.Channel, destinati
     """A consultation call entered the application: hand it to the call its
     phone talks in (:class:`ConsultationAsked`), or refuse it."""
     try:
-        call = await _whose(ari, registry, channel)
+        calls = await _whose(ari, registry, channel)
     except AriError as exc:  # the phone hung up already
         log.info("consultation call gone before it was handed over", channel=channel.id,
                  error=str(exc))
         return
-    if call is None:
+    if not calls:
         await refuse_channel(ari, channel.id, destination,
                              "the phone talks with no hotline caller here")
         return
+    if len(calls) > 1:
+        # A new call (INVITE) does not say which of its calls the phone put on
+        # hold: rather refused than consulting for the wrong caller.
+        await refuse_channel(ari, channel.id, destination,
+                             f"the phone talks in {len(calls)} calls: hang up the others first")
+        return
+    (call,) = calls
     if call.state.current is State.ENDED:  # it ended while we asked Asterisk
         await refuse_channel(ari, channel.id, destination, "the call it was in has ended")
         return
@@ -351,6 +360,8 @@ async def _start(call: Call, consultation: Consultation) -> bool:
         call.log.warning("consultation target not resolved",
                          error=str(exc) or type(exc).__name__)
         destination = "the target could not be looked up"
+    if not isinstance(destination, str):
+        destination = _without(destination, agent)
     if isinstance(destination, str):
         call.services.registry.disown(consultation.channel_id)
         await refuse_channel(call.services.ari, consultation.channel_id,
@@ -371,6 +382,17 @@ async def _start(call: Call, consultation: Consultation) -> bool:
         call.log.info("consultation unanswered", phone_id=agent.phone_id)
         return await _over(call, consultation, reason="busy")
     return await _settle(call, consultation)
+
+
+def _without(destination: transfer.Destination, agent: Leg) -> transfer.Destination | str:
+    """The destination without the consulting phone (a group it is in, or
+    its own label: it never rings itself), or why nothing is left to ring."""
+    waves = [Wave([t for t in wave.targets if t.phone_id != agent.phone_id], wave.delay_s)
+             for wave in destination.waves]
+    waves = [wave for wave in waves if wave.targets]
+    if not waves:
+        return f"{destination.what} is only the phone that consults"
+    return transfer.Destination(waves, destination.ring_s, destination.what)
 
 
 async def _seat(call: Call, consultation: Consultation, leg: Leg) -> bool:

@@ -20,6 +20,7 @@ import pytest
 
 from router.call.events import Reconcile
 from router.call.states import State
+from router.plan import Group, Member, Plan
 from router.records import kinds
 from router.transfer_rules import TransferRules
 from tests.unit.call_harness import CallLab, hotline
@@ -302,13 +303,50 @@ async def test_an_unanswered_consultation_leaves_the_agent_with_the_caller(
     assert_clean(lab, script)
 
 
-async def test_a_consultation_of_the_agent_itself_finds_it_busy(tmp_path: Path) -> None:
+async def test_a_consultation_of_the_agent_itself_is_refused(tmp_path: Path) -> None:
     lab = lab_with(tmp_path, RINGS)
     script = Script(lab, destination="8001")
     await lab.all_ended()
     assert script.legs() == [(1, "phone", "answered")]  # never claimed twice
-    assert script.channel in script.hung_up()
+    (refused,) = lab.ari.made("continue_in_dialplan")
+    assert (refused.args[0], refused["context"]) == (script.channel, "phone-consult-refused")
     assert_clean(lab, script)
+
+
+async def test_a_group_consultation_never_rings_the_phone_that_consults(
+        tmp_path: Path) -> None:
+    """The agent (capacity 2, free for another call) is the group's first phone."""
+    group = Group(id=7, name="support", strategy="sequential", strategy_options={},
+                  members=(Member(phone_id=1, position=1, weight=1),
+                           Member(phone_id=2, position=2, weight=1)))
+    lab = CallLab(tmp_path, [hotline((AGENT, OTHER), capacity=2,
+                                     plan=Plan(groups={7: group}))],
+                  {AGENT: Phone(answer_after_s=1.0), OTHER: Phone(answer_after_s=2.0)})
+    script = Script(lab, destination="support")
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(script.channel))
+    await lab.all_ended()
+    assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
+    assert [r.args[0] for r in lab.ari.made("create_channel")].count(AGENT) == 1
+    assert lab.claims_held() == 0
+
+
+async def test_a_phone_in_two_calls_is_refused_a_consultation(tmp_path: Path) -> None:
+    """A phone of capacity 2 talks in two calls: which one it holds is unknown."""
+    lab = CallLab(tmp_path, [hotline((AGENT, OTHER), capacity=2)],
+                  {AGENT: Phone(answer_after_s=1.0), OTHER: Phone(answer_after_s=2.0)})
+    calls = [lab.place_call(), lab.place_call(caller="13900139000")]
+    channel: list[str] = []
+    lab.ari.later(5.0, lambda: channel.append(lab.consult(AGENT_AT, "8002")))
+    for call in calls:
+        lab.ari.later(30.0, lambda call=call: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    (refused,) = lab.ari.made("continue_in_dialplan")
+    assert (refused.args[0], refused["context"]) == (channel[0], "phone-consult-refused")
+    for call in calls:
+        assert [(leg["phone_id"], leg["purpose"]) for leg in lab.row(call).legs.values()] == [
+            (1, "phone")]
+        assert lab.row(call).billable_ms == 29_000
+    assert lab.claims_held() == 0
 
 
 @pytest.mark.parametrize(("destination", "rules"), [
