@@ -423,7 +423,6 @@ async def _seat(call: Call, consultation: Consultation, leg: Leg) -> bool:
             consultation.channel_left_at = call.clock()
     else:
         call.log.info("consultation bridged", phone_id=leg.phone_id)
-        metrics.CONSULTATIONS.labels(result="answered").inc()
     return True
 
 
@@ -476,6 +475,7 @@ async def _join(call: Call, consultation: Consultation, target: Leg) -> bool:
         await call.ari_quietly(ari.transfer_progress(handover.referrer, transfer.ANSWERED))
     if agent.result is None:
         await call.legs.end(agent, LegResult.TRANSFERRED, joined_at, hangup="normal")
+    _count(consultation)
     await _close(call, consultation)
     call.state.to(State.BRIDGED, phone_id=target.phone_id)
     metrics.TRANSFERS.labels(result="connected").inc()
@@ -500,9 +500,8 @@ async def _over(call: Call, consultation: Consultation, reason: str = "normal",
         metrics.TRANSFERS.labels(result="unanswered").inc()
         await call.ari_quietly(call.services.ari.transfer_progress(handover.referrer,
                                                                    transfer.UNAVAILABLE))
-    elif not refused:
-        ended = target is not None or consultation.channel_left_at is not None
-        metrics.CONSULTATIONS.labels(result="ended" if ended else "unanswered").inc()
+    if not refused:  # a refusal was counted as it was refused
+        _count(consultation, unanswered=reason == "busy")
     await _close(call, consultation, reason)
     if consultation.agent.result is not None:  # the caller waited for nobody
         call.log.info("consultation over, and the phone that consulted left: the call ends")
@@ -511,6 +510,17 @@ async def _over(call: Call, consultation: Consultation, reason: str = "normal",
     call.log.info("consultation over: the phone has the caller again",
                   phone_id=consultation.agent.phone_id)
     return True
+
+
+def _count(consultation: Consultation, unanswered: bool = False) -> None:
+    """Count the consultation's one result as it ends: ``answered`` (its
+    target answered, whatever followed), ``unanswered`` (nobody did), or
+    ``ended`` (the agent or the caller ended it first)."""
+    # A hunt called off by the agent hanging up ends as one nobody answered.
+    called_off = consultation.channel_left_at is not None and consultation.handover is None
+    result = "answered" if consultation.target is not None \
+        else "unanswered" if unanswered and not called_off else "ended"
+    metrics.CONSULTATIONS.labels(result=result).inc()
 
 
 async def _caller_waits(call: Call, consultation: Consultation) -> None:
@@ -550,4 +560,5 @@ async def finish(call: Call) -> None:
     call is hung up and its bridge destroyed (the target's leg ends with the
     call's legs)."""
     if call.consultation is not None:
+        _count(call.consultation)
         await _close(call, call.consultation)

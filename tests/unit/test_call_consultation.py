@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from router import metrics
 from router.call.events import Reconcile
 from router.call.states import State
 from router.plan import Group, Member, Plan
@@ -515,4 +516,34 @@ async def test_a_consultation_not_bridged_is_over(tmp_path: Path) -> None:
     assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
     assert script.leg(1)["ended_at"] == T0 + timedelta(seconds=7)
     assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
+
+
+def consultations_counted() -> dict[str, float]:
+    return {result: metrics.CONSULTATIONS.labels(result=result)._value.get()
+            for result in ("answered", "unanswered", "ended", "refused")}
+
+
+@pytest.mark.parametrize(("target", "how"), [
+    (Phone(answer_after_s=2.0), "refer"),           # answered, then transferred
+    (Phone(answer_after_s=2.0), "hang_up"),         # answered, then ended by the agent
+    (Phone(answer_after_s=2.0), "caller"),          # answered, the caller leaves
+    (RINGS, "hang_up"),                             # ended while it rang
+    (RINGS, "none"),                                # nobody answered
+])
+async def test_one_consultation_counts_one_result(tmp_path: Path, target: Phone,
+                                                  how: str) -> None:
+    lab = lab_with(tmp_path, target, total_timeout_s=10)
+    script = Script(lab, caller_leaves_at=12.0 if how == "caller" else 30.0)
+    if how == "refer":
+        script.refer_at(9.0)
+    elif how == "hang_up":
+        lab.ari.later(9.0, lambda: lab.ari.hang_up(script.channel))
+    before = consultations_counted()
+    await lab.all_ended()
+    after = consultations_counted()
+    counted = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    expected = "answered" if target is not RINGS else "ended" if how == "hang_up" \
+        else "unanswered"
+    assert counted == {expected: 1}
     assert_clean(lab, script)
