@@ -50,8 +50,9 @@ TRANSFERS = Counter("hotline_router_transfers",
                     "Transfers asked for by bound phones, by result (connected, unanswered, "
                     "refused)", ["result"], registry=REGISTRY)
 CONSULTATIONS = Counter("hotline_router_consultations",
-                        "Consultation calls placed by bound phones talking with a caller, by "
-                        "result (answered, unanswered, ended, refused)", ["result"],
+                        "Consultation calls placed by bound phones talking with a caller, one "
+                        "result each as it ends (answered: its target answered; unanswered; "
+                        "ended before an answer; refused)", ["result"],
                         registry=REGISTRY)
 ATTENDED_JOIN_SECONDS = Histogram(
     "hotline_router_attended_join_seconds",

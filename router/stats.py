@@ -156,7 +156,17 @@ async def report(db: Any, number: str, first_day: date, last_day: date,
            LEFT JOIN phones p ON p.id = l.phone_id
            WHERE c.hotline_id = $1 AND c.started_at >= $2 AND c.started_at < $3
              AND (l.purpose = 'phone'
-                  OR (l.purpose IN ('transfer', 'consult') AND l.phone_id IS NOT NULL))
+                  OR (l.purpose = 'transfer' AND l.phone_id IS NOT NULL)
+                  -- a consultation's target counts only when the caller went to it
+                  -- (not one that only talked with the agent): it was transferred
+                  -- on, or the consulting leg was transferred while it rang or talked
+                  OR (l.purpose = 'consult' AND l.phone_id IS NOT NULL
+                      AND (l.result = 'transferred' OR EXISTS (
+                          SELECT 1 FROM call_legs t
+                          WHERE t.call_id = l.call_id AND t.id <> l.id
+                            AND t.result = 'transferred'
+                            AND t.ended_at >= l.dial_started_at
+                            AND t.ended_at <= coalesce(l.ended_at, 'infinity')))))
            GROUP BY l.phone_id, p.label, l.dial_string
            ORDER BY answered DESC, rung DESC, l.dial_string""", hotline["id"], start, end)
     days = []

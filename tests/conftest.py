@@ -204,12 +204,12 @@ class PhoneFactory:
                  hangup_after_ms: int | None = None, key_pcap: tuple[int, str] | None = None,
                  early_media: bool = False, scenario_file: Path | None = None,
                  inject: tuple[str, ...] = (), trace_messages: bool = False,
-                 auto_answer: bool = False) -> sipp.Phone:
+                 auto_answer: bool = False, host: str = "127.0.0.1") -> sipp.Phone:
         phone = sipp.Phone(answer_after_ms=answer_after_ms, reject_code=reject_code,
                            hangup_after_ms=hangup_after_ms, key_pcap=key_pcap,
                            early_media=early_media, scenario_file=scenario_file,
                            inject=inject, trace_messages=trace_messages,
-                           auto_answer=auto_answer).start()
+                           auto_answer=auto_answer, host=host).start()
         self.started.append(phone)
         return phone
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from router.ari import AriError
+from router.call import consultation
 from router.call.events import Reconcile
 from router.call.legs import Leg
 from router.call.states import State
@@ -39,9 +40,18 @@ async def catch_up(call: Call, seen: Reconcile) -> None:
                 call.log.warning("phone hung up while the router was away")
         elif leg.result is None:  # ringing, or answered and not yet bridged
             if state is None:
-                await call.legs.end(leg, LegResult.FAILED, seen.lost_at)
+                # A consultation's target that answered talked (with the agent).
+                result = LegResult.ANSWERED if consultation.is_target(call, leg) \
+                    else LegResult.FAILED
+                await call.legs.end(leg, result, seen.lost_at)
             elif state == "Up" and leg.answered_at is None:
                 call.legs.answered(leg, seen.lost_at)
+    consulting = call.consultation
+    if consulting is not None and consulting.channel_id not in seen.channels \
+            and consulting.channel_left_at is None:
+        call.reconciled = True
+        call.log.warning("consultation call hung up while the router was away")
+        consultation.channel_left(call, seen.lost_at)
 
 
 async def resume(call: Call, recorded: Sequence[OpenLeg], channels: Mapping[str, str],

@@ -34,7 +34,8 @@ Then, the agent either
   up: its leg ends ``transferred``, its claim released; the target's leg is
   the talking leg from then on. A REFER sent while the target still rings
   (semi-attended) joins the caller to it when it answers (NOTIFY 503 when
-  nobody does, and the agent keeps the caller);
+  nobody does, and the agent keeps the caller; a phone that hung up after
+  its REFER has left the caller waiting with music, and the call ends);
 * hangs up the consultation call, or the target does: the consultation ends
   (the target's leg ``answered``, or ``cancelled`` while it rang) and the
   agent takes the caller back from hold;
@@ -68,6 +69,7 @@ from router.ari import AriError
 from router.ari import events as ev
 from router.call import transfer
 from router.call.events import CallerLeft, ConsultationAsked
+from router.call.hunt import Wave
 from router.call.legs import Leg
 from router.call.states import State
 from router.presence import address_of, endpoint_of
@@ -146,11 +148,12 @@ def destination_of(event: ev.StasisStart) -> str:
     return _PLAIN.sub("", dialplan.exten if dialplan else "")[:64]
 
 
-def talking_call(registry: CallRegistry, endpoint: str, remote_address: str) -> Call | None:
-    """The live call whose talking phone is at ``endpoint`` (a phone dialled
+def talking_calls(registry: CallRegistry, endpoint: str, remote_address: str) -> list[Call]:
+    """The live calls whose talking phone is at ``endpoint`` (a phone dialled
     as PJSIP/<endpoint>) or, dialled through the generic endpoint, at
-    ``remote_address`` (HOST:PORT); None when no phone talking with a caller
-    (or consulting) is."""
+    ``remote_address`` (HOST:PORT): talking with a caller, or consulting.
+    A phone of capacity 2 or more may be in several."""
+    calls = []
     for call in registry.live():
         leg = call.legs.winner
         if leg is None or leg.result is not None \
@@ -158,19 +161,19 @@ def talking_call(registry: CallRegistry, endpoint: str, remote_address: str) -> 
             continue
         if (endpoint and leg.dial_string == f"PJSIP/{endpoint}") \
                 or (remote_address and address_of(leg.dial_string) == remote_address):
-            return call
-    return None
+            calls.append(call)
+    return calls
 
 
-async def _whose(ari: Any, registry: CallRegistry, channel: ev.Channel) -> Call | None:
+async def _whose(ari: Any, registry: CallRegistry, channel: ev.Channel) -> list[Call]:
     remote = await ari.get_variable(channel.id, "CHANNEL(pjsip,remote_addr)")
-    return talking_call(registry, endpoint_of(channel.name), remote)
+    return talking_calls(registry, endpoint_of(channel.name), remote)
 
 
 async def wanted(ari: Any, registry: CallRegistry, channel: ev.Channel) -> bool:
     """Whether this router holds the call a broadcast consultation belongs to
     (only that router claims it; no router: the dialplan refuses it)."""
-    return await _whose(ari, registry, channel) is not None
+    return bool(await _whose(ari, registry, channel))
 
 
 async def offer(ari: Any, registry: CallRegistry, channel: ev.Channel, destination: str,
@@ -178,21 +181,30 @@ async def offer(ari: Any, registry: CallRegistry, channel: ev.Channel, destinati
     """A consultation call entered the application: hand it to the call its
     phone talks in (:class:`ConsultationAsked`), or refuse it."""
     try:
-        call = await _whose(ari, registry, channel)
-        if call is None:
-            await refuse_channel(ari, channel.id, destination,
-                                 "the phone talks with no hotline caller here")
-            return
-        sip_call_id = await ari.get_variable(channel.id, "CHANNEL(pjsip,call-id)")
+        calls = await _whose(ari, registry, channel)
     except AriError as exc:  # the phone hung up already
         log.info("consultation call gone before it was handed over", channel=channel.id,
                  error=str(exc))
         return
+    if not calls:
+        await refuse_channel(ari, channel.id, destination,
+                             "the phone talks with no hotline caller here")
+        return
+    if len(calls) > 1:
+        # A new call (INVITE) does not say which of its calls the phone put on
+        # hold: rather refused than consulting for the wrong caller.
+        await refuse_channel(ari, channel.id, destination,
+                             f"the phone talks in {len(calls)} calls: hang up the others first")
+        return
+    (call,) = calls
     if call.state.current is State.ENDED:  # it ended while we asked Asterisk
         await refuse_channel(ari, channel.id, destination, "the call it was in has ended")
         return
+    # Owned at once, with no await since the last look: the events of the
+    # channel reach the call from here on (the service drops those of a
+    # channel nobody owns); :func:`asked` checks that it still exists.
     registry.own(channel.id, call)
-    call.deliver(ConsultationAsked(channel, destination, at, sip_call_id))
+    call.deliver(ConsultationAsked(channel, destination, at))
 
 
 async def refuse_channel(ari: Any, channel_id: str, destination: str, reason: str) -> None:
@@ -223,9 +235,16 @@ async def asked(call: Call, event: ConsultationAsked) -> None:
         await refuse_channel(call.services.ari, event.channel.id, event.destination, reason)
         return
     assert agent is not None
+    try:  # asked after the call owns the channel: a later hangup is an event it sees
+        sip_call_id = await call.services.ari.get_variable(event.channel.id,
+                                                           "CHANNEL(pjsip,call-id)")
+    except AriError as exc:  # hung up before it was the call's: its events were not ours
+        call.services.registry.disown(event.channel.id)
+        call.log.info("consultation call gone before it was taken", error=str(exc))
+        return
     call.log.info("consultation asked", phone_id=agent.phone_id, to=event.destination)
     call.consultation = Consultation(event.channel.id, agent, event.destination, event.at,
-                                     event.sip_call_id)
+                                     sip_call_id)
 
 
 def channel_left(call: Call, at: datetime) -> None:
@@ -250,21 +269,31 @@ def is_target(call: Call, leg: Leg) -> bool:
 
 async def agent_left(call: Call, leg: Leg, at: datetime) -> bool:
     """The agent's phone hung up the caller's call; True when that hands the
-    caller over to the consultation's target (else it ends the call)."""
+    caller over to the consultation's target (else it ends the call): while
+    consulting, or after its REFER asked for it (a target still ringing is
+    then waited for, the caller hearing music)."""
     consultation = call.consultation
     if consultation is not None and consultation.agent is leg \
             and leg.result is LegResult.TRANSFERRED:
         return True  # handed over already (its hangup request, then its channel's end)
     if consultation is None or consultation.agent is not leg or not consultation.started \
-            or consultation.handover is not None or consultation.channel_left_at is not None \
             or (consultation.target is not None and consultation.target.result is not None):
         return False
-    call.log.info("the phone hung up while consulting: the caller goes to the target",
-                  phone_id=leg.phone_id)
-    consultation.handover = Handover(None, at)
+    handover = consultation.handover
+    if handover is not None and handover.referrer is not None:
+        # Some phones hang up the caller's call on the 202, before the NOTIFY
+        # RFC 5589 §7 has them wait for: the handover goes on without the phone.
+        call.log.info("the phone hung up after its transfer: the caller goes to the target",
+                      phone_id=leg.phone_id)
+    elif handover is None and consultation.channel_left_at is None:
+        call.log.info("the phone hung up while consulting: the caller goes to the target",
+                      phone_id=leg.phone_id)
+        consultation.handover = Handover(None, at)
+    else:
+        return False
     await call.legs.end(leg, LegResult.TRANSFERRED, at)
-    if consultation.target is None:  # it still rings: the caller waits with music
-        await _caller_waits(call, consultation)
+    if consultation.target is None and not consultation.caller_waits:
+        await _caller_waits(call, consultation)  # it still rings: the caller hears music
     return True
 
 
@@ -331,6 +360,8 @@ async def _start(call: Call, consultation: Consultation) -> bool:
         call.log.warning("consultation target not resolved",
                          error=str(exc) or type(exc).__name__)
         destination = "the target could not be looked up"
+    if not isinstance(destination, str):
+        destination = _without(destination, agent)
     if isinstance(destination, str):
         call.services.registry.disown(consultation.channel_id)
         await refuse_channel(call.services.ari, consultation.channel_id,
@@ -340,6 +371,9 @@ async def _start(call: Call, consultation: Consultation) -> bool:
     call.log.info("consulting", phone_id=agent.phone_id, to=destination.what)
     # The agent hears ringback on its consultation call until the target answers.
     await call.ari_quietly(call.services.ari.ring(consultation.channel_id))
+    await call.inbox.drain()  # a hangup of the consultation call already told
+    if consultation.channel_left_at is not None:  # hung up before anyone was rung
+        return await _over(call, consultation)
     assert call.hotline is not None
     deadline = call.inbox.time() + call.hotline.total_timeout_s
     target = await call._hunt(destination.waves, destination.ring_s, deadline, None,
@@ -348,6 +382,17 @@ async def _start(call: Call, consultation: Consultation) -> bool:
         call.log.info("consultation unanswered", phone_id=agent.phone_id)
         return await _over(call, consultation, reason="busy")
     return await _settle(call, consultation)
+
+
+def _without(destination: transfer.Destination, agent: Leg) -> transfer.Destination | str:
+    """The destination without the consulting phone (a group it is in, or
+    its own label: it never rings itself), or why nothing is left to ring."""
+    waves = [Wave([t for t in wave.targets if t.phone_id != agent.phone_id], wave.delay_s)
+             for wave in destination.waves]
+    waves = [wave for wave in waves if wave.targets]
+    if not waves:
+        return f"{destination.what} is only the phone that consults"
+    return transfer.Destination(waves, destination.ring_s, destination.what)
 
 
 async def _seat(call: Call, consultation: Consultation, leg: Leg) -> bool:
@@ -369,11 +414,15 @@ async def _seat(call: Call, consultation: Consultation, leg: Leg) -> bool:
         consultation.bridged = True
         await ari.add_to_bridge(consultation.bridge_id, [consultation.channel_id,
                                                          leg.channel_id])
-    except AriError as exc:  # the agent hung the consultation up meanwhile: seen next
+    except AriError as exc:
+        # One of the two left meanwhile (its hangup may never be seen): the
+        # consultation is over; the agent takes the caller back.
         call.log.info("consultation not bridged", error=str(exc))
+        await call.ari_quietly(ari.hangup(consultation.channel_id))
+        if consultation.channel_left_at is None:
+            consultation.channel_left_at = call.clock()
     else:
         call.log.info("consultation bridged", phone_id=leg.phone_id)
-        metrics.CONSULTATIONS.labels(result="answered").inc()
     return True
 
 
@@ -426,6 +475,7 @@ async def _join(call: Call, consultation: Consultation, target: Leg) -> bool:
         await call.ari_quietly(ari.transfer_progress(handover.referrer, transfer.ANSWERED))
     if agent.result is None:
         await call.legs.end(agent, LegResult.TRANSFERRED, joined_at, hangup="normal")
+    _count(consultation)
     await _close(call, consultation)
     call.state.to(State.BRIDGED, phone_id=target.phone_id)
     metrics.TRANSFERS.labels(result="connected").inc()
@@ -450,9 +500,8 @@ async def _over(call: Call, consultation: Consultation, reason: str = "normal",
         metrics.TRANSFERS.labels(result="unanswered").inc()
         await call.ari_quietly(call.services.ari.transfer_progress(handover.referrer,
                                                                    transfer.UNAVAILABLE))
-    elif not refused:
-        ended = target is not None or consultation.channel_left_at is not None
-        metrics.CONSULTATIONS.labels(result="ended" if ended else "unanswered").inc()
+    if not refused:  # a refusal was counted as it was refused
+        _count(consultation, unanswered=reason == "busy")
     await _close(call, consultation, reason)
     if consultation.agent.result is not None:  # the caller waited for nobody
         call.log.info("consultation over, and the phone that consulted left: the call ends")
@@ -461,6 +510,17 @@ async def _over(call: Call, consultation: Consultation, reason: str = "normal",
     call.log.info("consultation over: the phone has the caller again",
                   phone_id=consultation.agent.phone_id)
     return True
+
+
+def _count(consultation: Consultation, unanswered: bool = False) -> None:
+    """Count the consultation's one result as it ends: ``answered`` (its
+    target answered, whatever followed), ``unanswered`` (nobody did), or
+    ``ended`` (the agent or the caller ended it first)."""
+    # A hunt called off by the agent hanging up ends as one nobody answered.
+    called_off = consultation.channel_left_at is not None and consultation.handover is None
+    result = "answered" if consultation.target is not None \
+        else "unanswered" if unanswered and not called_off else "ended"
+    metrics.CONSULTATIONS.labels(result=result).inc()
 
 
 async def _caller_waits(call: Call, consultation: Consultation) -> None:
@@ -500,4 +560,5 @@ async def finish(call: Call) -> None:
     call is hung up and its bridge destroyed (the target's leg ends with the
     call's legs)."""
     if call.consultation is not None:
+        _count(call.consultation)
         await _close(call, call.consultation)

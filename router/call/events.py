@@ -73,12 +73,11 @@ class QueueWake:
 class ConsultationAsked:
     """The phone talking with this call's caller dialled a consultation call
     (router/call/consultation.py): its channel, in the router's application,
-    the target it dialled, when (Asterisk's time) and its SIP Call-ID."""
+    the target it dialled and when (Asterisk's time)."""
 
     channel: ev.Channel
     destination: str
     at: datetime
-    sip_call_id: str
 
 
 CallEvent = (ev.AnyEvent | ev.OtherEvent | RingTimeout | WaveDue | HuntTimeout | ConfirmTimeout

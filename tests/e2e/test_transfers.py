@@ -179,7 +179,7 @@ async def test_a_phone_consults_another_bound_phone_then_transfers_the_caller_to
     scenario.write_text(scenarios.attended_transferer(
         talk_ms=1000, consult_ms=1000, refer_on_consultation=refer_on_consultation))
     agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
-                   trace_messages=True, auto_answer=True)
+                   trace_messages=True, auto_answer=True, host=asterisk.PHONES_HOST)
     other = phones(answer_after_ms=300)
     await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
     await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
@@ -247,7 +247,7 @@ async def test_a_consultation_from_a_phone_in_no_call_hears_the_error_tone(
         hotline_number: str, mode: str) -> None:
     """Broadcast: no router claims it and the dialplan refuses it; Stasis: the
     router takes it, finds no call of the phone, and sends it to the tone."""
-    agent, other = phones(), phones()
+    agent, other = phones(host=asterisk.PHONES_HOST), phones()
     await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
     await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
     await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
@@ -280,7 +280,7 @@ async def test_the_caller_hanging_up_mid_consultation_ends_both_calls_cleanly(
     scenario = tmp_path / "attended-transferer.xml"
     scenario.write_text(scenarios.attended_transferer(talk_ms=500, consult_ms=6000))
     agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
-                   auto_answer=True)
+                   auto_answer=True, host=asterisk.PHONES_HOST)
     other = phones(answer_after_ms=300)
     await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
     await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
@@ -315,7 +315,7 @@ async def test_the_agent_hanging_up_the_caller_s_call_while_consulting_hands_the
     scenario.write_text(scenarios.attended_transferer(talk_ms=1000, consult_ms=1000,
                                                       hang_up=True))
     agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
-                   auto_answer=True)
+                   auto_answer=True, host=asterisk.PHONES_HOST)
     other = phones(answer_after_ms=300)
     await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
     await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
@@ -342,6 +342,65 @@ async def test_the_agent_hanging_up_the_caller_s_call_while_consulting_hands_the
     assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
     assert (first["purpose"], first["result"]) == ("phone", "transferred")
     assert (second["purpose"], second["result"]) == ("consult", "answered")
+    assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
+    assert seen.talk_seconds > HOLD_MS / 1000 - 0.5
+    await nothing_left_open(db, hotline_number)
+    assert await inconsistent_records(db, hotline_number) == []
+
+
+async def test_a_number_no_hotline_has_from_the_carrier_is_refused_at_once(
+        lab: AsteriskLab, router: RouterProcess) -> None:
+    """From the carrier trunk, a number that is no 400/800 hotline is hung up
+    by the dialplan (unallocated number, no early media): no router sees it,
+    not even as a consultation call, whoever the caller's address is."""
+    logged_before = len(router.log_path.read_text().splitlines())
+    heard = await sipp.call(lab.sip_address, TARGET_LABEL, hold_ms=2000, timeout_s=20)
+    assert heard.result == "rejected", heard
+    assert heard.status == 404
+    assert heard.t_ring is None  # no 183: nothing played
+    logged = router.log_path.read_text().splitlines()[logged_before:]
+    assert [line for line in logged if "consultation" in line] == []
+
+
+async def test_a_phone_that_hangs_up_after_its_refer_while_the_target_rings(
+        db: Any, lab: AsteriskLab, router: RouterProcess, phones: PhoneFactory,
+        hotline_number: str, tmp_path: Path) -> None:
+    """The agent consults the other phone and, while it still rings, sends
+    REFER with Replaces naming the ringing consultation, then hangs up the
+    caller's call right after the 202; the other phone answers later: the
+    caller (music meanwhile) talks with it to the end; one record, billed once."""
+    scenario = tmp_path / "refer-while-ringing.xml"
+    scenario.write_text(scenarios.refer_while_ringing_transferer(
+        talk_ms=1000, ring_ms=500, hang_up_after_ms=300))
+    agent = phones(scenario_file=scenario, inject=(f"{TARGET_LABEL};{lab.sip_address}",),
+                   auto_answer=True, host=asterisk.PHONES_HOST)
+    other = phones(answer_after_ms=3000)
+    await admin.add_hotline(db, hotline_number, "sequential", ring_timeout_s=10)
+    await admin.add_phone(db, hotline_number, agent.dial_string, label="agent 1")
+    await admin.add_phone(db, hotline_number, other.dial_string, label=TARGET_LABEL)
+
+    seen = await sipp.call(lab.sip_address, hotline_number, hold_ms=HOLD_MS, timeout_s=40)
+    (call,) = await wait_for_call(db, hotline_number)
+    first, second = await legs_of(db, call["id"])
+    (transferred,) = agent.results()
+    (talked,) = other.results()
+    print(f"\nREFER while ringing, then hung up: billable {call['billable_ms'] / 1000:.3f} s "
+          f"vs the caller's {seen.talk_seconds:.3f} s; the other phone talked "
+          f"{(_at(talked, 't_end') - _at(talked, 't_answer')).total_seconds():.3f} s",
+          file=sys.stderr)
+
+    assert transferred["result"] == "refer-then-hung-up", transferred
+    assert seen.result == "answered", seen.errors
+    assert seen.ended_by == "local"  # the caller talked on with the other phone to its end
+    # The other phone answered after the agent had hung up, then had the caller.
+    assert _at(transferred, "t_bye") < _at(talked, "t_answer")
+    assert (talked["result"], talked["ended_by"]) == ("answered", "remote")
+    assert abs((_at(talked, "t_end") - call["ended_at"]).total_seconds()) < 0.5
+    assert (first["purpose"], first["result"]) == ("phone", "transferred")
+    assert (second["purpose"], second["result"]) == ("consult", "answered")
+    assert abs((first["ended_at"] - _at(transferred, "t_bye")).total_seconds()) < 0.5
+    assert first["ended_at"] < second["answered_at"]
+    assert (call["outcome"], call["answered_dial_string"]) == ("answered", agent.dial_string)
     assert abs(call["billable_ms"] / 1000 - seen.talk_seconds) < 0.5
     assert seen.talk_seconds > HOLD_MS / 1000 - 0.5
     await nothing_left_open(db, hotline_number)

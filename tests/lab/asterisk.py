@@ -185,6 +185,8 @@ def _render_config(lab: AsteriskLab) -> Path:
         "[transport-udp]\ntype = transport\nprotocol = udp\n"
         f"bind = 127.0.0.1:{lab.sip_port}\n")
     (etc / "pjsip_agents.conf").write_text(_agents_config())
+    (etc / "pjsip_phones.conf").write_text(
+        f"[phones-identify]\ntype = identify\nendpoint = phones\nmatch = {PHONES_HOST}\n")
     for path in etc.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     etc.chmod(0o755)
@@ -198,6 +200,10 @@ def _render_config(lab: AsteriskLab) -> Path:
 AGENTS = tuple(f"agent{n}" for n in range(1, 4))
 AGENT_PASSWORD = "lab-agent-secret"
 AGENT_HOST = "127.0.0.2"
+# Bound phones of the lab reached through the generic endpoint that place
+# calls (consultation calls) do so from here: identified as "phones"
+# (dialplan/pjsip_phones.conf), not as the carrier trunk at 127.0.0.1.
+PHONES_HOST = "127.0.0.3"
 
 
 def _agents_config() -> str:

@@ -502,6 +502,97 @@ Content-Length: 0
 """
 
 
+def refer_while_ringing_transferer(talk_ms: int = 1000, ring_ms: int = 500,
+                                   hang_up_after_ms: int = 300) -> str:
+    """A bound phone that answers a hotline call, talks ``talk_ms``, places a
+    consultation call to ``[field0]`` at Asterisk ``[field1]`` and, while it
+    still rings (``ring_ms`` after its 180), transfers the caller to it: REFER
+    with Replaces on the first call naming the consultation's early dialog
+    (by the 180's To tag). ``hang_up_after_ms`` after the 202 it hangs up the
+    first call (BYE), as phones do that do not wait for the NOTIFY; logs
+    ``RESULT result=refer-then-hung-up`` with ``t_refer`` and ``t_bye``. The
+    consultation then ends with Asterisk's final response to it (not ACKed:
+    the scenario is over by then).
+    """
+    first_tag = "[pid]agent[call_number]"
+    consult_tag = "[pid]consult[call_number]"
+    replaces = f"[call_id]%3Bto-tag%3D[$consult_to_tag]%3Bfrom-tag%3D{consult_tag}"
+    head = _HEADER.format(name=quoteattr("refer_while_ringing_transferer"))
+    return head + f"""<recv request="INVITE" crlf="true"><action>
+<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+<ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
+<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+</action></recv>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag={first_tag}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+<recv request="ACK" crlf="true"/>
+<pause milliseconds="{talk_ms}"/>
+<send retrans="500"><![CDATA[
+INVITE sip:[field0]@[field1] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:agent@[local_ip]:[local_port]>;tag={consult_tag}
+To: <sip:[field0]@[field1]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}]]></send>
+<recv response="100" optional="true"/>
+<recv response="180" timeout="10000" ontimeout="end"><action>
+<ereg regexp="tag=([^;>]+)" search_in="hdr" header="To:" assign_to="consult_to,consult_to_tag"/>
+</action></recv>
+<pause milliseconds="{ring_ms}"/>
+<nop><action><gettimeofday assign_to="t_refer_s,t_refer_us"/></action></nop>
+<send retrans="500"><![CDATA[
+REFER [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={first_tag}
+To: [$remote_from]
+Call-ID: [call_id]
+CSeq: 2 REFER
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Refer-To: <sip:[field0]@[field1]?Replaces={replaces}>
+Referred-By: <sip:agent@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="202" timeout="5000" ontimeout="refused"/>
+<pause milliseconds="{hang_up_after_ms}"/>
+<nop><action><gettimeofday assign_to="t_bye_s,t_bye_us"/></action></nop>
+<send retrans="500"><![CDATA[
+BYE [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$local_to];tag={first_tag}
+To: [$remote_from]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200" timeout="5000" ontimeout="end"/>
+""" + _log("RESULT result=refer-then-hung-up consult_to=[$consult_to] "
+           + _time("t_refer") + " " + _time("t_bye")) + """<nop next="end"/>
+<label id="refused"/>
+""" + _log("RESULT result=refer-refused " + _time("t_refer")) + """<label id="end"/>
+</scenario>
+"""
+
+
 def _hang_up_first_call(first_tag: str) -> str:
     """The agent hangs up the caller's call (BYE), and hears its 200."""
     return f"""<send retrans="500"><![CDATA[

@@ -114,12 +114,13 @@ async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold
                cancel_after_ms: int | None = None,
                dtmf_pcaps: tuple[tuple[int, str], ...] = (),
                timeout_s: float = 180.0, scenario_file: Path | None = None,
-               from_port: int | None = None) -> CallResult:
+               from_port: int | None = None, from_host: str = "127.0.0.1") -> CallResult:
     """Place one real SIP call through the lab and wait until it is over.
 
     ``scenario_file``: a caller scenario as received (e.g. a field case) instead of
     the one made from ``caller``, ``hold_ms`` …; it must log RESULT lines the same way.
-    ``from_port``: the SIP port to call from (a phone's own, see :meth:`Phone.dial`).
+    ``from_port``, ``from_host``: the SIP address to call from (a phone's own,
+    see :meth:`Phone.dial`); 127.0.0.1 is the carrier trunk's.
     """
     port, media_port = free_port_pair()
     if from_port is not None:
@@ -133,7 +134,7 @@ async def call(sip_address: str, dialled: str, caller: str = "13800138000", hold
     log_file, error_file = workdir / "calls.log", workdir / "errors.log"
     proc = await asyncio.create_subprocess_exec(
         sipp_binary(), sip_address, "-sf", str(scenario), "-s", dialled,
-        "-i", "127.0.0.1", "-p", str(port), "-mp", str(media_port),
+        "-i", from_host, "-p", str(port), "-mp", str(media_port),
         "-m", "1", "-nostdin", "-trace_logs", "-log_file", str(log_file),
         "-trace_err", "-error_file", str(error_file), "-timeout", f"{int(timeout_s)}s",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=workdir)
@@ -185,7 +186,7 @@ class Phone:
     def dial_string(self) -> str:
         if self.endpoint is not None:
             return f"PJSIP/{self.endpoint}"
-        return f"PJSIP/phones/sip:{self.user}@127.0.0.1:{self.port}"
+        return f"PJSIP/phones/sip:{self.user}@{self.host}:{self.port}"
 
     @property
     def log_file(self) -> Path:
@@ -269,7 +270,7 @@ class Phone:
         self.stop()
         try:
             return await call(sip_address, number, caller=self.user, hold_ms=hold_ms,
-                              from_port=self.port, timeout_s=30)
+                              from_port=self.port, from_host=self.host, timeout_s=30)
         finally:
             self.start(port=self.port)
 

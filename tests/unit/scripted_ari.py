@@ -120,6 +120,20 @@ class ScriptedAri:
         self._send(ev.ChannelHangupRequest, channel, cause=cause)
         self._destroy(channel, cause)
 
+    def vanish(self, channel_id: str) -> None:
+        """The channel ends and its events are lost (a websocket gap): no event."""
+        channel = self.channels[channel_id]
+        channel.up = False
+        for timer in channel.timers:
+            timer.cancel()
+        for bridge in self.bridges.values():
+            if channel_id in bridge:
+                bridge.remove(channel_id)
+
+    def up_channels(self) -> dict[str, str]:
+        """The channels Asterisk still has, id -> state (what a catch-up reads)."""
+        return {cid: c.state for cid, c in self.channels.items() if c.up}
+
     def phone_call(self, channel_id: str, remote_address: str, exten: str,
                    sip_call_id: str) -> ev.Channel:
         """A call a phone places (its consultation call), as Asterisk puts it
@@ -219,6 +233,7 @@ class ScriptedAri:
     async def get_variable(self, channel_id: str, name: str) -> str:
         self._request("get_variable", channel_id, variable=name)
         channel = self._existing(channel_id)
+        self._done("get_variable")
         if name == "CDR(answer,u)":
             at = channel.answered_at
             return f"{at.timestamp():.6f}" if at else "0.000000"

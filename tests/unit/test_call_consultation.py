@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from router import metrics
+from router.call.events import Reconcile
 from router.call.states import State
+from router.plan import Group, Member, Plan
 from router.records import kinds
 from router.transfer_rules import TransferRules
 from tests.unit.call_harness import CallLab, hotline
@@ -157,6 +160,31 @@ async def test_a_transfer_asked_while_the_target_rings_joins_when_it_answers(
     assert_clean(lab, script)
 
 
+async def test_the_agent_hanging_up_after_its_refer_while_the_target_rings(
+        tmp_path: Path) -> None:
+    """A REFER while the target rings (7 s), then the phone hangs up the
+    caller's call after the 202 (8 s), the target answers at 11 s: the caller
+    waits with music and talks with the target; one record, billed to its end."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=6.0))
+    script = Script(lab)
+    script.refer_at(7.0)
+    lab.ari.later(8.0, lambda: lab.ari.hang_up(script.agent))
+    await lab.all_ended()
+    caller = script.call.caller.id
+    assert script.legs() == [(1, "phone", "transferred"), (2, "consult", "answered")]
+    assert script.leg(0)["ended_at"] == T0 + timedelta(seconds=8)
+    assert script.leg(1)["answered_at"] == T0 + timedelta(seconds=11)
+    assert script.leg(1)["ended_at"] == T0 + timedelta(seconds=30)
+    assert caller in [r.args[0] for r in lab.ari.made("start_moh")]
+    assert lab.ari.made("add_to_bridge")[-1]["channels"] == [script.target, caller]
+    assert lab.ari.progress_told(script.agent) == ["channel_answered"]
+    assert len(lab.store.rows()) == 1
+    row = lab.row(script.call)
+    assert (row.outcome, row.ended_at, row.billable_ms) == (
+        "answered", T0 + timedelta(seconds=30), 29_000)
+    assert_clean(lab, script)
+
+
 async def test_a_transfer_asked_while_the_target_rings_that_nobody_answers(
         tmp_path: Path) -> None:
     lab = lab_with(tmp_path, RINGS, total_timeout_s=10)
@@ -276,13 +304,50 @@ async def test_an_unanswered_consultation_leaves_the_agent_with_the_caller(
     assert_clean(lab, script)
 
 
-async def test_a_consultation_of_the_agent_itself_finds_it_busy(tmp_path: Path) -> None:
+async def test_a_consultation_of_the_agent_itself_is_refused(tmp_path: Path) -> None:
     lab = lab_with(tmp_path, RINGS)
     script = Script(lab, destination="8001")
     await lab.all_ended()
     assert script.legs() == [(1, "phone", "answered")]  # never claimed twice
-    assert script.channel in script.hung_up()
+    (refused,) = lab.ari.made("continue_in_dialplan")
+    assert (refused.args[0], refused["context"]) == (script.channel, "phone-consult-refused")
     assert_clean(lab, script)
+
+
+async def test_a_group_consultation_never_rings_the_phone_that_consults(
+        tmp_path: Path) -> None:
+    """The agent (capacity 2, free for another call) is the group's first phone."""
+    group = Group(id=7, name="support", strategy="sequential", strategy_options={},
+                  members=(Member(phone_id=1, position=1, weight=1),
+                           Member(phone_id=2, position=2, weight=1)))
+    lab = CallLab(tmp_path, [hotline((AGENT, OTHER), capacity=2,
+                                     plan=Plan(groups={7: group}))],
+                  {AGENT: Phone(answer_after_s=1.0), OTHER: Phone(answer_after_s=2.0)})
+    script = Script(lab, destination="support")
+    lab.ari.later(10.0, lambda: lab.ari.hang_up(script.channel))
+    await lab.all_ended()
+    assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
+    assert [r.args[0] for r in lab.ari.made("create_channel")].count(AGENT) == 1
+    assert lab.claims_held() == 0
+
+
+async def test_a_phone_in_two_calls_is_refused_a_consultation(tmp_path: Path) -> None:
+    """A phone of capacity 2 talks in two calls: which one it holds is unknown."""
+    lab = CallLab(tmp_path, [hotline((AGENT, OTHER), capacity=2)],
+                  {AGENT: Phone(answer_after_s=1.0), OTHER: Phone(answer_after_s=2.0)})
+    calls = [lab.place_call(), lab.place_call(caller="13900139000")]
+    channel: list[str] = []
+    lab.ari.later(5.0, lambda: channel.append(lab.consult(AGENT_AT, "8002")))
+    for call in calls:
+        lab.ari.later(30.0, lambda call=call: lab.ari.hang_up(call.caller.id))
+    await lab.all_ended()
+    (refused,) = lab.ari.made("continue_in_dialplan")
+    assert (refused.args[0], refused["context"]) == (channel[0], "phone-consult-refused")
+    for call in calls:
+        assert [(leg["phone_id"], leg["purpose"]) for leg in lab.row(call).legs.values()] == [
+            (1, "phone")]
+        assert lab.row(call).billable_ms == 29_000
+    assert lab.claims_held() == 0
 
 
 @pytest.mark.parametrize(("destination", "rules"), [
@@ -392,3 +457,93 @@ async def test_a_consultation_as_the_call_ends_is_refused_not_left_in_the_applic
     assert channels[0] not in lab.registry
     assert [leg["result"] for leg in lab.row(call).legs.values()] == ["answered"]
     assert lab.claims_held() == 0
+
+
+@pytest.mark.parametrize("lost", ["consultation", "target"])
+async def test_a_consultation_whose_hangup_was_lost_ends_at_the_catch_up(
+        tmp_path: Path, lost: str) -> None:
+    """The target answered at 7; at 10 the consultation call (or the target)
+    ends in a websocket gap; the catch-up at 12 ends the consultation: the
+    agent has the caller again, the target's claim is released, its leg
+    'answered' (it talked, with the agent)."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=2.0))
+    script = Script(lab)
+    lost_at = T0 + timedelta(seconds=10)
+    seen: list[tuple[object, int]] = []
+    lab.ari.later(10.0, lambda: lab.ari.vanish(
+        script.channel if lost == "consultation" else script.target))
+    lab.ari.later(12.0, lambda: script.call.deliver(Reconcile(lab.ari.up_channels(), lost_at)))
+    lab.ari.later(13.0, lambda: seen.append((script.call.state.current, lab.claims_held())))
+    await lab.all_ended()
+    assert seen == [(State.BRIDGED, 1)]  # the agent's claim only
+    assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
+    target_ended = lost_at if lost == "target" else T0 + timedelta(seconds=12)
+    assert script.leg(1)["ended_at"] == target_ended
+    assert (script.target if lost == "consultation" else script.channel) in script.hung_up()
+    assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
+
+
+@pytest.mark.parametrize("hung_up_after", [1, 2])  # the remote address, or the Call-ID
+async def test_a_consultation_call_hung_up_as_it_is_handed_over_ends_there(
+        tmp_path: Path, hung_up_after: int) -> None:
+    """The phone hangs up its consultation call as the router looks it up:
+    its hangup is never lost (the target is not rung, the agent keeps the caller)."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=2.0))
+    script = Script(lab)
+    for n in range(1, 3):
+        lab.ari.when("get_variable", (lambda: lab.ari.hang_up(script.channel))
+                     if n == hung_up_after else (lambda: None))
+    seen: list[tuple[object, int]] = []
+    lab.ari.later(6.0, lambda: seen.append((script.call.state.current, lab.claims_held())))
+    await lab.all_ended()
+    assert seen == [(State.BRIDGED, 1)]
+    assert script.legs() == [(1, "phone", "answered")]  # nobody rung
+    assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
+
+
+async def test_a_consultation_not_bridged_is_over(tmp_path: Path) -> None:
+    """Asterisk refuses to answer the consultation call as the target answers
+    (it is gone, its hangup lost): the consultation ends there."""
+    lab = lab_with(tmp_path, Phone(answer_after_s=2.0))
+    script = Script(lab)
+    lab.ari.later(6.0, lambda: lab.ari.vanish(script.channel))
+    seen: list[tuple[object, int]] = []
+    lab.ari.later(8.0, lambda: seen.append((script.call.state.current, lab.claims_held())))
+    await lab.all_ended()
+    assert seen == [(State.BRIDGED, 1)]
+    assert script.legs() == [(1, "phone", "answered"), (2, "consult", "answered")]
+    assert script.leg(1)["ended_at"] == T0 + timedelta(seconds=7)
+    assert lab.row(script.call).billable_ms == 29_000
+    assert_clean(lab, script)
+
+
+def consultations_counted() -> dict[str, float]:
+    return {result: metrics.CONSULTATIONS.labels(result=result)._value.get()
+            for result in ("answered", "unanswered", "ended", "refused")}
+
+
+@pytest.mark.parametrize(("target", "how"), [
+    (Phone(answer_after_s=2.0), "refer"),           # answered, then transferred
+    (Phone(answer_after_s=2.0), "hang_up"),         # answered, then ended by the agent
+    (Phone(answer_after_s=2.0), "caller"),          # answered, the caller leaves
+    (RINGS, "hang_up"),                             # ended while it rang
+    (RINGS, "none"),                                # nobody answered
+])
+async def test_one_consultation_counts_one_result(tmp_path: Path, target: Phone,
+                                                  how: str) -> None:
+    lab = lab_with(tmp_path, target, total_timeout_s=10)
+    script = Script(lab, caller_leaves_at=12.0 if how == "caller" else 30.0)
+    if how == "refer":
+        script.refer_at(9.0)
+    elif how == "hang_up":
+        lab.ari.later(9.0, lambda: lab.ari.hang_up(script.channel))
+    before = consultations_counted()
+    await lab.all_ended()
+    after = consultations_counted()
+    counted = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    expected = "answered" if target is not RINGS else "ended" if how == "hang_up" \
+        else "unanswered"
+    assert counted == {expected: 1}
+    assert_clean(lab, script)
