@@ -12,14 +12,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from router.ari.client import AriClient
+from router.call.recording import asterisk_of
 from router.notify import targets
-from router.recordings import audio
+from router.recordings import audio, orphans
 from tests.bench.calls import asterisk_pid, wait_idle
 from tests.bench.procstat import cpu_seconds
 from tests.conftest import PhoneFactory, add_hotline, wait_for_call
@@ -128,13 +130,19 @@ async def test_a_recorded_call_is_in_asterisks_storage_as_long_as_it_talked_then
     assert stored_file(lab, row["name"]) is not None
     assert await db.fetchval("SELECT purged_at FROM recordings WHERE id = $1", row["id"]) is None
 
-    # A row lost (its router killed before writing it): the next pass gives the file
-    # its row again, read from the file, so the retention still deletes it.
+    # A row lost (its router killed before writing it): a pass once its call is over
+    # 10 minutes old gives the file its row again, read from Asterisk's own listing
+    # and file, so the retention still deletes it.
     await db.execute("DELETE FROM recordings WHERE id = $1", row["id"])
-    found = cli(database_url, lab, "purge", "--now",
-                (row["started_at"] + timedelta(days=29)).isoformat())
-    assert found.returncode == 0, found.stderr
-    assert "files without a row: 1 given one, 0 unreadable" in found.stdout
+    client = AriClient(lab.ari_url, lab.ari_user, lab.ari_password)
+    try:
+        now = datetime.now(UTC)
+        assert (await orphans.sweep(db, client, asterisk_of(client), now)).adopted == 0
+        swept = await orphans.sweep(db, client, asterisk_of(client),
+                                    now + orphans.GRACE + timedelta(seconds=1))
+    finally:
+        await client.close()
+    assert (swept.adopted, swept.failed) == (1, 0)
     again = await recording_of(db, call["id"])
     assert (again["name"], again["duration_ms"], again["size_bytes"]) == (
         row["name"], row["duration_ms"], row["size_bytes"])
