@@ -41,6 +41,8 @@ from tests.lab import database
 
 PHONES_PER_HOTLINE = 10
 PATHS = ("one-statement", "lookup-then-claim")
+# 100,000 phones take a while to insert on a busy machine (each gets its state row).
+POPULATE_TIMEOUT_S = 600
 
 
 async def populate(url: str, hotlines: int) -> None:
@@ -51,17 +53,18 @@ async def populate(url: str, hotlines: int) -> None:
             await connection.execute(
                 """INSERT INTO hotlines (number, strategy, name)
                    SELECT '400' || lpad(i::text, 7, '0'), 'round_robin', 'bench'
-                   FROM generate_series(1, $1) i""", hotlines)
+                   FROM generate_series(1, $1) i""", hotlines, timeout=POPULATE_TIMEOUT_S)
             await connection.execute(
                 """INSERT INTO phones (dial_string, capacity)
                    SELECT 'PJSIP/phones/sip:p' || i || '@127.0.0.1:5999', 1
-                   FROM generate_series(1, $1) i""", hotlines * PHONES_PER_HOTLINE)
+                   FROM generate_series(1, $1) i""", hotlines * PHONES_PER_HOTLINE,
+                timeout=POPULATE_TIMEOUT_S)
             await connection.execute(
                 """INSERT INTO bound_phones (hotline_id, phone_id, position)
                    SELECT h.id, p.id, (p.id - 1) % $1 + 1
                    FROM phones p JOIN hotlines h ON h.id = (p.id - 1) / $1 + 1""",
-                PHONES_PER_HOTLINE)
-        await connection.execute("VACUUM ANALYZE")
+                PHONES_PER_HOTLINE, timeout=POPULATE_TIMEOUT_S)
+        await connection.execute("VACUUM ANALYZE", timeout=POPULATE_TIMEOUT_S)
     finally:
         await connection.close()
 
