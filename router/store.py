@@ -277,6 +277,13 @@ class Store:
                 if leg_id is not None:
                     await self.write(ClaimReleased(leg_id, None))
             return None
+        except asyncpg.exceptions.DeadlockDetectedError as exc:
+            # Rolled back, nothing claimed: a sweep releasing many claims at
+            # once (claims.release_stale) locked phones in another order.
+            metrics.DATABASE_ERRORS.labels(operation="claim").inc()
+            log.warning("claim in order gave way to another transaction, claiming one by one",
+                        error=str(exc))
+            return None
         for phone in got.claimed:
             assert phone.leg_id is not None
             self.held[phone.leg_id] = phone.phone_id
