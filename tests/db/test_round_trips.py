@@ -126,7 +126,9 @@ async def one_call(db: Any, tmp_path: Path, strategy: str) -> CountingPool:
     assert await db.fetchval(
         "SELECT count(*) FROM calls c JOIN hotlines h ON h.id = c.hotline_id "
         "WHERE h.number = $1 AND c.outcome = 'answered'", number) == 1
-    assert await db.fetchval("SELECT count(*) FROM phone_claims") == 0
+    assert await db.fetchval(
+        "SELECT count(*) FROM phone_claims c JOIN bound_phones b ON b.phone_id = c.phone_id "
+        "JOIN hotlines h ON h.id = b.hotline_id WHERE h.number = $1", number) == 0
     return counting
 
 
