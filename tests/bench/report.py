@@ -194,9 +194,13 @@ def render(report: Report, notes: str) -> str:
                 "Ratios, router ÷ app_queue:", "", *ratios_table(report.steps), ""]
     if report.decisions:
         out += ["## Decision core", "",
-                "Per call, without ARI: `find_hotline` (hotline, bound phones, busy state "
-                "and the round-robin number in one query), strategy plan, claim, release: what "
-                "`router/call.py` does before it dials. Each hotline has 10 phones; workers "
+                "Per call, without ARI, what the router does before it dials, then the "
+                "release. `one-statement` (the router's common path, "
+                "router/call/first_claim.py): hotline and strategy order from the snapshot, "
+                "then one statement claims the first idle phone with the round-robin turn, the "
+                "billing refusal and busy state (`claim_in_order`). `lookup-then-claim` (the "
+                "path before it): busy state and the turn in one query (`find_hotline`), the "
+                "strategy's plan, a claim per phone tried. Each hotline has 10 phones; workers "
                 "are separate processes (as separate routers), each with 8 decisions in "
                 "flight; PostgreSQL runs on the same cores. CPU: 100 % is one core busy; machine "
                 f"CPU counts every process on the machine ({os.cpu_count()} cores).", "",
