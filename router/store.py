@@ -34,11 +34,11 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
@@ -196,6 +196,11 @@ class Store:
                                     presence=self.presence_seen.get(p.phone_id, "signed_in"))
                                 for p in hotline.phones if self._mine(p.phone_id)})
 
+    def configuration(self) -> Snapshot | None:
+        """The live configuration, when it is known to be current (None: read
+        the tables)."""
+        return self._fresh_snapshot()
+
     # --- fencing ----------------------------------------------------------------
 
     def renew_lease(self) -> None:
@@ -241,6 +246,49 @@ class Store:
         self.held[leg_id] = phone_id
         self.local[leg_id] = LocalClaim(phone_id, call_id)
         return True
+
+    async def claim_in_order(self, phones: Sequence[tuple[int, str]], call_id: UUID,
+                             wanted: int, hotline_id: int | None = None,
+                             take_turn: bool = False,
+                             check_refusal: bool = False) -> claims.InOrder | None:
+        """Claim the first ``wanted`` idle phones of ``phones`` ((phone id, dial
+        string) in the strategy's order) in one statement (router/claims.py
+        claim_in_order), each for a new leg id; None when the database cannot
+        take it now (degraded, or it went away meanwhile): the caller then
+        claims phone by phone (:meth:`claim`), as while degraded.
+
+        Phones whose endpoint Asterisk reports offline, and while a peer is
+        degraded the phones not of this router's share, are listed but never
+        claimed (as :meth:`claim` and :meth:`find_hotline` keep them out).
+        """
+        if not self.healthy:
+            return None
+        offline = self.offline_endpoints()
+        leg_ids = [None if dial in offline or (self.peers_degraded and not self._mine(phone))
+                   else uuid4() for phone, dial in phones]
+        try:
+            got = await self._run("claim", claims.claim_in_order(
+                self.db, [phone for phone, _ in phones], leg_ids, call_id, self.router_id,
+                wanted, hotline_id, take_turn, check_refusal))
+        except Unavailable:
+            # Some claims may have committed before the database went away:
+            # released when it is back (idempotent: nothing if not).
+            for leg_id in leg_ids:
+                if leg_id is not None:
+                    await self.write(ClaimReleased(leg_id, None))
+            return None
+        except asyncpg.exceptions.DeadlockDetectedError as exc:
+            # Rolled back, nothing claimed: a sweep releasing many claims at
+            # once (claims.release_stale) locked phones in another order.
+            metrics.DATABASE_ERRORS.labels(operation="claim").inc()
+            log.warning("claim in order gave way to another transaction, claiming one by one",
+                        error=str(exc))
+            return None
+        for phone in got.claimed:
+            assert phone.leg_id is not None
+            self.held[phone.leg_id] = phone.phone_id
+        self.presence_seen.update((p.phone_id, p.presence) for p in got.listed)
+        return got
 
     async def _calls_on(self, phone_id: int) -> int:
         """While degraded: the phone's calls, ours (claimed, perhaps not dialled

@@ -13,11 +13,11 @@ from importlib.metadata import entry_points
 
 import structlog
 
-from strategies.base import Candidate, Context, OptionError, RingPlan, Strategy, Wave
+from strategies.base import Candidate, Context, OptionError, Order, RingPlan, Strategy, Wave
 
 ENTRY_POINT_GROUP = "hotline_router.strategies"
 
-__all__ = ["ENTRY_POINT_GROUP", "Candidate", "Context", "OptionError", "RingPlan",
+__all__ = ["ENTRY_POINT_GROUP", "Candidate", "Context", "OptionError", "Order", "RingPlan",
            "Strategy", "UnknownStrategy", "Wave", "get", "installed"]
 
 log = structlog.get_logger("strategies")

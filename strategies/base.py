@@ -66,13 +66,42 @@ class Context:
     bound_count: int = 0
 
 
+@dataclass(frozen=True)
+class Order:
+    """A ring order fixed by the configuration alone, before busy state is read:
+    the router claims the first idle phones in it with one statement
+    (router/claims.py ``claim_in_order``), which reads busy state as it claims.
+
+    ``together``: ring every idle phone of it at once (one wave); otherwise the
+    first idle one, and when it does not take the call the next idle one after
+    it (hunting). ``rotate``: begin at phone n mod len(phones) for the hotline's
+    n-th routed call, then on around to the start; n is taken in the same
+    statement, so the strategy does not know it.
+    """
+
+    phones: tuple[Candidate, ...]
+    together: bool = False
+    rotate: bool = False
+
+    def from_turn(self, call_number: int | None) -> tuple[Candidate, ...]:
+        """The phones in the order tried for the call of this round-robin number."""
+        if not self.rotate or not self.phones or call_number is None:
+            return self.phones
+        start = call_number % len(self.phones)
+        return self.phones[start:] + self.phones[:start]
+
+
 class OptionError(ValueError):
     """A hotline's strategy options are wrong; the message names the option."""
 
 
 @runtime_checkable
 class Strategy(Protocol):
-    """An answering rule. Optionally also ``uses_call_number: bool``."""
+    """An answering rule. Optionally also ``uses_call_number: bool``, and
+    ``order(phones, context, options) -> Order`` for a rule whose plan does not
+    depend on busy state: ``phones`` are all the group's enabled phones, busy
+    or not, and the first idle ones of the order must be what :meth:`plan`
+    rings for any idle subset of them (tests/unit/test_strategies.py)."""
 
     name: str
     description: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strategies.base import Candidate, Context, NoOptions, RingPlan, hunt
+from strategies.base import Candidate, Context, NoOptions, Order, RingPlan, hunt
 
 
 class RoundRobin(NoOptions):
@@ -24,6 +24,11 @@ class RoundRobin(NoOptions):
         count = max(context.bound_count, 1 + max((c.index for c in candidates), default=0))
         start = context.call_number % count
         return hunt(sorted(candidates, key=lambda c: ((c.index - start) % count, c.phone_id)))
+
+    def order(self, phones: Sequence[Candidate], context: Context,
+              options: Mapping[str, Any]) -> Order:
+        """The phones in index order, rotated by the turn taken with the claim."""
+        return Order(tuple(sorted(phones, key=lambda c: (c.index, c.phone_id))), rotate=True)
 
 
 ROUND_ROBIN = RoundRobin()

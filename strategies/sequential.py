@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strategies.base import Candidate, Context, NoOptions, RingPlan, hunt, in_admin_order
+from strategies.base import Candidate, Context, NoOptions, Order, RingPlan, hunt, in_admin_order
 
 
 class Sequential(NoOptions):
@@ -18,6 +18,10 @@ class Sequential(NoOptions):
     def plan(self, candidates: Sequence[Candidate], context: Context,
              options: Mapping[str, Any]) -> RingPlan:
         return hunt(in_admin_order(candidates))
+
+    def order(self, phones: Sequence[Candidate], context: Context,
+              options: Mapping[str, Any]) -> Order:
+        return Order(tuple(in_admin_order(phones)))
 
 
 SEQUENTIAL = Sequential()

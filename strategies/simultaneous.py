@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strategies.base import Candidate, Context, NoOptions, RingPlan, Wave, in_admin_order
+from strategies.base import Candidate, Context, NoOptions, Order, RingPlan, Wave, in_admin_order
 
 
 class Simultaneous(NoOptions):
@@ -19,6 +19,10 @@ class Simultaneous(NoOptions):
     def plan(self, candidates: Sequence[Candidate], context: Context,
              options: Mapping[str, Any]) -> RingPlan:
         return [Wave(tuple(in_admin_order(candidates)))] if candidates else []
+
+    def order(self, phones: Sequence[Candidate], context: Context,
+              options: Mapping[str, Any]) -> Order:
+        return Order(tuple(in_admin_order(phones)), together=True)
 
 
 SIMULTANEOUS = Simultaneous()

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import strategies
 from router import plan
@@ -29,10 +30,21 @@ if TYPE_CHECKING:
 @dataclass
 class Wave:
     """Targets rung together; ``delay_s``: start that long after the previous
-    wave while it keeps ringing (None: when nothing of it rings any more)."""
+    wave while it keeps ringing (None: when nothing of it rings any more).
+
+    ``pick``: ring only the first that many targets whose phones are idle
+    (None: every one that is); ``hunt_on``: then, once nothing of it rings,
+    the targets after the last one rung make the next wave, picked the same
+    way (a strategy's :class:`strategies.Order`). ``taken``: the phones
+    already claimed for this wave, phone id -> leg id (the call's first
+    statement, router/call/first_claim.py).
+    """
 
     targets: list[Target]
     delay_s: float | None = None
+    pick: int | None = None
+    hunt_on: bool = False
+    taken: dict[int, UUID] | None = None
 
 
 class Hunt:
@@ -127,20 +139,32 @@ class Hunt:
     async def _ring_next_wave(self) -> None:
         self.wave_due = False
         wave = self.waves.popleft()
-        targets = wave.targets
+        targets, pick = wave.targets, wave.pick
         if self.max_attempts is not None:
-            targets = targets[:max(0, self.max_attempts - len(self.legs))]
-        if not targets:
+            left = max(0, self.max_attempts - len(self.legs))
+            if pick is None:
+                targets = targets[:left]
+            else:
+                pick = min(pick, left)
+        if not targets or pick == 0:
             self.waves.clear()
             return
         ring_for = max(1.0, min(self.ring_s, self.deadline - self.call.inbox.time()))
-        self.legs += await self._ring_wave(targets, ring_for)
+        rung = await self._ring_wave(targets, pick, wave.taken, ring_for)
+        self.legs += rung
+        if wave.hunt_on and rung:  # on from the phone after the last one rung
+            last = max(i for i, t in enumerate(targets)
+                       if any(leg.phone_id == t.phone_id for leg in rung))
+            if targets[last + 1:]:
+                self.waves.appendleft(Wave(targets[last + 1:], pick=wave.pick, hunt_on=True))
         if self.waves and self.waves[0].delay_s is not None:
             self._timers.append(self.call.inbox.after(self.waves[0].delay_s,
                                                       WaveDue(self.number)))
 
-    async def _ring_wave(self, targets: Sequence[Target], ring_s: float) -> list[Leg]:
-        """Claim and create one leg per target (busy phones are skipped), then dial them.
+    async def _ring_wave(self, targets: Sequence[Target], pick: int | None,
+                         taken: dict[int, UUID] | None, ring_s: float) -> list[Leg]:
+        """Claim and create one leg per target (busy phones are skipped; at most
+        ``pick``; ``taken``: claimed already), then dial them.
 
         The caller hears ringback from the first leg of the call on, asked for
         alongside that leg's channel rather than before it.
@@ -148,11 +172,13 @@ class Hunt:
         call = self.call
         legs = call.legs
         legs.waves += 1
+        if taken is not None:
+            claimed = [legs.taken(t, taken[t.phone_id], self.purpose) for t in targets
+                       if t.phone_id is not None and t.phone_id in taken]
+        else:
+            claimed = await legs.claim_first(targets, self.purpose, pick)
         wave: list[Leg] = []
-        for target in targets:
-            leg = await legs.claim(target, self.purpose)
-            if leg is None:
-                continue
+        for leg in claimed:
             ringback = None
             # A wave rung while a phone confirms leaves the call CONFIRMING; a
             # consultation's leaves it CONSULTING (the caller talks, or holds).

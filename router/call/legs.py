@@ -219,6 +219,44 @@ class Legs:
                 target.phone_id, target.capacity, leg_id, call.id):
             call.log.info("phone busy, skipped", phone_id=target.phone_id)
             return None
+        return self.taken(target, leg_id, purpose)
+
+    async def claim_first(self, targets: Sequence[Target], purpose: LegPurpose,
+                          pick: int | None = None) -> list[Leg]:
+        """Legs for the first ``pick`` targets (None: all) whose phones can be
+        claimed, in the targets' order; busy phones are skipped.
+
+        Several phones are claimed in one statement (the store's
+        ``claim_in_order``); one at a time while the database is away, and for
+        a target that is no bound phone (nothing to claim).
+        """
+        call = self.call
+        wanted = len(targets) if pick is None else pick
+        phones = [t for t in targets if t.phone_id is not None]
+        if wanted > 0 and len(phones) == len(targets) and (len(phones) > 1 or pick is not None):
+            got = await call.services.store.claim_in_order(
+                [(t.phone_id, t.dial_string) for t in phones if t.phone_id is not None],
+                call.id, wanted)
+            if got is not None:
+                by_phone = {t.phone_id: t for t in targets}
+                legs = [self.taken(by_phone[p.phone_id], p.leg_id, purpose)
+                        for p in got.claimed if p.leg_id is not None]
+                if len(legs) < wanted:
+                    call.log.info("phones busy, skipped", claimed=[p.phone_id for p in got.claimed],
+                                  listed=len(targets))
+                return legs
+        legs = []
+        for target in targets:
+            if len(legs) >= wanted:
+                break
+            if (leg := await self.claim(target, purpose)) is not None:
+                legs.append(leg)
+        return legs
+
+    def taken(self, target: Target, leg_id: UUID, purpose: LegPurpose) -> Leg:
+        """The leg of a target whose phone ``leg_id`` claimed (or of a target
+        that is no bound phone), its record written."""
+        call = self.call
         leg = Leg(id=leg_id, phone_id=target.phone_id, dial_string=target.dial_string,
                   wave=self.waves, dial_started_at=call.clock(), purpose=purpose,
                   claimed=target.phone_id is not None, screen=target.screen,

@@ -45,6 +45,7 @@ from router.ari import AriError
 from router.ari import events as ev
 from router.call import adoption, consultation, intake, screening, transfer, voicemail
 from router.call.events import CallerLeft, CallEvent, Inbox
+from router.call.first_claim import FirstClaim, claim_at_once
 from router.call.hunt import Hunt, Wave, plan_ring, waves_of
 from router.call.legs import Leg, Legs, Target, unanswered_outcome
 from router.call.media import CallerMedia
@@ -179,13 +180,13 @@ class Call:
             await self.finish()
 
     async def route(self) -> None:
+        first = await claim_at_once(self)
+        if first is not None:
+            return await self._route_claimed(first)
         self.lookup = lookup = await self.services.store.find_hotline(self.dialled,
                                                                       new_call=True)
         hotline = lookup.hotline if lookup else None
-        self.recorder.add(CallStarted(self.id, hotline.id if hotline else None, self.dialled,
-                                      self.caller.caller.number, self.caller.id,
-                                      self.services.router_id, self.started_at,
-                                      self.caller_raw))
+        self._record_start(hotline)
         if lookup is None or hotline is None:
             self.log.warning("unknown hotline number")
             return await self.announce(Outcome.UNKNOWN_NUMBER)
@@ -216,6 +217,42 @@ class Call:
         else:
             winner = await self.hunt_group(lookup, group,
                                            self.inbox.time() + hotline.total_timeout_s)
+        await self._after_hunt(hotline, group, winner)
+
+    async def _route_claimed(self, first: FirstClaim) -> None:
+        """The common path: the call's first statement claimed its first phones
+        (router/call/first_claim.py); ring them, and on as the hunt goes."""
+        self.lookup = first.lookup
+        hotline = first.lookup.hotline
+        self._record_start(hotline)
+        if first.lookup.refuses_calls:  # nothing was claimed
+            self.log.warning("hotline balance used up, call refused")
+            return await self.announce(Outcome.REFUSED_NO_BALANCE)
+        self._note_decision(first.decision, first.where)
+        winner = None
+        try:
+            if first.waves:
+                winner = await self._hunt(self._screened(first.waves, hotline, first.group),
+                                          first.ring_s,
+                                          self.inbox.time() + hotline.total_timeout_s,
+                                          hotline.max_attempts)
+        finally:
+            # A claim that never became a leg (the call failed before its
+            # first wave rang) is released here; every leg releases its own.
+            for wave in first.waves:
+                for leg_id in (wave.taken or {}).values():
+                    if self.legs.get(str(leg_id)) is None:
+                        await self.services.store.release(leg_id, None)
+        await self._after_hunt(hotline, first.group, winner)
+
+    def _record_start(self, hotline: Hotline | None) -> None:
+        self.recorder.add(CallStarted(self.id, hotline.id if hotline else None, self.dialled,
+                                      self.caller.caller.number, self.caller.id,
+                                      self.services.router_id, self.started_at,
+                                      self.caller_raw))
+
+    async def _after_hunt(self, hotline: Hotline, group: plan.Group, winner: Leg | None) -> None:
+        """No phone took the call: the overflow; one did: talk."""
         if winner is None:
             winner = await self._overflow(hotline, group)
         if winner is None and self.state.current is State.VOICEMAIL:
@@ -253,17 +290,25 @@ class Call:
 
     def _decide(self, hotline: Hotline) -> plan.Decision:
         """Where the plan sends this caller; recorded at once, so the call row says why."""
+        decision, where = self.plan_decision(hotline)
+        self._note_decision(decision, where)
+        return decision
+
+    def plan_decision(self, hotline: Hotline) -> tuple[plan.Decision, region.Region]:
+        """Where the plan sends this caller, and the caller's region (pure)."""
         caller = callers.normalise(self.caller.caller.number)
         where = region.lookup(caller)
-        decision = plan.decide(hotline.plan, self.dialled, caller, where,
-                               self.services.plan_now())
+        return plan.decide(hotline.plan, self.dialled, caller, where,
+                           self.services.plan_now()), where
+
+    def _note_decision(self, decision: plan.Decision, where: region.Region) -> None:
+        """Log and record the plan's decision."""
         self.log.info("plan decided", result=decision.result, reason=decision.reason,
                       caller_region=where.describe())
         self.recorder.add(PlanDecided(self.id, decision.result, decision.reason,
                                       decision.rule_id,
                                       decision.group.name if decision.group else None,
                                       where.describe()))
-        return decision
 
     # --- hunting, and when no phone takes the call --------------------------------
 
@@ -287,10 +332,10 @@ class Call:
             hotline.screening, group, self.caller.caller.number, self.dialled)
         if shown == (self.caller.caller.number or "anonymous", self.dialled):
             shown = None  # the caller's own, as a dial from the caller gives it
-        return [Wave([dataclasses.replace(
+        return [dataclasses.replace(wave, targets=[dataclasses.replace(
             t, screen=screening.screen_for(hotline.screening, group,
                                            keys.get(t.phone_id) if t.phone_id else None),
-            caller_id=shown) for t in wave.targets], wave.delay_s) for wave in waves]
+            caller_id=shown) for t in wave.targets]) for wave in waves]
 
     async def _hunt(self, waves: Sequence[Wave], ring_s: float, deadline: float,
                     max_attempts: int | None, purpose: LegPurpose = LegPurpose.PHONE,

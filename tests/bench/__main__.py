@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per decision-core measurement")
     parser.add_argument("--hotlines", type=ints, default=(100, 10_000),
                         help="hotline counts of the decision core (10 phones each)")
+    parser.add_argument("--decision-paths", default="one-statement",
+                        help="decision core paths, side by side: one-statement (the "
+                             "router's), lookup-then-claim (its path before), or both "
+                             "comma-separated")
     parser.add_argument("--concurrent-calls", type=int, default=None,
                         help="simultaneous calls (default: 500 at LAB_PORT_OFFSET=0, "
                              "else what the offset's RTP ports hold)")

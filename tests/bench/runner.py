@@ -38,7 +38,7 @@ def print_step(s: calls.StepResult) -> None:
 
 
 def print_decision(d: decisions.DecisionResult) -> None:
-    print(f"{d.hotlines:>6,} hotlines {d.processes} process(es): "
+    print(f"{d.path:>17} {d.hotlines:>6,} hotlines {d.processes} process(es): "
           f"{d.decisions_per_s:8,.0f} decisions/s  p50 {ms(d.p50_s)} ms  p99 {ms(d.p99_s)} ms  "
           f"router CPU {d.worker_cpu_percent:5.1f} %  "
           f"({d.per_worker_core:,.0f} per CPU-second)  machine CPU "
@@ -85,7 +85,7 @@ def profile_decisions(args: argparse.Namespace, out_dir: Path) -> profile.Profil
     subprocess.run([profile.py_spy(), "record", "--rate", "250", "--format", "raw",
                     "--output", str(out), "--", sys.executable, "-m", "tests.bench",
                     "decision-worker", url, str(hotlines), str(args.decision_s), "8", "1",
-                    str(out_dir / "decisions-worker.json")],
+                    decisions.PATHS[0], str(out_dir / "decisions-worker.json")],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=args.decision_s + 120)
     if not (out_dir / "decisions-worker.json").exists():  # py-spy passes on no exit code
@@ -118,7 +118,8 @@ def run(args: argparse.Namespace,
                     profile_router(lab, args, out_dir))
     if args.command in ("all", "decisions"):
         rep.decisions = decisions.run(tuple(args.hotlines), seconds=args.decision_s,
-                                      on_row=print_decision)
+                                      on_row=print_decision,
+                                      paths=tuple(args.decision_paths.split(",")))
     if args.command in ("all", "profile"):
         rep.profiles["decision core"] = profile_decisions(args, out_dir)
     for name, p in rep.profiles.items():

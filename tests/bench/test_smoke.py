@@ -36,12 +36,15 @@ async def test_one_small_step_per_path_produces_rows(lab: AsteriskLab) -> None:
     assert "Ratios, router ÷ app_queue" in text
 
 
-async def test_decision_core_decides() -> None:
+@pytest.mark.parametrize("path", decisions.PATHS)
+async def test_decision_core_decides(path: str) -> None:
     url = await database.fresh(f"{SMOKE_DB}_decisions")
     await decisions.populate(url, hotlines=3)
 
-    result = decisions.measure(url, hotlines=3, processes=1, seconds=1, concurrency=2)
+    result = decisions.measure(url, hotlines=3, processes=1, seconds=1, concurrency=2,
+                               path=path)
 
+    assert result.path == path
     assert result.decisions_per_s > 0
     assert result.no_phone == 0
     assert result.p99_s is not None

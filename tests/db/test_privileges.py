@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from router import claims
 from router import db as router_db
 from router.billing import config, ledger, rater
 from router.records import AnyRecord, CallEnded, CallStarted, LegResult, LegStarted, Outcome, sql
@@ -285,3 +286,17 @@ async def test_the_daemon_does_its_work_as_its_own_role(
         await pool.close()
     assert [(r["kind"], r["amount_fen"]) for r in await charges(db, call_id)] == [
         ("call-charge", -24)]
+
+
+async def test_the_daemon_decides_a_call_in_one_statement_as_its_own_role(
+        as_daemon: Any, db: Any, hotline_number: str) -> None:
+    """claim_in_order (migration 0024) runs with its caller's rights: the daemon's."""
+    hotline = await new_hotline(db, hotline_number, price_fen=12)
+    phone = await db.fetchval("INSERT INTO phones (dial_string) VALUES ($1) RETURNING id",
+                              f"PJSIP/privileges-{uuid.uuid4().hex[:8]}")
+    got = await claims.claim_in_order(as_daemon, [phone], [uuid.uuid4()], uuid.uuid4(),
+                                      "privileges", 1, hotline, take_turn=True,
+                                      check_refusal=True)
+    assert [p.phone_id for p in got.claimed] == [phone]
+    assert got.claimed[0].leg_id is not None
+    assert await claims.release(as_daemon, got.claimed[0].leg_id)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from router import claims
 from router.ari import events as ev
 from router.call import Call, CallRegistry, consultation, start_call
 from router.directory import (
@@ -128,6 +129,7 @@ class MemoryStore(Store):
         self.written: list[AnyRecord] = []
         self.most_calls: dict[int, int] = {}  # the most live calls each phone ever had
         self.call_numbers = itertools.count()
+        self.in_order_calls = 0  # routing decisions taken in one statement
         self.down = False
         self.transfers: dict[int, TransferRules] = {}  # hotline id -> its transfer rules
         # The hold queue (router/waiting.py's rules): call -> waiter.
@@ -164,6 +166,42 @@ class MemoryStore(Store):
         self.claim_calls[leg_id] = call_id
         self.held[leg_id] = phone_id
         return True
+
+    async def claim_in_order(self, phones: Sequence[tuple[int, str]], call_id: UUID,
+                             wanted: int, hotline_id: int | None = None,
+                             take_turn: bool = False,
+                             check_refusal: bool = False) -> claims.InOrder | None:
+        """As migrations/0024_claim_in_order.sql does it: from the turn's phone
+        on, the first ``wanted`` below capacity (offline endpoints skipped)."""
+        if self.down or not self.healthy:
+            return None
+        self.in_order_calls += 1
+        call_number = next(self.call_numbers) if take_turn else None
+        start = (call_number or 0) % max(len(phones), 1)
+        offline = self.offline_endpoints()
+        claimed: list[claims.ListedPhone] = []
+        taken: dict[int, UUID] = {}
+        for phone_id, dial in [*phones[start:], *phones[:start]]:
+            if len(taken) >= wanted:
+                break
+            if dial in offline or self.states[phone_id].active_calls >= self.capacity[phone_id]:
+                continue
+            leg_id = uuid4()
+            self._count(phone_id, +1)
+            self.claims[leg_id] = self.held[leg_id] = phone_id
+            self.claim_calls[leg_id] = call_id
+            taken[phone_id] = leg_id
+
+        def listed(phone_id: int) -> claims.ListedPhone:
+            state = self.states[phone_id]
+            return claims.ListedPhone(phone_id, taken.get(phone_id), phone_id in taken,
+                                      state.active_calls, state.last_call_ended_at,
+                                      state.presence, state.offer_after, state.calls_today,
+                                      state.talk_ms_today)
+
+        claimed = [listed(p) for p in taken]
+        return claims.InOrder(claimed=tuple(claimed), listed=tuple(listed(p) for p, _ in phones),
+                              call_number=call_number, refuses=False)
 
     async def release(self, leg_id: UUID, talk_ms: int | None) -> None:
         await super().release(leg_id, talk_ms)  # down: spooled (or a local claim dropped)

@@ -401,3 +401,59 @@ async def test_while_away_a_phone_last_seen_paused_is_not_offered(tmp_path: Path
     found = await away.find_hotline(NUMBER)
     assert found is not None
     assert [c.phone_id for c in found.idle_candidates(T0)] == [5]
+
+
+async def test_a_decision_cut_by_the_outage_releases_what_it_may_have_claimed(
+        tmp_path: Path) -> None:
+    """The one-statement decision was sent, then the database went away: any of
+    its legs may have committed, so each gets an idempotent release in the
+    spool, and the call claims phone by phone (None)."""
+    pool = Pool()
+    away = store(tmp_path, pool)
+    away.healthy = True  # the outage starts with this statement
+    assert await away.claim_in_order([(1, "PJSIP/1"), (2, "PJSIP/2")], uuid4(), 1) is None
+    assert not away.healthy
+    spooled = [record for record, _, _ in away.spool._entries(away.spool.path)]
+    released = [r for r in spooled if isinstance(r, ClaimReleased)]
+    assert len(released) == len(spooled) == 2
+    assert len({r.leg_id for r in released}) == 2
+    assert not away.held
+
+
+async def test_a_decision_asks_only_for_phones_this_router_may_claim(tmp_path: Path) -> None:
+    """While a peer is degraded, and for offline endpoints: listed without a leg."""
+
+    class Nothing(Pool):
+        """Claims nothing: the turn and refusal row alone."""
+
+        async def fetch(self, sql: str, *args: Any) -> Any:
+            await self._run(sql, args)
+            return [{"call_number": None, "refuses": False, "phone_id": None}]
+
+    pool = Nothing()
+    pool.down = False
+    healthy = store(tmp_path, pool)  # router-b of a and b: the odd phone ids
+    healthy.peers_degraded = {"router-a"}
+    healthy.offline_endpoints = lambda: frozenset({"PJSIP/3"})
+    got = await healthy.claim_in_order([(2, "PJSIP/2"), (3, "PJSIP/3"), (5, "PJSIP/5")],
+                                       uuid4(), 1)
+    assert got is not None
+    assert got.claimed == ()
+    ((phones, legs, *_),) = pool.ran("claim_in_order(")
+    assert phones == [2, 3, 5]
+    assert [leg is None for leg in legs] == [True, True, False]
+
+
+async def test_a_decision_that_met_a_deadlock_is_made_phone_by_phone(tmp_path: Path) -> None:
+    """PostgreSQL rolled the statement back (nothing claimed): no outage, no call lost."""
+
+    class Deadlocked(Pool):
+        async def fetch(self, sql: str, *args: Any) -> Any:
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+
+    pool = Deadlocked()
+    pool.down = False
+    healthy = store(tmp_path, pool)
+    assert await healthy.claim_in_order([(1, "PJSIP/1")], uuid4(), 1) is None
+    assert healthy.healthy
+    assert not healthy.held

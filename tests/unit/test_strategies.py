@@ -257,3 +257,29 @@ def test_weighted_equal_shares_spread_evenly(weights: list[int]) -> None:
                      for _ in range(4000))
     expected = 4000 / len(weights)
     assert all(abs(firsts[p.phone_id] - expected) < 0.1 * expected for p in candidates)
+
+
+@pytest.mark.parametrize("name", ["sequential", "simultaneous", "round_robin"])
+@given(n=st.integers(min_value=0, max_value=8), busy=st.integers(min_value=0),
+       call_number=st.integers(min_value=0, max_value=1000), seed=st.integers())
+def test_an_order_rings_what_the_plan_rings_for_any_busy_phones(
+        name: str, n: int, busy: int, call_number: int, seed: int) -> None:
+    """A rule's order, fixed before busy state is read (claimed in one statement,
+    router/claims.py), rings the idle phones its plan would ring, in its order."""
+    everyone = phones(n)
+    random.Random(seed).shuffle(everyone)  # the admin's order is the rule's business
+    idle = [c for c in everyone if not busy >> c.index & 1]
+    rule = strategies.get(name)
+    fixed = rule.order(everyone, Context(bound_count=n), {})  # type: ignore[attr-defined]
+    tried = [c.phone_id for c in fixed.from_turn(call_number if fixed.rotate else None)
+             if c in idle]
+    planned = plan(name, idle, Context(call_number=call_number, bound_count=n))
+    assert tried == order(planned)
+    # Together: one wave of them all; else one phone per wave (hunting).
+    assert fixed.together == (name == "simultaneous")
+    assert all(len(wave.phones) == 1 for wave in planned) or fixed.together
+
+
+def test_a_rule_whose_plan_needs_busy_state_has_no_order() -> None:
+    for name in ("fewest_calls", "least_talk_time", "longest_idle", "ring_progressively"):
+        assert not hasattr(strategies.get(name), "order")
