@@ -55,13 +55,15 @@ def _straight_to_phones(call: Call) -> tuple[Lookup, plan.Decision, Region, plan
         return None
     if hotline.overflow is Overflow.QUEUE:  # callers may wait ahead (router/call/queue.py)
         return None
-    if hotline.recording.percent and hotline.recording.notice:
-        return None
     decision, where = call.plan_decision(hotline)
     if decision.result not in ("default", "group") or decision.menu_id is not None:
         return None
+    group = decision.group or hotline.default_group()
+    # The "may be recorded" notice plays first when the group may record the call.
+    if hotline.recording.notice and hotline.recording.may_record([group.record_percent]):
+        return None
     configured = Lookup(hotline, {p.phone_id: PhoneState() for p in hotline.phones})
-    return configured, decision, where, decision.group or hotline.default_group()
+    return configured, decision, where, group
 
 
 async def claim_at_once(call: Call) -> FirstClaim | None:

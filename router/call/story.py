@@ -223,6 +223,7 @@ class Call:
         """The common path: the call's first statement claimed its first phones
         (router/call/first_claim.py); ring them, and on as the hunt goes."""
         self.lookup = first.lookup
+        self.group = first.group
         hotline = first.lookup.hotline
         self._record_start(hotline)
         if first.lookup.refuses_calls:  # nothing was claimed
