@@ -31,10 +31,12 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \
-	fi; \
-	if [ -d /run/systemd/system ] && systemctl is-enabled -q kamailio 2>/dev/null; then \
-	  echo "disabling the kamailio service (it would take port 5060 from the lab)"; \
-	  systemctl disable --now kamailio; \
+	  case "$$missing" in *kamailio*) \
+	    if [ -d /run/systemd/system ] && systemctl is-enabled -q kamailio 2>/dev/null; then \
+	      echo "stopping the kamailio service just installed (it would take port 5060 from the lab)"; \
+	      systemctl disable --now kamailio; \
+	    fi;; \
+	  esac; \
 	fi
 
 $(BIN)/.installed: pyproject.toml
