@@ -53,8 +53,17 @@ FROM released WHERE s.phone_id = released.phone_id
 RETURNING s.phone_id
 """
 
+# The bulk releases lock their phones' busy state in phone id order before
+# anything else, as claim_in_order (0024) does: two statements over many
+# phones then never wait on each other in a cycle (no deadlock to lose either).
 _RELEASE_ROUTER = """
-WITH released AS (DELETE FROM phone_claims WHERE router_id = $1 RETURNING phone_id),
+WITH locked AS (
+    SELECT s.phone_id FROM phone_state s
+    WHERE s.phone_id IN (SELECT phone_id FROM phone_claims WHERE router_id = $1)
+    ORDER BY s.phone_id FOR UPDATE OF s),
+     released AS (DELETE FROM phone_claims
+                  WHERE router_id = $1 AND phone_id IN (SELECT phone_id FROM locked)
+                  RETURNING phone_id),
      counts AS (SELECT phone_id, count(*) AS n FROM released GROUP BY phone_id)
 UPDATE phone_state s SET active_calls = s.active_calls - counts.n
 FROM counts WHERE s.phone_id = counts.phone_id
@@ -117,10 +126,17 @@ async def release_all(db: Any, router_id: str) -> int:
 
 
 _RELEASE_STALE = """
-WITH released AS (
+WITH locked AS (
+    SELECT s.phone_id FROM phone_state s
+    WHERE s.phone_id IN (SELECT phone_id FROM phone_claims
+                         WHERE (router_id = $1 AND leg_id <> ALL($2::uuid[]))
+                            OR claimed_at < now() - make_interval(secs => $3))
+    ORDER BY s.phone_id FOR UPDATE OF s),
+     released AS (
     DELETE FROM phone_claims
-    WHERE (router_id = $1 AND leg_id <> ALL($2::uuid[]))
-       OR claimed_at < now() - make_interval(secs => $3)
+    WHERE ((router_id = $1 AND leg_id <> ALL($2::uuid[]))
+           OR claimed_at < now() - make_interval(secs => $3))
+      AND phone_id IN (SELECT phone_id FROM locked)
     RETURNING phone_id),
      counts AS (SELECT phone_id, count(*) AS n FROM released GROUP BY phone_id)
 UPDATE phone_state s SET active_calls = greatest(0, s.active_calls - counts.n)

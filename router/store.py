@@ -247,6 +247,15 @@ class Store:
         self.local[leg_id] = LocalClaim(phone_id, call_id)
         return True
 
+    def may_offer(self, phone_id: int, dial_string: str) -> bool:
+        """Whether a phone may be offered a call, as far as this router knows
+        without asking the database: its endpoint is not reported offline and
+        its agent was last seen signed in (or never seen otherwise). The
+        database's own claim checks presence again; a claim made while it is
+        away has only this to go by."""
+        return (dial_string not in self.offline_endpoints()
+                and self.presence_seen.get(phone_id, "signed_in") == "signed_in")
+
     async def claim_in_order(self, phones: Sequence[tuple[int, str]], call_id: UUID,
                              wanted: int, hotline_id: int | None = None,
                              take_turn: bool = False,
@@ -278,8 +287,9 @@ class Store:
                     await self.write(ClaimReleased(leg_id, None))
             return None
         except asyncpg.exceptions.DeadlockDetectedError as exc:
-            # Rolled back, nothing claimed: a sweep releasing many claims at
-            # once (claims.release_stale) locked phones in another order.
+            # Rolled back, nothing claimed. The bulk releases lock in the same
+            # order (router/claims.py), so only another writer (an admin's own
+            # statement over many phones) can make one: give way, not fail.
             metrics.DATABASE_ERRORS.labels(operation="claim").inc()
             log.warning("claim in order gave way to another transaction, claiming one by one",
                         error=str(exc))

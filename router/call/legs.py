@@ -245,10 +245,18 @@ class Legs:
                     call.log.info("phones busy, skipped", claimed=[p.phone_id for p in got.claimed],
                                   listed=len(targets))
                 return legs
+        # One by one: the list may hold every member of the group (the
+        # one-statement path orders them all), so the phones this router knows
+        # to be paused, signed out or offline are left out here, as a lookup's
+        # idle candidates would have left them out.
+        store = call.services.store
         legs = []
         for target in targets:
             if len(legs) >= wanted:
                 break
+            if target.phone_id is not None and not store.may_offer(target.phone_id,
+                                                                   target.dial_string):
+                continue
             if (leg := await self.claim(target, purpose)) is not None:
                 legs.append(leg)
         return legs

@@ -109,3 +109,21 @@ async def test_without_the_database_the_call_claims_phone_by_phone(tmp_path: Pat
     assert [r.outcome for r in lab.store.spooled() if isinstance(r, kinds.CallEnded)
             and r.call_id == call.id] == [kinds.Outcome.ANSWERED]
     assert lab.claims_held() == 0
+
+
+async def test_a_phone_last_seen_paused_is_skipped_when_the_database_goes_away_mid_hunt(
+        tmp_path: Path) -> None:
+    lab = CallLab(tmp_path, [hotline(DIALS, ring_timeout_s=5)],
+                  {"PJSIP/a": RINGS, "PJSIP/b": Phone(answer_after_s=1.0, talk_s=2.0),
+                   "PJSIP/c": Phone(answer_after_s=1.0, talk_s=2.0)})
+    lab.store.presence_seen[2] = "paused"  # as the last statement told of b
+    call = lab.place_call()
+    lab.ari.later(2.0, lab.store.go_down)  # a rings on; its next wave is claimed locally
+    await lab.all_ended()
+    assert [r.phone_id for r in [*lab.store.written, *lab.store.spooled()]
+            if isinstance(r, kinds.LegStarted) and r.call_id == call.id] == [1, 3]
+    # a's claim, taken by the statement, goes back when the database does (spooled).
+    assert lab.store.local == {}
+    assert list(lab.store.claims.values()) == [1]
+    assert [r.leg_id for r in lab.store.spooled() if isinstance(r, kinds.ClaimReleased)] == [
+        leg for leg, phone in lab.store.claims.items() if phone == 1]
