@@ -187,15 +187,26 @@ class LiveHub:
         self._last: dict[int, str] = {}          # token id -> last view sent
         self._today: dict[int, tuple[float, list[dict[str, Any]]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._push())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop listening and pushing. A cancellation can be lost inside
+        ``asyncio.wait_for`` on Python 3.11 (when what it waits for completes
+        at the same moment; CPython gh-86296), so the tasks also look at
+        ``_stopping``, and are asked again, a bounded number of times."""
+        self._stopping = True
+        pending = set(self._tasks)
+        for _ in range(50):
+            if not pending:
+                return
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.2)
+        log.warning("live view tasks did not stop", tasks=len(pending))
 
     async def subscribe(self, who: auth.Principal) -> Subscriber:
         """A new subscriber, given the current view at once."""
@@ -224,7 +235,7 @@ class LiveHub:
     async def _listen(self) -> None:
         """LISTEN on its own connection; reconnect with backoff when it drops."""
         backoff = 0.2
-        while True:
+        while not self._stopping:
             connection = None
             try:
                 connection = await router_db.connect(self.database_url)
@@ -234,7 +245,7 @@ class LiveHub:
                     await connection.add_listener(channel, self._notified)
                 backoff = 0.2
                 self._changed.set()  # catch up with what happened while away
-                while not lost.is_set():
+                while not lost.is_set() and not self._stopping:
                     try:
                         await asyncio.wait_for(lost.wait(), 10)
                     except TimeoutError:
@@ -251,7 +262,7 @@ class LiveHub:
         self._changed.set()
 
     async def _push(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._changed.wait(), self.refresh_s)
                 await asyncio.sleep(self.burst_s)  # a call's writes come in bursts
