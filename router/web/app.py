@@ -68,7 +68,11 @@ def build_app(config: WebSettings) -> web.Application:
         hub.start()
         yield
         await hub.stop()
-        await pool.close()
+        try:
+            await asyncio.wait_for(pool.close(), 5)
+        except TimeoutError:  # a connection never given back: the console stops all the same
+            log.warning("database connections closed by force at shutdown")
+            pool.terminate()
 
     app.cleanup_ctx.append(resources)
     app.router.add_get(api.PREFIX + "/openapi.json", openapi_document)
