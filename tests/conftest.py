@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import settings
 
 from router import admin
@@ -34,6 +35,19 @@ settings.register_profile("mutation", deadline=None, database=None, derandomize=
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lab"))
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", database.name("test"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Loggers are never cached in tests: a logger cached by one test (bound to
+    that test's captured stderr, or to the processors of its configuration) would
+    bypass a later test's ``capture_logs`` or write to a closed file when pytest
+    runs twice in one process (``make mutation``)."""
+    real_configure = structlog.configure
+
+    def configure(**settings: Any) -> None:
+        real_configure(**{**settings, "cache_logger_on_first_use": False})
+
+    structlog.configure = configure  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")
