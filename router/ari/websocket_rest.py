@@ -56,6 +56,7 @@ class RestResponse(msgspec.Struct, frozen=True):
 
 
 _decode_response = msgspec.json.Decoder(RestResponse).decode
+_SENT = metrics.ARI_REQUESTS.labels(transport="websocket")  # labels() looked up once
 
 
 class WebSocketRest:
@@ -162,7 +163,7 @@ class WebSocketRest:
         self._pending[request_id] = future
         try:
             await socket.send_str(json.dumps(message))
-            metrics.ARI_REQUESTS.labels(transport="websocket").inc()
+            _SENT.inc()
             return await asyncio.wait_for(future, timeout_s)
         finally:
             self._pending.pop(request_id, None)

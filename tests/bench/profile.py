@@ -4,10 +4,15 @@ py-spy (from PyPI, `make bench` installs it) samples a running process from
 outside, so the router runs exactly as in production. ``--format raw`` gives
 collapsed stacks ("frame;frame;frame count"); we sum them into the functions
 that use the most CPU themselves (self) and including what they call (total).
+A second sampler of the same process writes py-spy's flame graph (SVG), kept
+beside the report with its title and file names cut to what says something
+(never a path of the machine that ran it).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import sys
@@ -24,12 +29,36 @@ def py_spy() -> str:
     return found
 
 
-def record(pid: int, seconds: float, out: Path, rate: int = 250) -> subprocess.Popen[bytes]:
-    """Start sampling ``pid`` for ``seconds`` in the background (collapsed stacks)."""
+def record(pid: int, seconds: float | None, out: Path, rate: int = 250,
+           flamegraph: bool = False) -> subprocess.Popen[bytes]:
+    """Start sampling ``pid`` in the background: collapsed stacks, or with
+    ``flamegraph`` py-spy's SVG (one frame per function, no line numbers, so
+    the picture stays readable). ``seconds`` None: until the process exits."""
+    duration = [] if seconds is None else ["--duration", str(int(seconds))]
+    kind = ["--format", "flamegraph", "--nolineno"] if flamegraph else ["--format", "raw"]
     return subprocess.Popen(
-        [py_spy(), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-         "--rate", str(rate), "--format", "raw", "--output", str(out), "--nonblocking"],
+        [py_spy(), "record", "--pid", str(pid), *duration, "--rate", str(rate), *kind,
+         "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# An absolute path's folders (not a URL's: "http://www.w3.org/2000/svg" stays).
+_FOLDERS = re.compile(r"(?<![:/\w.-])/(?:[\w.+@~-]+/)+")
+_TITLE = re.compile(r'(<text id="title"[^>]*>)[^<]*(</text>)')
+
+
+def tidy_flamegraph(svg: Path, title: str) -> None:
+    """Make py-spy's SVG fit to publish: its title (the py-spy command line,
+    with the machine's paths) becomes ``title``, and any absolute path left in
+    a frame's name keeps only its file name. Raises ValueError if a path of
+    the machine still shows."""
+    text = _TITLE.sub(lambda m: m.group(1) + html.escape(title) + m.group(2),
+                      svg.read_text(errors="replace"), count=1)
+    text = _FOLDERS.sub("", text)
+    left = [marker for marker in ("/work/", "/root/", "/home/", "/tmp/") if marker in text]
+    if left:
+        raise ValueError(f"{svg.name} still holds a path ({', '.join(left)})")
+    svg.write_text(text)
 
 
 @dataclass(frozen=True)
@@ -38,6 +67,7 @@ class Profile:
     self_top: list[tuple[str, float]]      # function, share of samples in %
     total_top: list[tuple[str, float]]     # the same, callees included
     packages: list[tuple[str, float]]      # package (or router module), callees included
+    flamegraph: str = ""                   # the SVG, relative to the report; "" when none
 
 
 # Frames every sample passes through (the event loop, the entry point): they

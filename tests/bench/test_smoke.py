@@ -6,10 +6,11 @@ No figures are asserted (machines are noisy): speed lives in `make bench`.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from tests.bench import calls, decisions, report
+from tests.bench import calls, decisions, profile, report
 from tests.lab import database
 from tests.lab.asterisk import AsteriskLab
 
@@ -48,3 +49,36 @@ async def test_decision_core_decides(path: str) -> None:
     assert result.decisions_per_s > 0
     assert result.no_phone == 0
     assert result.p99_s is not None
+
+
+def test_a_flame_graph_loses_the_machine_s_paths_and_is_linked(tmp_path: Path) -> None:
+    svg = tmp_path / "router.svg"
+    svg.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg">'
+        '<text id="title" x="50%">/opt/venv/bin/py-spy record --pid 12 -o /tmp/x/router.svg'
+        '</text><g><title>run (/srv/app/tests/lab/spin.py:3) (5 samples, 1.00%)</title></g>'
+        '<g><title>send (asyncio/selector_events.py:1) (2 samples)</title></g></svg>')
+
+    profile.tidy_flamegraph(svg, "router under load: 40 calls/s")
+
+    text = svg.read_text()
+    assert '<text id="title" x="50%">router under load: 40 calls/s</text>' in text
+    assert "run (spin.py:3)" in text
+    assert "send (asyncio/selector_events.py:1)" in text  # already short: kept
+    assert 'xmlns="http://www.w3.org/2000/svg"' in text   # a URL is no path
+    assert "py-spy record" not in text
+    assert "/srv/" not in text
+    assert "/opt/" not in text
+    summary = profile.Profile(samples=7, self_top=[("run (spin.py)", 71.4)],
+                              total_top=[("run (spin.py)", 71.4)], packages=[],
+                              flamegraph="docs/bench/router-under-load.svg")
+    lines = report.profile_lines("router under load", summary)
+    assert "Flame graph: [docs/bench/router-under-load.svg](docs/bench/router-under-load.svg)" \
+        in "\n".join(lines)
+
+
+def test_a_flame_graph_that_still_names_a_machine_path_is_refused(tmp_path: Path) -> None:
+    svg = tmp_path / "decisions.svg"
+    svg.write_text('<svg><g><title>x (lib.so/root/y)</title></g></svg>')
+    with pytest.raises(ValueError, match="/root/"):
+        profile.tidy_flamegraph(svg, "decision core")
