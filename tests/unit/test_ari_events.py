@@ -54,6 +54,24 @@ def test_arbitrary_bytes_never_raise_anything_else(raw: bytes) -> None:
         events.decode(raw)
 
 
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026-11-28T16:00:00.123+0000", datetime(2026, 11, 28, 16, 0, 0, 123000, tzinfo=UTC)),
+    ("2026-11-29T00:30:00.999+0800", datetime(2026, 11, 28, 16, 30, 0, 999000, tzinfo=UTC)),
+    ("2026-11-28T16:00:00.000001-0500", datetime(2026, 11, 28, 21, 0, 0, 1, tzinfo=UTC)),
+    ("2026-11-28T16:00:00+0000", datetime(2026, 11, 28, 16, 0, tzinfo=UTC)),
+])
+def test_ari_timestamps_are_read_in_utc(raw: str, expected: datetime) -> None:
+    parsed = events.parse_timestamp(raw)
+    assert parsed == expected
+    assert parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("raw", ["yesterday", "2026-11-28T16:00:00.123", "2026-11-28", ""])
+def test_a_timestamp_that_is_no_instant_is_now(raw: str) -> None:
+    before = datetime.now(UTC)
+    assert before <= events.parse_timestamp(raw) <= datetime.now(UTC)
+
+
 def test_bad_timestamp_falls_back_to_now() -> None:
     before = datetime.now(UTC)
     assert events.parse_timestamp("yesterday") >= before
