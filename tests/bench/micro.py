@@ -26,7 +26,7 @@ import structlog
 
 from router import logs
 from router.ari import events
-from router.ari.websocket_rest import WebSocketRest
+from router.ari.websocket_rest import WebSocketRest, decode_body
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def _event(rest: WebSocketRest, owners: dict[str, object], text: str) -> object:
 def _response(rest: WebSocketRest, text: str, body: str) -> object:
     """A response matched to its request, then its body decoded as request() does."""
     rest.resolve(text)
-    return json.loads(body)
+    return decode_body(body)
 
 
 def main() -> list[Cost]:
