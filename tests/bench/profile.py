@@ -71,8 +71,15 @@ class Profile:
 
 
 # Frames every sample passes through (the event loop, the entry point): they
-# say nothing about where the time goes.
-_PLUMBING = ("base_events.py", "events.py", "runners.py", "<frozen runpy>", "__main__.py")
+# say nothing about where the time goes. Matched on the frame's path, so the
+# router's own events.py modules (ARI events, a call's inbox) still count.
+_PLUMBING = ("asyncio/base_events.py", "asyncio/events.py", "asyncio/runners.py",
+             "<frozen runpy>", "__main__.py")
+
+
+def _plumbing(frame: str) -> bool:
+    path = frame.partition(" (")[2].split(":", 1)[0]
+    return path.endswith(_PLUMBING)
 
 
 def _name(frame: str) -> str:
@@ -95,6 +102,7 @@ def summarize(collapsed: Path, top: int = 15) -> Profile:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    plumbing: set[str] = set()
     samples = 0
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -108,6 +116,7 @@ def summarize(collapsed: Path, top: int = 15) -> Profile:
         own[_name(frames[-1])] += count
         for name in {_name(f) for f in frames}:
             inclusive[name] += count
+        plumbing.update(_name(f) for f in frames if _plumbing(f))
         for package in {_package(f) for f in frames}:
             packages[package] += count
 
@@ -118,7 +127,7 @@ def summarize(collapsed: Path, top: int = 15) -> Profile:
         return [(name, 100 * n / samples) for name, n in ranked[:top]]
 
     def informative(name: str, n: int) -> bool:
-        return n < 0.7 * samples and not name.endswith(tuple(f"({m})" for m in _PLUMBING))
+        return n < 0.7 * samples and name not in plumbing
 
     return Profile(samples=samples, self_top=share(own, lambda name, n: True),
                    total_top=share(inclusive, informative),

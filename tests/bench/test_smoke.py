@@ -82,3 +82,19 @@ def test_a_flame_graph_that_still_names_a_machine_path_is_refused(tmp_path: Path
     svg.write_text('<svg><g><title>x (lib.so/root/y)</title></g></svg>')
     with pytest.raises(ValueError, match="/root/"):
         profile.tidy_flamegraph(svg, "decision core")
+
+
+def test_the_router_s_own_events_modules_are_no_plumbing(tmp_path: Path) -> None:
+    raw = tmp_path / "router.txt"
+    loop = "Runner.run (asyncio/runners.py:118);_run (asyncio/events.py:80)"
+    raw.write_text(f"{loop};_read (router/ari/stream.py:9);decode (router/ari/events.py:3) 3\n"
+                   f"{loop};until (router/call/events.py:5) 1\n"
+                   f"{loop};send (aiohttp/client_ws.py:1) 6\n")
+
+    summary = profile.summarize(raw)
+
+    total = dict(summary.total_top)
+    assert total["decode (events.py)"] == 30.0
+    assert total["until (events.py)"] == 10.0
+    assert "_run (events.py)" not in total    # asyncio's: every sample passes through it
+    assert "Runner.run (runners.py)" not in total
