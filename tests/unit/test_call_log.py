@@ -3,6 +3,7 @@ how it went (the steps on the way are debug lines)."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ from tests.unit.scripted_ari import Phone
 pytestmark = pytest.mark.looptime
 
 
-def info_lines(logs: list[dict[str, Any]], call_id: str) -> list[dict[str, Any]]:
+def info_lines(logs: Sequence[MutableMapping[str, Any]],
+               call_id: str) -> list[MutableMapping[str, Any]]:
+    """The call's lines above the debug level."""
     return [line for line in logs
-            if line.get("call_id") == call_id and line["log_level"] not in ("debug",)]
+            if line.get("call_id") == call_id and line["log_level"] != "debug"]
 
 
 async def test_an_answered_call_is_one_info_line_with_its_outcome_and_times(
