@@ -35,6 +35,9 @@ ARI_CONNECTED = Gauge("hotline_router_ari_connected",
 ARI_REQUESTS = Counter("hotline_router_ari_requests",
                        "ARI requests sent, by transport (websocket or http)", ["transport"],
                        registry=REGISTRY)
+ARI_EVENTS = Counter("hotline_router_ari_events",
+                     "ARI events received, by type (the types the router models; "
+                     "any other is counted as 'other')", ["type"], registry=REGISTRY)
 
 CALLS = Counter("hotline_router_calls", "Calls handled, by hotline and outcome",
                 ["hotline", "outcome"], registry=REGISTRY)

@@ -598,8 +598,16 @@ class Store:
 
     async def _run(self, operation: str, work: Awaitable[T],
                    timeout_s: float | None = None) -> T:
+        """``work`` within ``timeout_s`` (default the store's), its failure told
+        apart: Unavailable when the database could not be reached (the store
+        degrades), else the error as raised.
+
+        asyncio.timeout, not asyncio.wait_for: wait_for runs the work as a
+        task of its own (about 7 µs more per statement on Python 3.11, several
+        statements per call)."""
         try:
-            return await asyncio.wait_for(work, timeout_s or self.timeout_s)
+            async with asyncio.timeout(timeout_s or self.timeout_s):
+                return await work
         except Exception as exc:
             if unreachable(exc):
                 self._degrade(operation, exc)

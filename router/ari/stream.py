@@ -48,6 +48,8 @@ class EventStream:
         self.lost_at: datetime | None = None
         self.reconnects = 0
         self.bad_messages = 0
+        # The events counter's child per type, looked up once (labels() takes a lock).
+        self._counted: dict[type, Any] = {}
 
     async def run(self) -> None:
         """Connect, read, and reconnect with capped exponential backoff and jitter."""
@@ -109,6 +111,12 @@ class EventStream:
             metrics.ARI_EVENTS_REJECTED.inc()
             log.warning("ari event ignored: malformed", error=str(exc)[:200])
             return
+        kind = type(event)
+        counter = self._counted.get(kind)
+        if counter is None:
+            counter = self._counted[kind] = metrics.ARI_EVENTS.labels(
+                type="other" if kind is events.OtherEvent else kind.__name__)
+        counter.inc()
         try:
             self._on_event(event)
         except Exception:

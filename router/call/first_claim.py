@@ -107,7 +107,7 @@ async def claim_at_once(call: Call) -> FirstClaim | None:
     # One phone to ring in all rings for the whole call's time (as a ring plan of one).
     idle_others = [c for c in lookup.idle_candidates(now, group) if c.phone_id not in taken]
     lone = len(taken) + len(idle_others) == 1
-    call.log.info("ring order claimed", group=group.name, strategy=strategy.name,
+    call.log.debug("ring order claimed", group=group.name, strategy=strategy.name,
                   claimed=list(taken), call_number=got.call_number,
                   order=[c.phone_id for c in phones])
     return FirstClaim(lookup, decision, where, group, waves,

@@ -223,7 +223,7 @@ async def plan_ring(call: Call, lookup: Lookup, group: plan.Group,
     context = strategies.Context(rng=call.rng, now=call.clock(), call_number=call_number,
                                  bound_count=lookup.member_count(group))
     ring_plan = strategy.plan(candidates, context, options)
-    call.log.info("ring plan", group=group.name, strategy=strategy.name,
+    call.log.debug("ring plan", group=group.name, strategy=strategy.name,
                   idle=len(candidates),
                   waves=[[p.phone_id for p in w.phones] for w in ring_plan])
     return ring_plan

@@ -217,7 +217,7 @@ class Legs:
         leg_id = uuid4()
         if target.phone_id is not None and not await call.services.store.claim(
                 target.phone_id, target.capacity, leg_id, call.id):
-            call.log.info("phone busy, skipped", phone_id=target.phone_id)
+            call.log.debug("phone busy, skipped", phone_id=target.phone_id)
             return None
         return self.taken(target, leg_id, purpose)
 
@@ -242,8 +242,9 @@ class Legs:
                 legs = [self.taken(by_phone[p.phone_id], p.leg_id, purpose)
                         for p in got.claimed if p.leg_id is not None]
                 if len(legs) < wanted:
-                    call.log.info("phones busy, skipped", claimed=[p.phone_id for p in got.claimed],
-                                  listed=len(targets))
+                    call.log.debug("phones busy, skipped",
+                                   claimed=[p.phone_id for p in got.claimed],
+                                   listed=len(targets))
                 return legs
         # One by one: the list may hold every member of the group (the
         # one-statement path orders them all), so the phones this router knows
@@ -321,19 +322,19 @@ class Legs:
                 continue
             leg.timer = call.inbox.after(ring_s, RingTimeout(leg.id))
             call.first_dial()
-            call.log.info("leg dialled", phone_id=leg.phone_id, wave=leg.wave,
+            call.log.debug("leg dialled", phone_id=leg.phone_id, wave=leg.wave,
                           leg_id=str(leg.id), ring_s=ring_s)
 
     def answered(self, leg: Leg, at: datetime) -> None:
         leg.answered_at = at
         if leg.screen is None:
             leg.ready_at = at
-        self.call.log.info("phone answered", phone_id=leg.phone_id)
+        self.call.log.debug("phone answered", phone_id=leg.phone_id)
 
     async def ring_timeout(self, leg_id: UUID) -> None:
         leg = self.by_channel.get(str(leg_id))
         if leg is not None and leg.ringing:
-            self.call.log.info("ring timeout", phone_id=leg.phone_id)
+            self.call.log.debug("ring timeout", phone_id=leg.phone_id)
             await self.end(leg, LegResult.NO_ANSWER, self.call.clock(), hangup="no_answer")
 
     async def end(self, leg: Leg, result: LegResult, at: datetime, cause: int | None = None,
@@ -366,7 +367,7 @@ class Legs:
         call.recorder.add(LegEnded(leg.id, at, result, cause,
                                    leg.answered_at if leg is not self.winner else None))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
-        call.log.info("leg ended", phone_id=leg.phone_id, result=result)
+        call.log.debug("leg ended", phone_id=leg.phone_id, result=result)
 
     async def cancel_ringing(self, legs: Sequence[Leg], result: LegResult, reason: str,
                              keep: Leg | None = None) -> None:

@@ -87,7 +87,9 @@ class CallState:
             if self.strict:
                 raise IllegalTransition(f"{old} -> {new}")
         self.current = new
-        self.log.info("call state", from_state=old, state=new, **context)
+        # Debug: each change of a call's state; at the info level, a call is
+        # its "call ended" line (router/call/story.py).
+        self.log.debug("call state", from_state=old, state=new, **context)
 
     def __repr__(self) -> str:
         return f"CallState({self.current})"

@@ -132,6 +132,8 @@ class Call:
         self.consultation: consultation.Consultation | None = None
         self.recorder = Recorder(services.store, self.log)
         self.recording = CallRecording(self)  # the bridge's recording, if the hotline records
+        # The plan's result, its reason and the caller's region, once decided.
+        self.decided: tuple[str, str, str] | None = None
         self.inbox = Inbox(partial(intake.apply, self), self._caller_gone)
         self.media = CallerMedia(self)
         self.legs = Legs(self)
@@ -155,7 +157,7 @@ class Call:
     # --- the life of the call ---------------------------------------------------
 
     async def run(self) -> None:
-        self.log.info("call started", state=self.state.current)
+        self.log.debug("call started", state=self.state.current)
         await self._guarded(self.route())
 
     async def adopt(self, legs: Sequence[OpenLeg], channels: Mapping[str, str],
@@ -303,13 +305,14 @@ class Call:
                            self.services.plan_now()), where
 
     def _note_decision(self, decision: plan.Decision, where: region.Region) -> None:
-        """Log and record the plan's decision."""
-        self.log.info("plan decided", result=decision.result, reason=decision.reason,
-                      caller_region=where.describe())
+        """Log (debug; the call's end line repeats it) and record the plan's decision."""
+        self.decided = (decision.result, decision.reason, where.describe())
+        self.log.debug("plan decided", result=decision.result, reason=decision.reason,
+                       caller_region=self.decided[2])
         self.recorder.add(PlanDecided(self.id, decision.result, decision.reason,
                                       decision.rule_id,
                                       decision.group.name if decision.group else None,
-                                      where.describe()))
+                                      self.decided[2]))
 
     # --- hunting, and when no phone takes the call --------------------------------
 
@@ -487,7 +490,7 @@ class Call:
         await self.recorder.add_and_wait(CallBridged(
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
             billed_from, leg.confirmed_at))
-        self.log.info("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
+        self.log.debug("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
         self.recording.start(self.group)  # beside the call: a failure never fails it
 
     async def announce(self, outcome: Outcome) -> None:
@@ -517,6 +520,9 @@ class Call:
             if self.caller_gone_at is not None:
                 self.caller_left_at = max(self.caller_left_at, self.caller_gone_at)
         outcome = self.outcome or Outcome.FAILED
+        # Who hung up first, before the router hangs up what is left.
+        ended_by = ("router" if self.ended_at is None else
+                    "caller" if self.ended_at == self.caller_left_at else "phone")
         try:
             await self._step("hang up the caller", self._end_caller(outcome))
             if self.consultation is not None:  # never outlives the call
@@ -544,9 +550,28 @@ class Call:
         await self._step("refuse late consultations", consultation.refuse_late(self))
         metrics.CALLS.labels(hotline=self.hotline.number if self.hotline else "unknown",
                              outcome=outcome.value).inc()
+        self._log_end(outcome, ended_by)
+
+    def _log_end(self, outcome: Outcome, ended_by: str) -> None:
+        """The call's one line at the info level: how it ended, what the plan
+        decided and why (``plan``, ``reason``, ``caller_region``), who answered,
+        how many legs it rang (``rung``), who hung up first (``ended_by``:
+        caller, phone, or router), and its times in ms from the caller's
+        arrival, as Asterisk gave them: until the caller was answered, and until
+        its end. The steps on the way are debug lines."""
         winner = self.legs.winner
-        self.log.info("call ended", outcome=outcome,
-                      answered_by=winner.dial_string if winner else None)
+        result, reason, caller_region = self.decided or (None, None, None)
+
+        def ms_from_start(at: datetime | None) -> int | None:
+            return None if at is None else max(0, int((at - self.started_at).total_seconds()
+                                                      * 1000))
+
+        self.log.info("call ended", outcome=outcome, plan=result, reason=reason,
+                      caller_region=caller_region,
+                      answered_by=winner.dial_string if winner else None,
+                      phone_id=winner.phone_id if winner else None, rung=len(self.legs),
+                      ended_by=ended_by, answered_ms=ms_from_start(self.caller_answered_at),
+                      duration_ms=ms_from_start(self.ended_at or self.clock()))
 
     async def _end_caller(self, outcome: Outcome) -> None:
         """Hang the caller up unless it left, and learn Asterisk's time of it
@@ -582,13 +607,13 @@ class Call:
             self.caller_gone_at = at
         if self.caller_left_at is None:
             self.caller_left_at = at
-            self.log.info("caller hung up", state=self.state.current)
+            self.log.debug("caller hung up", state=self.state.current)
 
     def phone_hung_up(self, at: datetime) -> None:
         if self.phone_left_at is None:
             self.phone_left_at = at
             winner = self.legs.winner
-            self.log.info("phone hung up", phone_id=winner.phone_id if winner else None)
+            self.log.debug("phone hung up", phone_id=winner.phone_id if winner else None)
 
     def first_dial(self) -> None:
         """A leg was dialled: the first one ends the routing time."""

@@ -5,6 +5,7 @@
     decisions      the decision core: 100 and 10,000 hotlines, 1 and 2 processes
     concurrency    router RSS and CPU with N simultaneous bridged calls
     profile        py-spy profiles of the router under load and of the decision core
+    micro          CPU per log line and per ARI event, in this process (no lab)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["all", "calls", "decisions", "concurrency",
-                                            "profile"])
+                                            "profile", "micro"])
     parser.add_argument("--rates", type=floats, default=(5, 10, 20, 40, 80),
                         help="calls per second, one step each (default 5,10,20,40,80)")
     parser.add_argument("--step-s", type=float, default=15.0,
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the report here (default BENCHMARKS.md for 'all')")
     args = parser.parse_args(argv)
     logs.configure("console", "warning")
+    if args.command == "micro":
+        from tests.bench import micro
+
+        micro.main()
+        return 0
     from tests.bench import runner
 
     args.argv = argv

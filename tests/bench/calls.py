@@ -37,10 +37,51 @@ class StepResult:
     router_cpu_percent: float
     router_peak_rss_mb: float
     seconds: float
+    # What the router did for the step's calls (router paths; None otherwise):
+    # ARI events it received, ARI requests it sent, log lines it wrote.
+    ari_events: int | None = None
+    ari_requests: int | None = None
+    log_lines: int | None = None
+    # The router's CPU seconds from before the step's first call to after its
+    # last call's end (its last records included).
+    router_cpu_s: float | None = None
 
     @property
     def success_percent(self) -> float:
         return 100 * self.answered / self.attempted if self.attempted else 0.0
+
+    def per_answered(self, count: float | None) -> float | None:
+        """A count of the step divided by its answered calls."""
+        return None if count is None or not self.answered else count / self.answered
+
+    @property
+    def router_cpu_ms_per_call(self) -> float | None:
+        """The router's CPU per answered call, in ms (see router_cpu_s)."""
+        per_call = self.per_answered(self.router_cpu_s)
+        return None if per_call is None else per_call * 1000
+
+
+@dataclass(frozen=True)
+class RouterCounts:
+    """The router's running totals at one moment (see StepResult)."""
+
+    ari_events: int
+    ari_requests: int
+    log_lines: int
+    cpu_s: float
+
+    @classmethod
+    def read(cls, router: RouterProcess) -> RouterCounts:
+        assert router.process is not None
+        cpu_s = procstat.cpu_seconds(router.process.pid)
+        scraped = router.metrics()
+        events = sum(value for (name, _), value in scraped.samples.items()
+                     if name == "hotline_router_ari_events_total")
+        requests = sum(value for (name, _), value in scraped.samples.items()
+                       if name == "hotline_router_ari_requests_total")
+        with router.log_path.open("rb") as log:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: log.read(1 << 20), b""))
+        return cls(int(events), int(requests), lines, cpu_s)
 
 
 # Told (path, rate, router pid) as a step's calls start, e.g. to profile the router.
@@ -82,6 +123,7 @@ async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess
     assert router.process is not None
     calls = max(config.min_calls, round(rate * config.step_s))
     await wait_idle(lab)
+    counts = RouterCounts.read(router)
     before = pool.invites()
     star = procstat.Sampler(asterisk_pid(lab)).start()
     rout = procstat.Sampler(router.process.pid).start()
@@ -94,12 +136,21 @@ async def run_step(lab: AsteriskLab, pool: load.PhonePool, router: RouterProcess
     star_use, rout_use = star.stop(), rout.stop()
     reached = {k: v for k, v in pool.invites().items() if k not in before}
     delays = [reached[c] - t for c, t in seen.invites.items() if c in reached]
+    routed = path.startswith("router")
+    if routed:  # the calls' last events and records, before counting them
+        await wait_idle(lab)
+        await asyncio.sleep(0.5)
+    after = RouterCounts.read(router)
     return StepResult(path=path, rate=rate, attempted=seen.attempted,
                       answered=len(seen.answered), pdd_p50_s=percentile(delays, 50),
                       pdd_p99_s=percentile(delays, 99),
                       asterisk_cpu_percent=star_use.cpu_percent,
                       router_cpu_percent=rout_use.cpu_percent,
-                      router_peak_rss_mb=rout_use.peak_rss_mb, seconds=seconds)
+                      router_peak_rss_mb=rout_use.peak_rss_mb, seconds=seconds,
+                      ari_events=after.ari_events - counts.ari_events if routed else None,
+                      ari_requests=after.ari_requests - counts.ari_requests if routed else None,
+                      log_lines=after.log_lines - counts.log_lines if routed else None,
+                      router_cpu_s=after.cpu_s - counts.cpu_s if routed else None)
 
 
 async def run(config: CallsConfig, on_row: Callable[[StepResult], None] = print,

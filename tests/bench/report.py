@@ -211,8 +211,11 @@ def targets(report: Report) -> list[str]:
 
 
 def profile_lines(name: str, profile: Profile) -> list[str]:
-    out = [f"**{name}** ({profile.samples} samples; share of the process's CPU)", "",
-           "| function (self) | % | function (including callees) | % |", "|---|---:|---|---:|"]
+    out = [f"**{name}** ({profile.samples} samples; share of the process's CPU)", ""]
+    if profile.flamegraph:
+        out += [f"Flame graph: [{profile.flamegraph}]({profile.flamegraph}) (py-spy; "
+                "open it in a browser to zoom and search).", ""]
+    out += ["| function (self) | % | function (including callees) | % |", "|---|---:|---|---:|"]
     for (own, own_pct), (total, total_pct) in zip(profile.self_top, profile.total_top,
                                                    strict=False):
         out.append(f"| `{own}` | {own_pct:.1f} | `{total}` | {total_pct:.1f} |")

@@ -33,7 +33,12 @@ def print_step(s: calls.StepResult) -> None:
     print(f"{s.rate:>5g} cps {s.path:<14} {s.answered:>5}/{s.attempted:<5} answered "
           f"({s.success_percent:5.1f} %)  PDD p50 {ms(s.pdd_p50_s):>6} ms  "
           f"p99 {ms(s.pdd_p99_s):>6} ms  Asterisk CPU {s.asterisk_cpu_percent:5.1f} %  "
-          f"router CPU {s.router_cpu_percent:5.1f} %  RSS {s.router_peak_rss_mb:4.0f} MB",
+          f"router CPU {s.router_cpu_percent:5.1f} %  RSS {s.router_peak_rss_mb:4.0f} MB"
+          + (f"\n      per answered call: router CPU {s.router_cpu_ms_per_call:.2f} ms, "
+             f"ARI events {s.per_answered(s.ari_events):.1f}, "
+             f"ARI requests {s.per_answered(s.ari_requests):.1f}, "
+             f"log lines {s.per_answered(s.log_lines):.1f}"
+             if s.router_cpu_ms_per_call is not None and s.ari_events is not None else ""),
           flush=True)
 
 
@@ -60,37 +65,84 @@ def print_profile(name: str, p: profile.Profile) -> None:
     print("by package: " + ", ".join(f"{name} {pct:.0f} %" for name, pct in p.packages))
 
 
+# Flame graphs go into this folder beside the report, linked from it by this
+# relative path (for the repository's BENCHMARKS.md: docs/bench/).
+FLAME_DIR = "docs/bench"
+
+
+def flame_path(report_out: Path | None, out_dir: Path, name: str) -> tuple[Path, str]:
+    """Where a profile's flame graph is written, and its link from the report
+    ('' when there is no report: the SVG stays with the raw samples)."""
+    file_name = name.replace(" ", "-") + ".svg"
+    if report_out is None:
+        return out_dir / file_name, ""
+    return report_out.parent / FLAME_DIR / file_name, f"{FLAME_DIR}/{file_name}"
+
+
+def keep_flamegraph(svg: Path, target: Path, link: str, title: str,
+                    summary: profile.Profile) -> profile.Profile:
+    """Tidy the sampler's SVG into ``target``; the profile then links to it."""
+    if not svg.exists():
+        print(f"no flame graph was written for {title}", flush=True)
+        return summary
+    profile.tidy_flamegraph(svg, title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if svg != target:
+        target.write_bytes(svg.read_bytes())
+    print(f"flame graph: {target}", flush=True)
+    return replace(summary, flamegraph=link)
+
+
 async def profile_router(lab: asterisk.AsteriskLab, args: argparse.Namespace,
-                         out_dir: Path) -> profile.Profile:
-    """The router under a steady call rate, sampled for one step."""
+                         out_dir: Path, report_out: Path | None) -> profile.Profile:
+    """The router under a steady call rate, sampled for one step (two samplers:
+    collapsed stacks for the tables, and the flame graph)."""
     rate = max(args.rates)
-    out = out_dir / "router.txt"
+    out, svg = out_dir / "router.txt", out_dir / "router.svg"
     spies: list[subprocess.Popen[bytes]] = []
 
     def spy(path: str, step_rate: float, pid: int) -> None:
         spies.append(profile.record(pid, args.step_s, out))
+        spies.append(profile.record(pid, args.step_s, svg, flamegraph=True))
 
     config = replace(calls_config(args), rates=(rate,), paths=("router",))
     await calls.run(config, on_row=print_step, lab=lab, on_step=spy)
     for process in spies:
         process.wait(60)
-    return profile.summarize(out)
+    target, link = flame_path(report_out, out_dir, "router-under-load")
+    return keep_flamegraph(svg, target, link, f"hotline-router under load: {rate:g} calls/s, "
+                           f"{args.step_s:g} s (py-spy)", profile.summarize(out))
 
 
-def profile_decisions(args: argparse.Namespace, out_dir: Path) -> profile.Profile:
-    """One decision worker at the largest size, sampled from start to end."""
+def profile_decisions(args: argparse.Namespace, out_dir: Path,
+                      report_out: Path | None) -> profile.Profile:
+    """One decision worker at the largest size, sampled from just after its
+    start (its imports left out) to its end."""
     hotlines = max(args.hotlines)
     url = asyncio.run(decisions.prepare((hotlines,)))[hotlines]
-    out = out_dir / "decisions.txt"
-    subprocess.run([profile.py_spy(), "record", "--rate", "250", "--format", "raw",
-                    "--output", str(out), "--", sys.executable, "-m", "tests.bench",
-                    "decision-worker", url, str(hotlines), str(args.decision_s), "8", "1",
-                    decisions.PATHS[0], str(out_dir / "decisions-worker.json")],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=args.decision_s + 120)
-    if not (out_dir / "decisions-worker.json").exists():  # py-spy passes on no exit code
+    out, svg = out_dir / "decisions.txt", out_dir / "decisions.svg"
+    result = out_dir / "decisions-worker.json"
+    worker = subprocess.Popen([sys.executable, "-m", "tests.bench", "decision-worker", url,
+                               str(hotlines), str(args.decision_s), "8", "1",
+                               decisions.PATHS[0], str(result)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # py-spy finds the interpreter once it has started
+        spies = [profile.record(worker.pid, None, out),
+                 profile.record(worker.pid, None, svg, flamegraph=True)]
+        worker.wait(args.decision_s + 120)
+        for process in spies:  # each stops when the worker exits
+            process.wait(60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    if worker.returncode != 0 or not result.exists():
         raise RuntimeError("the profiled decision worker did not finish")
-    return profile.summarize(out)
+    target, link = flame_path(report_out, out_dir, "decision-core")
+    return keep_flamegraph(svg, target, link,
+                           f"hotline-router decision core: one worker, {hotlines:,} hotlines, "
+                           f"8 in flight, {args.decision_s:g} s (py-spy)",
+                           profile.summarize(out))
 
 
 def run(args: argparse.Namespace,
@@ -101,6 +153,7 @@ def run(args: argparse.Namespace,
                         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                         machine=machine.describe(), load_before=machine.load_average())
     out_dir = Path(tempfile.mkdtemp(prefix="bench-profiles-"))
+    out = Path(args.out) if args.out else (DEFAULT_OUT if args.command == "all" else None)
     needs_lab = args.command in ("all", "calls", "concurrency", "profile")
     if needs_lab:
         with lab_up() as lab:
@@ -115,17 +168,16 @@ def run(args: argparse.Namespace,
                 print_concurrency(rep.concurrency)
             if args.command in ("all", "profile"):
                 rep.profiles["router under load"] = asyncio.run(
-                    profile_router(lab, args, out_dir))
+                    profile_router(lab, args, out_dir, out))
     if args.command in ("all", "decisions"):
         rep.decisions = decisions.run(tuple(args.hotlines), seconds=args.decision_s,
                                       on_row=print_decision,
                                       paths=tuple(args.decision_paths.split(",")))
     if args.command in ("all", "profile"):
-        rep.profiles["decision core"] = profile_decisions(args, out_dir)
+        rep.profiles["decision core"] = profile_decisions(args, out_dir, out)
     for name, p in rep.profiles.items():
         print_profile(name, p)
     rep.load_after = machine.load_average()
-    out = Path(args.out) if args.out else (DEFAULT_OUT if args.command == "all" else None)
     if out is not None:
         report.write(out, rep)
         print(f"wrote {out}")

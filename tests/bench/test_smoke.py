@@ -6,10 +6,11 @@ No figures are asserted (machines are noisy): speed lives in `make bench`.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from tests.bench import calls, decisions, report
+from tests.bench import calls, decisions, profile, report
 from tests.lab import database
 from tests.lab.asterisk import AsteriskLab
 
@@ -48,3 +49,52 @@ async def test_decision_core_decides(path: str) -> None:
     assert result.decisions_per_s > 0
     assert result.no_phone == 0
     assert result.p99_s is not None
+
+
+def test_a_flame_graph_loses_the_machine_s_paths_and_is_linked(tmp_path: Path) -> None:
+    svg = tmp_path / "router.svg"
+    svg.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg">'
+        '<text id="title" x="50%">/opt/venv/bin/py-spy record --pid 12 -o /tmp/x/router.svg'
+        '</text><g><title>run (/srv/app/tests/lab/spin.py:3) (5 samples, 1.00%)</title></g>'
+        '<g><title>send (asyncio/selector_events.py:1) (2 samples)</title></g></svg>')
+
+    profile.tidy_flamegraph(svg, "router under load: 40 calls/s")
+
+    text = svg.read_text()
+    assert '<text id="title" x="50%">router under load: 40 calls/s</text>' in text
+    assert "run (spin.py:3)" in text
+    assert "send (asyncio/selector_events.py:1)" in text  # already short: kept
+    assert 'xmlns="http://www.w3.org/2000/svg"' in text   # a URL is no path
+    assert "py-spy record" not in text
+    assert "/srv/" not in text
+    assert "/opt/" not in text
+    summary = profile.Profile(samples=7, self_top=[("run (spin.py)", 71.4)],
+                              total_top=[("run (spin.py)", 71.4)], packages=[],
+                              flamegraph="docs/bench/router-under-load.svg")
+    lines = report.profile_lines("router under load", summary)
+    assert "Flame graph: [docs/bench/router-under-load.svg](docs/bench/router-under-load.svg)" \
+        in "\n".join(lines)
+
+
+def test_a_flame_graph_that_still_names_a_machine_path_is_refused(tmp_path: Path) -> None:
+    svg = tmp_path / "decisions.svg"
+    svg.write_text('<svg><g><title>x (lib.so/root/y)</title></g></svg>')
+    with pytest.raises(ValueError, match="/root/"):
+        profile.tidy_flamegraph(svg, "decision core")
+
+
+def test_the_router_s_own_events_modules_are_no_plumbing(tmp_path: Path) -> None:
+    raw = tmp_path / "router.txt"
+    loop = "Runner.run (asyncio/runners.py:118);_run (asyncio/events.py:80)"
+    raw.write_text(f"{loop};_read (router/ari/stream.py:9);decode (router/ari/events.py:3) 3\n"
+                   f"{loop};until (router/call/events.py:5) 1\n"
+                   f"{loop};send (aiohttp/client_ws.py:1) 6\n")
+
+    summary = profile.summarize(raw)
+
+    total = dict(summary.total_top)
+    assert total["decode (events.py)"] == 30.0
+    assert total["until (events.py)"] == 10.0
+    assert "_run (events.py)" not in total    # asyncio's: every sample passes through it
+    assert "Runner.run (runners.py)" not in total

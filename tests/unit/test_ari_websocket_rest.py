@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
+from router import metrics
 from router.ari import events as ev
 from router.ari.client import UNREACHABLE, AriClient, AriError
 from router.ari.stream import EventStream
@@ -199,3 +200,24 @@ def test_an_event_is_not_taken_for_a_response() -> None:
                                           "caller": {"name": "RESTResponse", "number": "1"}}}
     assert not rest.resolve(json.dumps(tricky))
     assert rest.resolve(b'{"type": "RESTResponse", "request_id": "nobody waits"}')
+
+
+async def test_events_are_counted_by_type_and_responses_are_not() -> None:
+    counted = metrics.ARI_EVENTS.labels(type="StasisStart")
+    other = metrics.ARI_EVENTS.labels(type="other")
+    before, other_before = counted._value.get(), other._value.get()
+    fake, received = FakeAsterisk(), list[Any]()
+    async with connected(fake, received) as client:
+        await client.dial("leg-1", caller="c1", timeout_s=20)
+        await client.answer("c1")
+        await fake.sockets[0].send_str(json.dumps({"type": "ChannelTalkingStarted",
+                                                   "channel": {"id": "c1"}}))
+        for _ in range(100):
+            if len(received) == 4:
+                break
+            await asyncio.sleep(0.01)
+
+    # The fake sends one StasisStart before each response: the probe's and two.
+    assert [type(e).__name__ for e in received] == ["StasisStart"] * 3 + ["OtherEvent"]
+    assert counted._value.get() == before + 3
+    assert other._value.get() == other_before + 1  # an unmodelled type, not its own label

@@ -63,7 +63,7 @@ def test_outside_strict_mode_an_illegal_change_is_logged_counted_and_made(
     assert state.current is State.ROUTING  # the call goes on
     assert counter._value.get() == before + 1
     assert [(e["event"], e["log_level"]) for e in logs] == [
-        ("illegal call state transition", "error"), ("call state", "info")]
+        ("illegal call state transition", "error"), ("call state", "debug")]
 
 
 def test_staying_in_a_state_is_no_change() -> None:
