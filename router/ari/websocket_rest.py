@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import msgspec
 import structlog
 
-from router import metrics
+from router import deadline, metrics
 from router.ari.client import UNREACHABLE, AriError, query_text
 
 log = structlog.get_logger("router.ari")
@@ -168,7 +168,6 @@ class WebSocketRest:
         try:
             await socket.send_str(_encode(message).decode())
             _SENT.inc()
-            async with asyncio.timeout(timeout_s):  # no task, unlike wait_for
-                return await future
+            return await deadline.within(timeout_s, future)
         finally:
             self._pending.pop(request_id, None)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from router import metrics
+from router import deadline, metrics
 from router.ari import AriError
 from router.ari.client import UNREACHABLE
 from router.recordings import audio
@@ -190,7 +190,7 @@ async def _until_stored(ari: Any, name: str) -> None:
 
     Raises TimeoutError after FINISH_WAIT_S.
     """
-    async with asyncio.timeout(FINISH_WAIT_S):
+    async def poll() -> None:
         while True:  # Asterisk tells of neither by an event we follow: ask
             try:
                 if (await ari.live_recording(name) is None
@@ -200,6 +200,8 @@ async def _until_stored(ari: Any, name: str) -> None:
                 if not passing(exc):
                     raise
             await asyncio.sleep(POLL_S)
+
+    await deadline.within(FINISH_WAIT_S, poll())
 
 
 async def settle(timeout_s: float) -> None:
