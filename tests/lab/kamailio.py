@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from tests.lab import ports
+from tests.lab import ports, processes
 from tests.lab.engine import REPO
 from tests.lab.errors import LabError
 
@@ -104,16 +103,10 @@ class FarmProxy:
         return [line for line in self.log_tail(chars=10**9).splitlines() if contains in line]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
     def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+        return processes.log_tail(self.log_path, chars)
 
 
 def _udp_taken(port: int) -> bool:

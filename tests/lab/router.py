@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.lab import sipp
+from tests.lab import processes, sipp
 from tests.lab.asterisk import AsteriskLab
 from tests.lab.errors import LabError
 
@@ -75,13 +75,7 @@ class RouterProcess:
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         """Stop the router; raises LabError if a call of it ever changed state in a
         way its transition table forbids (router/call/states.py): that is a bug."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, sig)
         illegal = [line for line in self.log_tail(chars=10**9).splitlines()
                    if "illegal call state transition" in line]
         if illegal:
@@ -89,7 +83,7 @@ class RouterProcess:
                            f"{illegal[0][:500]}")
 
     def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+        return processes.log_tail(self.log_path, chars)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,13 @@ import asyncio
 import itertools
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab import ports, scenarios
+from tests.lab import ports, processes, scenarios
 from tests.lab.errors import LabError
 
 # SIP ports (and the lab's other listeners) come from the first half of the
@@ -275,13 +274,7 @@ class Phone:
             self.start(port=self.port)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, wait_s=5)
 
     def __enter__(self) -> Phone:
         return self.start()
