@@ -71,10 +71,10 @@ BEGIN
     RETURN true;
 END $$;
 
--- Months that must have their partitions: this UTC month and ``ahead`` more,
--- and every month with rows in a DEFAULT partition. Two routers calling it at
--- once take turns (an advisory lock for the transaction). Returns the months
--- created now.
+-- Months that must have their partitions: this UTC month and ``ahead`` more
+-- (none when ``ahead`` is NULL), and every month with rows in a DEFAULT
+-- partition. Two routers calling it at once take turns (an advisory lock for
+-- the transaction). Returns the months created now.
 CREATE FUNCTION history_prepare_months(ahead integer DEFAULT 3) RETURNS SETOF date
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -85,7 +85,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('hotline-router history months', 25));
     FOR m IN
         SELECT (this_month + make_interval(months => n))::date
-        FROM generate_series(0, greatest(ahead, 0)) n
+        FROM generate_series(0, ahead) n
         UNION
         SELECT date_trunc('month', started_at AT TIME ZONE 'UTC')::date FROM calls_default
         UNION
@@ -121,7 +121,7 @@ BEGIN
     END IF;
     cutoff := (date_trunc('month', as_of AT TIME ZONE 'UTC')
                - make_interval(months => keep_months))::date;
-    PERFORM history_prepare_months(0);  -- old rows sitting in DEFAULT get their month first
+    PERFORM history_prepare_months(NULL);  -- old rows sitting in DEFAULT get their month first
     FOR part, month IN
         SELECT c.relname, to_date(substring(c.relname FROM 'y(\d{4}m\d{2})$'), 'YYYY"m"MM')
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
