@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -16,6 +17,9 @@ import pytest
 from router import db as router_db
 from router import history
 from router.billing import rater
+from router.billing import reconcile as billing_reconcile
+from router.billing.cdr import Cdr
+from router.billing.months import Month
 from router.records import sql
 from router.records.kinds import (
     AnyRecord,
@@ -306,3 +310,26 @@ async def test_only_the_admin_role_may_purge_and_the_daemon_may_make_months(
             await daemon.execute("DELETE FROM call_keys")
     finally:
         await daemon.close()
+
+
+async def test_billing_reconcile_finds_calls_by_channel_and_month_across_months(
+        db: Any) -> None:
+    """The CDRs' channels through call_keys, the month's answered calls through calls."""
+    number = "4000250011"
+    hotline = await new_hotline(db, number)
+    october = await add_call(db, hotline, number, datetime(2026, 10, 31, 23, 59, tzinfo=UTC),
+                             talk_ms=30_000)
+    november = await add_call(db, hotline, number, datetime(2026, 11, 2, tzinfo=UTC),
+                              talk_ms=12_000)
+
+    def cdr(call_id: UUID, billsec: int) -> Cdr:
+        return Cdr(f"test-{call_id}", "", "", "", "138", number, None, None, None,
+                   Decimal(billsec), Decimal(billsec), "ANSWERED")
+
+    by_channel = await billing_reconcile.reconcile(db, [cdr(october, 30), cdr(november, 12)],
+                                                   number)
+    assert sorted(p.ours.call_id for p in by_channel.pairs) == sorted([october, november])
+    assert by_channel.agrees
+    # November in the hotline's zone (Asia/Shanghai) begins in October's UTC partition
+    month = await billing_reconcile.reconcile(db, [], number, Month(2026, 11))
+    assert [c.call_id for c in month.missing_in_cdr] == [october, november]
