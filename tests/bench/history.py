@@ -10,22 +10,33 @@ before the call's start was carried (the call_keys look-up), and the plans of
 the writes (partitions read). Seeding is plain SQL (generate_series, one
 month per statement, record triggers off as a bulk load would have them) and
 stops at ``--max-seed-s``: the figures say how many calls were seeded.
+
+``--before DIR`` measures the schema and statements before 0025 instead (one
+unpartitioned ``calls`` and ``call_legs``): DIR holds an extract of that
+version, ``git archive main migrations router/records/sql.py | tar -x -C DIR``;
+the database is migrated with DIR/migrations and written with
+DIR/router/records/sql.py's ``write``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import os
 import re
 import statistics
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from router import db as router_db
+from router import migrate
 from router.call_log import CallFilter, list_calls
 from router.records import sql
 from router.records.kinds import (
@@ -81,8 +92,41 @@ async def prepare(url: str) -> None:
         await connection.close()
 
 
+Write = Callable[[Any, AnyRecord], Awaitable[None]]
+
+
+def before_write(folder: Path) -> Write:
+    """``write`` of the records/sql.py extracted into ``folder`` (see --before)."""
+    spec = importlib.util.spec_from_file_location(
+        "records_sql_before", folder / "router" / "records" / "sql.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--before {folder}: no router/records/sql.py in it")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    write: Write = module.write
+    return write
+
+
+async def fresh_database(name: str, before: Path | None) -> str:
+    """A new database migrated with this version's migrations, or ``before``'s."""
+    if before is None:
+        return await database.fresh(name)
+    url = await database.recreate(name)
+    os.environ["HOTLINE_ROUTER_MIGRATIONS"] = str(before / "migrations")
+    try:
+        connection = await router_db.connect(url)
+        try:
+            await migrate.migrate(connection)
+        finally:
+            await connection.close()
+    finally:
+        del os.environ["HOTLINE_ROUTER_MIGRATIONS"]
+    return url
+
+
 async def seed(url: str, calls: int, months: Sequence[date], now: datetime, max_s: float,
-               log: Any) -> int:
+               log: Any, partitioned: bool = True) -> int:
     """``calls`` ended calls spread over ``months`` (the last one up to ``now``),
     1 or 2 legs each; returns how many were seeded before ``max_s`` ran out."""
     connection = await router_db.connect(url)
@@ -93,9 +137,13 @@ async def seed(url: str, calls: int, months: Sequence[date], now: datetime, max_
         # NOTIFY) and foreign-key checks off for this session; call_keys filled here.
         await connection.execute("SET session_replication_role = replica")
         await connection.execute("SET synchronous_commit = off")
-        for m in months:
+        for m in months if partitioned else ():
             await connection.execute("SELECT history_add_month('calls', $1)", m)
             await connection.execute("SELECT history_add_month('call_legs', $1)", m)
+        keys = """INSERT INTO call_keys (id, started_at, caller_channel)
+                  SELECT id, started_at, caller_channel FROM made""" if partitioned else (
+            "SELECT count(*) FROM made")
+        leg_month = "c.started_at" if partitioned else "NULL"
         per_month = calls // len(months)
         for n, m in enumerate(months):
             if time.monotonic() - started > max_s:
@@ -129,15 +177,16 @@ async def seed(url: str, calls: int, months: Sequence[date], now: datetime, max_
                                     $2::timestamptz + (($3::timestamptz - $2::timestamptz)
                                                        * random()) AS s
                              FROM generate_series(1, $1) i) g
-                       RETURNING id, started_at, caller_channel, answered_phone_id, ended_at)
-                   INSERT INTO call_keys (id, started_at, caller_channel)
-                   SELECT id, started_at, caller_channel FROM made""",
+                       RETURNING id, started_at, caller_channel)
+                   """ + keys,
                 count, lo, hi, HOTLINES, PHONES, timeout=None)
+            into = "call_started_at, " if partitioned else ""
             await connection.execute(
-                """INSERT INTO call_legs (id, call_id, call_started_at, phone_id, dial_string,
+                f"""INSERT INTO call_legs (id, call_id, {into}phone_id, dial_string,
                                           wave, dial_started_at, answered_at, ended_at, result,
                                           hangup_cause)
-                   SELECT gen_random_uuid(), c.id, c.started_at, 1 + (w + abs(hashtext(c.caller)))
+                   SELECT gen_random_uuid(), c.id, {leg_month + ", " if partitioned else ""}
+                          1 + (w + abs(hashtext(c.caller)))
                           % $3, 'PJSIP/phones/sip:x@127.0.0.1:5999', w,
                           c.started_at + w * interval '1 s',
                           CASE WHEN w = 1 AND c.answered_at IS NOT NULL THEN c.answered_at END,
@@ -186,14 +235,15 @@ def call_records(now: datetime, carry: bool) -> list[AnyRecord]:
     return records
 
 
-async def measure_writes(pool: Any, label: str, calls: int, carry: bool) -> Writes:
+async def measure_writes(pool: Any, label: str, calls: int, carry: bool,
+                         write: Write = sql.write) -> Writes:
     record_ms: list[float] = []
     call_ms: list[float] = []
     for _ in range(calls):
         started = time.perf_counter()
         for record in call_records(datetime.now(UTC), carry):
             at = time.perf_counter()
-            await sql.write(pool, record)
+            await write(pool, record)
             record_ms.append((time.perf_counter() - at) * 1000)
         call_ms.append((time.perf_counter() - started) * 1000)
     return Writes(label, record_ms, call_ms)
@@ -209,14 +259,15 @@ async def measure_call_log(pool: Any, runs: int) -> list[float]:
     return times
 
 
-_SCAN = re.compile(r"Scan.* on ((?:calls|call_legs)_(?:y\d{4}m\d{2}|default))\b")
+_SCAN = re.compile(r"Scan.* on ((?:calls|call_legs)(?:_y\d{4}m\d{2}|_default)?)\b")
 
 
-async def write_plans(pool: Any, now: datetime) -> list[str]:
+async def write_plans(pool: Any, now: datetime, write: Write = sql.write,
+                      carried: tuple[bool, ...] = (True, False)) -> list[str]:
     """Per write kind: partitions read, plan nodes and planning time (a generic plan)."""
     call_id, leg_id = uuid4(), uuid4()
-    await sql.write(pool, CallStarted(call_id, 1, HOTLINE, "1", f"plan-{call_id}", "bench", now))
-    await sql.write(pool, LegStarted(leg_id, call_id, 1, "PJSIP/a", 1, now, call_started_at=now))
+    await write(pool, CallStarted(call_id, 1, HOTLINE, "1", f"plan-{call_id}", "bench", now))
+    await write(pool, LegStarted(leg_id, call_id, 1, "PJSIP/a", 1, now, call_started_at=now))
     lines = []
 
     class Captured:
@@ -227,7 +278,7 @@ async def write_plans(pool: Any, now: datetime) -> list[str]:
             self.statements.append((query, args))
             return ""
 
-    for carry in (True, False):
+    for carry in carried:
         captured = Captured()
         at = now if carry else None
         kinds = []
@@ -235,7 +286,7 @@ async def write_plans(pool: Any, now: datetime) -> list[str]:
                        CallBridged(call_id, leg_id, now, 1, "PJSIP/a", now, call_started_at=at),
                        LegEnded(leg_id, now, LegResult.ANSWERED, 16, call_started_at=at),
                        CallEnded(call_id, now, Outcome.ANSWERED, call_started_at=at)):
-            await sql.write(captured, record)
+            await write(captured, record)
             kinds.append(type(record).__name__)
         async with pool.acquire() as connection:
             await connection.execute("SET plan_cache_mode = force_generic_plan")
@@ -251,7 +302,9 @@ async def write_plans(pool: Any, now: datetime) -> list[str]:
                                for m in [_SCAN.search(line)] if m})
                 planning = next((line.split(":")[1].strip() for line in plan
                                  if line.startswith("Planning Time")), "?")
-                lines.append(f"{'carried' if carry else 'looked up'} {kind}: "
+                how = "before 0025" if write is not sql.write else (
+                    "month carried" if carry else "month looked up")
+                lines.append(f"{how}, {kind}: "
                              f"{len(plan)} plan lines, planning {planning}, "
                              f"reads {', '.join(read) or 'no partition of calls/call_legs'}")
             await connection.execute("RESET plan_cache_mode")
@@ -274,46 +327,54 @@ async def run(args: argparse.Namespace) -> int:
     def log(text: str) -> None:
         print(text, flush=True)
 
+    before: Path | None = args.before
+    write = before_write(before) if before else sql.write
+    schema = "before 0025 (unpartitioned)" if before else "0025 (by month)"
     now = datetime.now(UTC)
-    url = await database.fresh(database.name("bench_history"))
+    url = await fresh_database(database.name("bench_history"), before)
     await prepare(url)
     pool = await router_db.connect_pool(url, min_size=1, max_size=2)
     try:
-        await measure_writes(pool, "warm-up", 50, True)
-        empty = await measure_writes(pool, "empty history", args.write_calls, True)
+        await measure_writes(pool, "warm-up", 50, True, write)
+        empty = await measure_writes(pool, f"{schema}, empty history", args.write_calls, True,
+                                     write)
         empty_log = await measure_call_log(pool, args.log_runs)
         log(summary(empty))
         await pool.expire_connections()
         step = time.monotonic()
-        seeded = await seed(url, args.calls, months_back(now, 12), now, args.max_seed_s, log)
+        seeded = await seed(url, args.calls, months_back(now, 12), now, args.max_seed_s, log,
+                            partitioned=before is None)
         seed_s = time.monotonic() - step
         sizes = await pool.fetchrow(
             """SELECT (SELECT count(*) FROM calls) AS calls,
                       (SELECT count(*) FROM call_legs) AS legs,
                       pg_size_pretty(pg_database_size(current_database())) AS size""")
         await pool.expire_connections()
-        await measure_writes(pool, "warm-up", 50, True)
-        full = await measure_writes(pool, f"{seeded:,} calls", args.write_calls, True)
-        looked_up = await measure_writes(pool, f"{seeded:,} calls, month looked up "
-                                               "(records spooled before 0025)",
-                                         args.write_calls, False)
+        await measure_writes(pool, "warm-up", 50, True, write)
+        measured = [empty, await measure_writes(pool, f"{schema}, {seeded:,} calls",
+                                                args.write_calls, True, write)]
+        if before is None:
+            measured.append(await measure_writes(
+                pool, f"{schema}, {seeded:,} calls, month looked up (records spooled "
+                      "before 0025)", args.write_calls, False))
         full_log = await measure_call_log(pool, args.log_runs)
-        plans = await write_plans(pool, datetime.now(UTC))
+        plans = await write_plans(pool, datetime.now(UTC), write,
+                                  (True,) if before else (True, False))
     finally:
         await pool.close()
     print()
     print(f"seeded {seeded:,} calls in {seed_s:.0f} s: {sizes['calls']:,} calls, "
           f"{sizes['legs']:,} ring attempts, database {sizes['size']}")
     print()
-    print("| history | record write p50 ms | p99 ms | per call p50 ms | p99 ms |")
+    print("| schema, history | record write p50 ms | p99 ms | per call p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
-    for writes in (empty, full, looked_up):
+    for writes in measured:
         print(summary(writes))
     print()
     print(f"| call log, first page of {HOTLINE} (50 calls) | p50 ms | p99 ms |")
     print("|---|---|---|")
-    print(log_summary("empty history", empty_log))
-    print(log_summary(f"{seeded:,} calls", full_log))
+    print(log_summary(f"{schema}, empty history", empty_log))
+    print(log_summary(f"{schema}, {seeded:,} calls", full_log))
     print()
     for line in plans:
         print(f"- {line}")
@@ -332,4 +393,7 @@ def main(argv: list[str]) -> int:
                         help="call log first pages read per measurement (default 200)")
     parser.add_argument("--max-seed-s", type=float, default=3600.0,
                         help="stop seeding after this many seconds (default 3600)")
+    parser.add_argument("--before", type=Path, default=None, metavar="DIR",
+                        help="measure the version extracted into DIR (unpartitioned), e.g. "
+                             "git archive main migrations router/records/sql.py | tar -x -C DIR")
     return asyncio.run(run(parser.parse_args(argv)))
