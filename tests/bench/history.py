@@ -331,7 +331,7 @@ async def run(args: argparse.Namespace) -> int:
     write = before_write(before) if before else sql.write
     schema = "before 0025 (unpartitioned)" if before else "0025 (by month)"
     now = datetime.now(UTC)
-    url = await fresh_database(database.name("bench_history"), before)
+    url = await fresh_database(args.database or database.name("bench_history"), before)
     await prepare(url)
     pool = await router_db.connect_pool(url, min_size=1, max_size=2)
     try:
@@ -381,7 +381,7 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.bench history",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -393,7 +393,14 @@ def main(argv: list[str]) -> int:
                         help="call log first pages read per measurement (default 200)")
     parser.add_argument("--max-seed-s", type=float, default=3600.0,
                         help="stop seeding after this many seconds (default 3600)")
+    parser.add_argument("--database", default=None, metavar="NAME",
+                        help="the benchmark's database, dropped and made afresh "
+                             "(default hotline_router_bench_history, per lab offset)")
     parser.add_argument("--before", type=Path, default=None, metavar="DIR",
                         help="measure the version extracted into DIR (unpartitioned), e.g. "
                              "git archive main migrations router/records/sql.py | tar -x -C DIR")
-    return asyncio.run(run(parser.parse_args(argv)))
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    return asyncio.run(run(parser().parse_args(argv)))

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.bench import calls, decisions, report
+from tests.bench import calls, decisions, history, report
 from tests.lab import database
 from tests.lab.asterisk import AsteriskLab
 
@@ -48,3 +48,17 @@ async def test_decision_core_decides(path: str) -> None:
     assert result.decisions_per_s > 0
     assert result.no_phone == 0
     assert result.p99_s is not None
+
+
+async def test_history_seeds_measures_and_reads_one_month_per_write(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await history.run(history.parser().parse_args(
+        ["--calls", "240", "--write-calls", "5", "--log-runs", "3",
+         "--database", f"{SMOKE_DB}_history"]))
+    out = capsys.readouterr().out
+    assert "seeded 240 calls" in out
+    assert "| 0025 (by month), 240 calls |" in out
+    assert "month carried, CallEnded: " in out
+    carried = [line for line in out.splitlines() if line.startswith("- month carried")]
+    assert len(carried) == 4
+    assert all(", " not in line.split("reads ")[1] or "CallBridged" in line for line in carried)
