@@ -4,7 +4,10 @@ writes that touch one month, and the retention purge."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +43,7 @@ from router.records.kinds import (
 )
 from tests.billing_helpers import add_call, new_hotline
 from tests.conftest import TEST_DB, as_daemon
-from tests.lab.database import fresh
+from tests.lab.database import SERVER_URL, fresh
 
 
 def month_of(at: datetime) -> date:
@@ -333,3 +336,30 @@ async def test_billing_reconcile_finds_calls_by_channel_and_month_across_months(
     # November in the hotline's zone (Asia/Shanghai) begins in October's UTC partition
     month = await billing_reconcile.reconcile(db, [], number, Month(2026, 11))
     assert [c.call_id for c in month.missing_in_cdr] == [october, november]
+
+
+async def test_history_purge_on_the_command_line(history_db: Any) -> None:
+    url = f"{SERVER_URL}/{TEST_DB}_history"
+    await history_db.execute(
+        """INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at,
+                              ended_at, outcome)
+           VALUES (gen_random_uuid(), '4000250012', '1', 'cli-1', 'r', '2031-01-09', NULL, NULL),
+                  (gen_random_uuid(), '4000250012', '1', 'cli-2', 'r', '2031-02-09',
+                   '2031-02-09 00:00:05', 'busy')""")
+
+    def purge(*args: str, keep: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "HISTORY_KEEP_MONTHS"}
+        env |= {"HISTORY_KEEP_MONTHS": keep} if keep is not None else {}
+        return subprocess.run([sys.executable, "-m", "router", "--database-url", url,
+                               "history", "purge", *args],
+                              capture_output=True, text=True, timeout=60, env=env)
+
+    forever = purge("--now", "2031-05-01T00:00:00Z")
+    assert (forever.returncode, forever.stdout) == (
+        0, "history_keep_months is 0: the call history is kept forever, nothing purged\n")
+    done = purge("--now", "2031-05-01T00:00:00Z", keep="2")
+    assert done.returncode == 1, done.stderr  # a month was kept
+    assert "2031-01: kept, a call of this month is still open\n" in done.stdout
+    assert "2031-02: dropped 1 calls, 0 ring attempts\n" in done.stdout
+    assert "2031-03" not in done.stdout  # within the two months kept before May
+    assert await history_db.fetchval("SELECT count(*) FROM calls") == 1
