@@ -231,7 +231,9 @@ RETURNING id, dialled, caller, caller_channel, started_at
 _OPEN_CHANNELS = """
 SELECT caller_channel AS channel FROM calls WHERE ended_at IS NULL
 UNION ALL
-SELECT l.id::text FROM call_legs l JOIN calls c ON c.id = l.call_id WHERE c.ended_at IS NULL
+SELECT l.id::text FROM call_legs l
+JOIN calls c ON c.id = l.call_id AND c.started_at = l.call_started_at
+WHERE c.ended_at IS NULL
 """
 
 _LEGS_OF_OPEN = """
@@ -287,21 +289,25 @@ async def close_interrupted(db: Any, router_id: str) -> int:
     async with db.acquire() as connection, connection.transaction():
         closed = await connection.fetch(
             """WITH known AS (
-                   SELECT c.id, greatest(c.started_at, c.answered_at, c.caller_answered_at,
-                                         max(l.dial_started_at), max(l.answered_at),
-                                         max(l.ended_at)) AS last_known
-                   FROM calls c LEFT JOIN call_legs l ON l.call_id = c.id
+                   SELECT c.id, c.started_at,
+                          greatest(c.started_at, c.answered_at, c.caller_answered_at,
+                                   max(l.dial_started_at), max(l.answered_at),
+                                   max(l.ended_at)) AS last_known
+                   FROM calls c
+                   LEFT JOIN call_legs l ON l.call_id = c.id AND l.call_started_at = c.started_at
                    WHERE c.router_id = $1 AND c.ended_at IS NULL
-                   GROUP BY c.id),
+                   GROUP BY c.id, c.started_at),
                legs AS (
                    UPDATE call_legs l
                    SET ended_at = greatest(k.last_known, l.dial_started_at, l.answered_at),
                        result = coalesce(l.result, CASE WHEN l.answered_at IS NULL
                                                         THEN 'cancelled' ELSE 'answered' END)
-                   FROM known k WHERE l.call_id = k.id AND l.ended_at IS NULL)
+                   FROM known k WHERE l.call_id = k.id AND l.call_started_at = k.started_at
+                                  AND l.ended_at IS NULL)
                UPDATE calls c SET ended_at = k.last_known, outcome = $2,
                                   reconciled_at = now(), end_source = 'last-known'
-               FROM known k WHERE c.id = k.id RETURNING c.id""",
+               FROM known k WHERE c.id = k.id AND c.started_at = k.started_at
+               RETURNING c.id""",
             router_id, Outcome.INTERRUPTED.value)
     return len(closed)
 
