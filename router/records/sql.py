@@ -50,7 +50,9 @@ def _month(column: str, call: int, at: int, known: bool) -> str:
     the statement has no call id: every month is searched). ``$at`` is named
     either way, so both variants take the same arguments."""
     if known:
-        return f"{column} = ${at}"
+        # rounded as the column stores it (milliseconds): a clock's microseconds
+        # must not make the write match nothing
+        return f"{column} = ${at}::timestamptz(3)"
     looked_up = (f"{column} = (SELECT k.started_at FROM call_keys k WHERE k.id = ${call}) AND "
                  if call else "")
     return f"{looked_up}${at}::timestamptz IS NULL"

@@ -56,6 +56,7 @@ from tests.lab import database
 HOTLINES = 100
 PHONES = 1000
 HOTLINE = "4009000001"  # the call log's hotline: one of the seeded ones
+SEED_TIMEOUT_S = 7200.0  # one month's statement (asyncpg's default would be the connection's)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ async def seed(url: str, calls: int, months: Sequence[date], now: datetime, max_
                                           answered_phone_id, answered_dial_string,
                                           plan_result, plan_reason, caller_region, end_source)
                        SELECT g.id, 1 + g.i % $4, '400' || (9000001 + g.i % $4)::text,
-                              '138' || lpad((g.i * 7919 % 100000000)::text, 8, '0'),
+                              '138' || lpad((g.i::bigint * 7919 % 100000000)::text, 8, '0'),
                               'seed-' || g.id, 'seed', g.s,
                               CASE WHEN g.i % 5 <> 0 THEN g.s + interval '6 s' END,
                               CASE WHEN g.i % 5 <> 0 THEN g.s + interval '6 s' END,
@@ -179,7 +180,7 @@ async def seed(url: str, calls: int, months: Sequence[date], now: datetime, max_
                              FROM generate_series(1, $1) i) g
                        RETURNING id, started_at, caller_channel)
                    """ + keys,
-                count, lo, hi, HOTLINES, PHONES, timeout=None)
+                count, lo, hi, HOTLINES, PHONES, timeout=SEED_TIMEOUT_S)
             into = "call_started_at, " if partitioned else ""
             await connection.execute(
                 f"""INSERT INTO call_legs (id, call_id, {into}phone_id, dial_string,
@@ -197,13 +198,13 @@ async def seed(url: str, calls: int, months: Sequence[date], now: datetime, max_
                    WHERE c.started_at >= $1 AND c.started_at < $2
                      AND c.router_id = 'seed'
                      AND (w = 1 OR abs(hashtext(c.caller_channel)) % 2 = 0)""",
-                lo, end, PHONES, timeout=None)
+                lo, end, PHONES, timeout=SEED_TIMEOUT_S)
             seeded += count
             log(f"seeded {m:%Y-%m}: {count} calls in {time.monotonic() - step:.0f} s "
                 f"({seeded} so far, {time.monotonic() - started:.0f} s)")
         await connection.execute("RESET session_replication_role")
         step = time.monotonic()
-        await connection.execute("VACUUM ANALYZE", timeout=None)
+        await connection.execute("VACUUM ANALYZE", timeout=SEED_TIMEOUT_S)
         log(f"vacuum analyze: {time.monotonic() - step:.0f} s")
     finally:
         await connection.close()
