@@ -332,19 +332,29 @@ async def run(args: argparse.Namespace) -> int:
     write = before_write(before) if before else sql.write
     schema = "before 0025 (unpartitioned)" if before else "0025 (by month)"
     now = datetime.now(UTC)
-    url = await fresh_database(args.database or database.name("bench_history"), before)
-    await prepare(url)
+    name = args.database or database.name("bench_history")
+    if args.seeded:  # measure again on what an earlier run seeded
+        url = f"{database.SERVER_URL}/{name}"
+    else:
+        url = await fresh_database(name, before)
+        await prepare(url)
     pool = await router_db.connect_pool(url, min_size=1, max_size=2)
     try:
-        await measure_writes(pool, "warm-up", 50, True, write)
-        empty = await measure_writes(pool, f"{schema}, empty history", args.write_calls, True,
-                                     write)
-        empty_log = await measure_call_log(pool, args.log_runs)
-        log(summary(empty))
-        await pool.expire_connections()
+        measured: list[Writes] = []
+        empty_log: list[float] = []
+        if not args.seeded:
+            await measure_writes(pool, "warm-up", 50, True, write)
+            measured.append(await measure_writes(pool, f"{schema}, empty history",
+                                                 args.write_calls, True, write))
+            empty_log = await measure_call_log(pool, args.log_runs)
+            log(summary(measured[0]))
+            await pool.expire_connections()
         step = time.monotonic()
-        seeded = await seed(url, args.calls, months_back(now, 12), now, args.max_seed_s, log,
-                            partitioned=before is None)
+        if args.seeded:
+            seeded = await pool.fetchval("SELECT count(*) FROM calls WHERE router_id = 'seed'")
+        else:
+            seeded = await seed(url, args.calls, months_back(now, 12), now, args.max_seed_s,
+                                log, partitioned=before is None)
         seed_s = time.monotonic() - step
         sizes = await pool.fetchrow(
             """SELECT (SELECT count(*) FROM calls) AS calls,
@@ -352,8 +362,8 @@ async def run(args: argparse.Namespace) -> int:
                       pg_size_pretty(pg_database_size(current_database())) AS size""")
         await pool.expire_connections()
         await measure_writes(pool, "warm-up", 50, True, write)
-        measured = [empty, await measure_writes(pool, f"{schema}, {seeded:,} calls",
-                                                args.write_calls, True, write)]
+        measured.append(await measure_writes(pool, f"{schema}, {seeded:,} calls",
+                                             args.write_calls, True, write))
         if before is None:
             measured.append(await measure_writes(
                 pool, f"{schema}, {seeded:,} calls, month looked up (records spooled "
@@ -374,7 +384,8 @@ async def run(args: argparse.Namespace) -> int:
     print()
     print(f"| call log, first page of {HOTLINE} (50 calls) | p50 ms | p99 ms |")
     print("|---|---|---|")
-    print(log_summary(f"{schema}, empty history", empty_log))
+    if empty_log:
+        print(log_summary(f"{schema}, empty history", empty_log))
     print(log_summary(f"{schema}, {seeded:,} calls", full_log))
     print()
     for line in plans:
@@ -397,6 +408,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", default=None, metavar="NAME",
                         help="the benchmark's database, dropped and made afresh "
                              "(default hotline_router_bench_history, per lab offset)")
+    parser.add_argument("--seeded", action="store_true",
+                        help="measure on the database an earlier run seeded (--database), "
+                             "without making it afresh")
     parser.add_argument("--before", type=Path, default=None, metavar="DIR",
                         help="measure the version extracted into DIR (unpartitioned), e.g. "
                              "git archive main migrations router/records/sql.py | tar -x -C DIR")
