@@ -250,6 +250,23 @@ async def measure_writes(pool: Any, label: str, calls: int, carry: bool,
     return Writes(label, record_ms, call_ms)
 
 
+async def interleaved(pools: Sequence[tuple[str, Any, Write]], calls: int,
+                      carry: bool = True) -> list[Writes]:
+    """The same writes on several databases, one call on each in turn, so a
+    shared machine's load falls on all of them alike."""
+    record_ms: list[list[float]] = [[] for _ in pools]
+    call_ms: list[list[float]] = [[] for _ in pools]
+    for _ in range(calls):
+        for n, (_, pool, write) in enumerate(pools):
+            started = time.perf_counter()
+            for record in call_records(datetime.now(UTC), carry):
+                at = time.perf_counter()
+                await write(pool, record)
+                record_ms[n].append((time.perf_counter() - at) * 1000)
+            call_ms[n].append((time.perf_counter() - started) * 1000)
+    return [Writes(label, record_ms[n], call_ms[n]) for n, (label, _, _) in enumerate(pools)]
+
+
 async def measure_call_log(pool: Any, runs: int) -> list[float]:
     wanted = CallFilter(hotline=HOTLINE, limit=50)
     times = []
@@ -328,6 +345,8 @@ async def run(args: argparse.Namespace) -> int:
     def log(text: str) -> None:
         print(text, flush=True)
 
+    if args.interleave:
+        return await run_interleaved(args)
     before: Path | None = args.before
     write = before_write(before) if before else sql.write
     schema = "before 0025 (unpartitioned)" if before else "0025 (by month)"
@@ -393,6 +412,41 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_interleaved(args: argparse.Namespace) -> int:
+    """``--interleave NAME[:DIR],…``: databases seeded by earlier runs (DIR: the
+    --before extract they were made with), their writes and call logs taken in turn."""
+    pools = []
+    for item in args.interleave.split(","):
+        name, _, folder = item.partition(":")
+        write = before_write(Path(folder)) if folder else sql.write
+        pool = await router_db.connect_pool(f"{database.SERVER_URL}/{name}", min_size=1,
+                                            max_size=2)
+        calls = await pool.fetchval("SELECT count(*) FROM calls WHERE router_id = 'seed'")
+        schema = "before 0025 (unpartitioned)" if folder else "0025 (by month)"
+        pools.append((f"{schema}, {calls:,} calls", pool, write))
+    try:
+        await interleaved(pools, 50)  # warm-up
+        measured = await interleaved(pools, args.write_calls)
+        logs: list[list[float]] = [[] for _ in pools]
+        for _ in range(args.log_runs):
+            for n, (_, pool, _) in enumerate(pools):
+                logs[n] += await measure_call_log(pool, 1)
+    finally:
+        for _, pool, _ in pools:
+            await pool.close()
+    print("| schema, history (interleaved) | record write p50 ms | p99 ms | per call p50 ms "
+          "| p99 ms |")
+    print("|---|---|---|---|---|")
+    for writes in measured:
+        print(summary(writes))
+    print()
+    print(f"| call log, first page of {HOTLINE} (50 calls) | p50 ms | p99 ms |")
+    print("|---|---|---|")
+    for (label, _, _), times in zip(pools, logs, strict=True):
+        print(log_summary(label, times))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.bench history",
                                      description=__doc__,
@@ -408,6 +462,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", default=None, metavar="NAME",
                         help="the benchmark's database, dropped and made afresh "
                              "(default hotline_router_bench_history, per lab offset)")
+    parser.add_argument("--interleave", default=None, metavar="NAME[:DIR],...",
+                        help="compare databases earlier runs seeded, one call on each in turn "
+                             "(DIR: the --before extract a database was made with)")
     parser.add_argument("--seeded", action="store_true",
                         help="measure on the database an earlier run seeded (--database), "
                              "without making it afresh")
