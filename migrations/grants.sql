@@ -113,3 +113,12 @@ REVOKE UPDATE (overflow_forward_to) ON hotlines FROM hotline_router_customer;
 GRANT UPDATE (position, weight, enabled, confirm_key) ON bound_phones TO hotline_router_customer;
 GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, caller_lists,
     schedules, schedule_windows, voice_menus, menu_keys, plan_rules TO hotline_router_customer;
+
+-- Call history by month (0025): a call's key is written by the trigger on its
+-- insert, as the writing role. Partitions are made (every hour, by each router)
+-- and dropped (the retention purge, an admin's act) by functions that run as
+-- the tables' owner; nobody else may call them.
+GRANT INSERT ON call_keys TO hotline_router_daemon;
+GRANT EXECUTE ON FUNCTION history_prepare_months(integer)
+    TO hotline_router_daemon, hotline_router_admin;
+GRANT EXECUTE ON FUNCTION history_purge(integer, timestamptz) TO hotline_router_admin;

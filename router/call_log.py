@@ -154,7 +154,8 @@ async def call_detail(db: Any, call_id: UUID) -> dict[str, Any] | None:
                              * 1000)::bigint
                   END AS talk_ms
            FROM call_legs l LEFT JOIN phones p ON p.id = l.phone_id
-           WHERE l.call_id = $1 ORDER BY l.dial_started_at, l.id""", call_id)
+           WHERE l.call_id = $1 AND l.call_started_at = $2  -- its call's month (0025)
+           ORDER BY l.dial_started_at, l.id""", call_id, call["started_at"])
     rule = None
     if call["plan_rule_id"] is not None:
         rule = await db.fetchrow("SELECT id, position, name, action FROM plan_rules WHERE id = $1",

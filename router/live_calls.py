@@ -11,10 +11,13 @@ _LIVE = """
 SELECT c.id, coalesce(h.number, c.dialled) AS hotline, c.caller, c.router_id, c.started_at,
        c.answered_at, c.answered_dial_string AS answered_by,
        CASE WHEN c.answered_at IS NOT NULL THEN 'talking'
-            WHEN EXISTS (SELECT 1 FROM call_legs l WHERE l.call_id = c.id AND l.ended_at IS NULL)
+            WHEN EXISTS (SELECT 1 FROM call_legs l
+                         WHERE l.call_id = c.id AND l.call_started_at = c.started_at
+                           AND l.ended_at IS NULL)
                  THEN 'ringing'
             ELSE 'routing' END AS state,
-       (SELECT count(*) FROM call_legs l WHERE l.call_id = c.id) AS phones_rung,
+       (SELECT count(*) FROM call_legs l
+        WHERE l.call_id = c.id AND l.call_started_at = c.started_at) AS phones_rung,
        round(extract(epoch FROM clock_timestamp() - c.started_at)::numeric, 1)::float8
            AS seconds
 FROM calls c LEFT JOIN hotlines h ON h.id = c.hotline_id

@@ -24,7 +24,18 @@ from typing import Any
 
 import structlog
 
-from router import asterisk_lease, db, gauges, heartbeat, http, metrics, reconcile, records, region
+from router import (
+    asterisk_lease,
+    db,
+    gauges,
+    heartbeat,
+    history,
+    http,
+    metrics,
+    reconcile,
+    records,
+    region,
+)
 from router.ari import AriClient, AriError, EventStream
 from router.ari import events as ev
 from router.ari.websocket_rest import WebSocketRest
@@ -394,6 +405,8 @@ class Router:
             self._spawn(self.queue_bell.run(), "queue-bell"),
             self._spawn(gauges.refresh_forever(self.db, self.settings.metrics_refresh_s),
                         "gauges"),
+            # This month's partition of the call history and the next ones (0025).
+            self._spawn(history.run_forever(self.db), "history-months"),
             self._spawn(rating.run(self.db, rating.RatingSettings(
                 delay_s=self.settings.rating_delay_s,
                 interval_s=self.settings.rating_interval_s)), "rating")]

@@ -89,6 +89,11 @@ class Settings:
     # Recordings (router/recordings): how often the router deletes those past
     # their hotline's retention from its Asterisk (0: never; `recordings purge`).
     recording_purge_interval_s: float = 3600.0
+    # Call history (router/history.py): whole months of calls and their legs
+    # kept before `history purge` drops them, counted back from the month
+    # before the current UTC month; 0 keeps them forever. The ledger,
+    # statements and recordings are kept whatever this says.
+    history_keep_months: int = 0
     # Times shown to people that belong to no one hotline (tables, logs read by
     # people): a tz database name. A hotline's own times use its zone.
     display_time_zone: str = "Asia/Shanghai"
@@ -227,6 +232,12 @@ def _convert(name: str, value: Any, source: str) -> Any:
         except (TypeError, ValueError):
             raise SettingsError(
                 f"{name} ({source}) must be a number of seconds, not {value!r}") from None
+    if wanted is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        raise SettingsError(f"{name} ({source}) must be a whole number, not {value!r}")
     if not isinstance(value, str):
         shown = "a secret" if name in SECRET_SETTINGS else repr(value)  # never echo one
         raise SettingsError(f"{name} ({source}) must be text, not {shown}")
@@ -255,6 +266,8 @@ def validate(settings: Settings) -> None:
         problems.append("notify_timeout_s must be more than 0 and at most 300 seconds")
     if not 0 <= settings.recording_purge_interval_s <= 604_800:
         problems.append("recording_purge_interval_s must be 0 (never) to 604800 seconds")
+    if not 0 <= settings.history_keep_months <= 1200:
+        problems.append("history_keep_months must be 0 (keep forever) to 1200 months")
     if settings.log_format not in _LOG_FORMATS:
         problems.append(f"log_format must be one of {', '.join(_LOG_FORMATS)}")
     if settings.log_level.upper() not in logging.getLevelNamesMapping():

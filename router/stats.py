@@ -152,9 +152,11 @@ async def report(db: Any, number: str, first_day: date, last_day: date,
                       FILTER (WHERE l.answered_at IS NOT NULL) AS avg_ring_ms,
                   coalesce(sum(extract(epoch FROM l.ended_at - l.answered_at) * 1000)
                       FILTER (WHERE l.answered_at IS NOT NULL), 0) AS talk_ms
-           FROM call_legs l JOIN calls c ON c.id = l.call_id
+           -- a leg lives in its call's month (0025): name it, one partition per call
+           FROM call_legs l JOIN calls c ON c.id = l.call_id AND c.started_at = l.call_started_at
            LEFT JOIN phones p ON p.id = l.phone_id
            WHERE c.hotline_id = $1 AND c.started_at >= $2 AND c.started_at < $3
+             AND l.call_started_at >= $2 AND l.call_started_at < $3
              AND (l.purpose = 'phone'
                   OR (l.purpose = 'transfer' AND l.phone_id IS NOT NULL)
                   -- a consultation's target counts only when the caller went to it
@@ -163,7 +165,8 @@ async def report(db: Any, number: str, first_day: date, last_day: date,
                   OR (l.purpose = 'consult' AND l.phone_id IS NOT NULL
                       AND (l.result = 'transferred' OR EXISTS (
                           SELECT 1 FROM call_legs t
-                          WHERE t.call_id = l.call_id AND t.id <> l.id
+                          WHERE t.call_id = l.call_id AND t.call_started_at = l.call_started_at
+                            AND t.id <> l.id
                             AND t.result = 'transferred'
                             AND t.ended_at >= l.dial_started_at
                             AND t.ended_at <= coalesce(l.ended_at, 'infinity')))))

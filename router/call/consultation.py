@@ -470,7 +470,8 @@ async def _join(call: Call, consultation: Consultation, target: Leg) -> bool:
     joined_at = call.clock()
     call.legs.winner = target
     target.bridged = True
-    call.recorder.add(TransferConnected(call.id, target.id, target.answered_at))
+    call.recorder.add(TransferConnected(call.id, target.id, target.answered_at,
+                                        call.started_at))
     if handover.referrer is not None:
         await call.ari_quietly(ari.transfer_progress(handover.referrer, transfer.ANSWERED))
     if agent.result is None:

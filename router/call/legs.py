@@ -272,7 +272,7 @@ class Legs:
                   caller_id=target.caller_id)
         self.add(leg)
         call.recorder.add(LegStarted(leg.id, call.id, leg.phone_id, leg.dial_string, leg.wave,
-                                     leg.dial_started_at, purpose))
+                                     leg.dial_started_at, purpose, call.started_at))
         return leg
 
     async def create_channel(self, leg: Leg) -> None:
@@ -365,7 +365,8 @@ class Legs:
         # A phone's own answer is kept also when it never reached the caller
         # (the winner's is recorded with the bridge: CallBridged).
         call.recorder.add(LegEnded(leg.id, at, result, cause,
-                                   leg.answered_at if leg is not self.winner else None))
+                                   leg.answered_at if leg is not self.winner else None,
+                                   call.started_at))
         metrics.RING_ATTEMPTS.labels(result=result.value).inc()
         call.log.debug("leg ended", phone_id=leg.phone_id, result=result)
 

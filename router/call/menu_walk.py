@@ -33,7 +33,7 @@ async def walk_menu(call: Call, hotline: Hotline, decision: plan.Decision) -> pl
             step = walk.no_input() if key is None else walk.press(key)
             call.log.info("menu key", key=key, menu=walk.current.name)
     finally:
-        call.recorder.add(MenuKeys(call.id, ",".join(walk.keys)))
+        call.recorder.add(MenuKeys(call.id, ",".join(walk.keys), call.started_at))
     group = hotline.plan.groups.get(step.group_id or 0)
     if group is not None and not group.enabled:
         group = None
@@ -41,5 +41,6 @@ async def walk_menu(call: Call, hotline: Hotline, decision: plan.Decision) -> pl
     reason = f"{decision.reason} -> {step.reason}"
     reason += f" -> group {group.name}" if group else ""
     call.log.info("menu done", result=result, reason=reason)
-    call.recorder.add(PlanRouted(call.id, result, reason, group.name if group else None))
+    call.recorder.add(PlanRouted(call.id, result, reason, group.name if group else None,
+                                    call.started_at))
     return group

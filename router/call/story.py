@@ -312,7 +312,7 @@ class Call:
         self.recorder.add(PlanDecided(self.id, decision.result, decision.reason,
                                       decision.rule_id,
                                       decision.group.name if decision.group else None,
-                                      self.decided[2]))
+                                      self.decided[2], self.started_at))
 
     # --- hunting, and when no phone takes the call --------------------------------
 
@@ -354,14 +354,14 @@ class Call:
 
     async def _overflow(self, hotline: Hotline, group: plan.Group) -> Leg | None:
         if hotline.overflow is Overflow.FORWARD and hotline.overflow_forward_to:
-            self.recorder.add(CallOverflow(self.id, OverflowTaken.FORWARD))
+            self.recorder.add(CallOverflow(self.id, OverflowTaken.FORWARD, self.started_at))
             return await self._forward(hotline)
         if hotline.overflow is Overflow.VOICEMAIL:
-            self.recorder.add(CallOverflow(self.id, OverflowTaken.VOICEMAIL))
+            self.recorder.add(CallOverflow(self.id, OverflowTaken.VOICEMAIL, self.started_at))
             await voicemail.take_message(self, hotline, unanswered_outcome(list(self.legs)))
             return None
         if hotline.overflow is Overflow.QUEUE:
-            self.recorder.add(CallOverflow(self.id, OverflowTaken.QUEUE))
+            self.recorder.add(CallOverflow(self.id, OverflowTaken.QUEUE, self.started_at))
             winner = await wait_for_a_phone(self, hotline, group)
             # The queue was full or the wait is over: the hotline's queue_overflow
             # ('busy': the caller hears the busy announcement, below).
@@ -372,7 +372,7 @@ class Call:
                     and self.caller_left_at is None:
                 await voicemail.take_message(self, hotline, unanswered_outcome(list(self.legs)))
             return winner
-        self.recorder.add(CallOverflow(self.id, OverflowTaken.BUSY))
+        self.recorder.add(CallOverflow(self.id, OverflowTaken.BUSY, self.started_at))
         return None
 
     async def _forward(self, hotline: Hotline) -> Leg | None:
@@ -391,7 +391,7 @@ class Call:
         event is late."""
         answered_at = await self.media.answer()  # Asterisk's time (media.answer)
         if answered_at is not None:
-            self.recorder.add(CallerAnswered(self.id, answered_at))
+            self.recorder.add(CallerAnswered(self.id, answered_at, self.started_at))
 
     async def seat(self, leg: Leg) -> bool:
         """Bridge the phone that answered with the caller: the phone goes into
@@ -489,7 +489,7 @@ class Call:
         # find this call bridged when it is adopted, never "still to be routed".
         await self.recorder.add_and_wait(CallBridged(
             self.id, leg.id, leg.answered_at, leg.phone_id, leg.dial_string,
-            billed_from, leg.confirmed_at))
+            billed_from, leg.confirmed_at, self.started_at))
         self.log.debug("call bridged", phone_id=leg.phone_id, dial_string=leg.dial_string)
         self.recording.start(self.group)  # beside the call: a failure never fails it
 
@@ -539,7 +539,7 @@ class Call:
             self.recording.finish()  # the bridge's end ended its recording: store it
             await self._step("close the record", self.recorder.add_and_wait(
                 CallEnded(self.id, end, outcome, self.reconciled, source,
-                          recorded=self.recording.asked)))
+                          recorded=self.recording.asked, call_started_at=self.started_at)))
             await self._step("stop the recorder", self.recorder.close())
         finally:
             for channel_id in [self.caller.id, *self.legs.channels()]:

@@ -180,7 +180,8 @@ async def _ring(call: Call, request: Request, destination: Destination) -> bool:
         assert target.answered_at is not None
         call.legs.winner = target
         target.bridged = True
-        call.recorder.add(TransferConnected(call.id, target.id, target.answered_at))
+        call.recorder.add(TransferConnected(call.id, target.id, target.answered_at,
+                                            call.started_at))
         await call.ari_quietly(ari.transfer_progress(agent.channel_id, ANSWERED))
         if agent.result is None:  # its part ends as the target's begins (Asterisk's time)
             await call.legs.end(agent, LegResult.TRANSFERRED, target.answered_at,

@@ -23,6 +23,7 @@ from router.cli import (
     daemon,
     errors,
     groups,
+    history,
     hotlines,
     local_contexts,
     menus,
@@ -47,7 +48,7 @@ from router.cli.examples import EXAMPLES
 # describing the table (see router/cli/hotlines.py for the pattern).
 TOPICS = (daemon, config, completion, hotlines, phones, bindings, strategies, calls, billing,
           numbers, groups, caller_lists, schedules, calendar, menus, rules, plans, stats, queue,
-          web, tokens, local_contexts, notifications, recordings)
+          web, tokens, local_contexts, notifications, recordings, history)
 
 
 def build_parser() -> argparse.ArgumentParser:

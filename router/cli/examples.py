@@ -72,6 +72,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "recordings get": ("hotline-router recordings get 1042 --output call.wav",),
     "recordings purge": ("hotline-router recordings purge",
                          "hotline-router recordings purge --now 2027-01-31T00:00:00+08:00"),
+    "history purge": ("hotline-router history purge",
+                      "hotline-router history purge --keep-months 12 --now 2027-01-01T00:00:00Z"),
     "customer add": ("hotline-router customer add 上海某某科技",),
     "customer list": ("hotline-router customer list",),
     "customer assign": (f"hotline-router customer assign 上海某某科技 {N}",),

@@ -100,6 +100,10 @@ class PlanDecided(Record, frozen=True, tag="plan_decided"):
     rule_id: int | None
     group: str | None
     caller_region: str
+    # The call's start (calls.started_at): the month its rows live in, so the
+    # write touches one partition (0025). None in records spooled before it
+    # was carried: the write looks it up (call_keys).
+    call_started_at: datetime | None = None
 
 
 class PlanRouted(Record, frozen=True, tag="plan_routed"):
@@ -109,11 +113,13 @@ class PlanRouted(Record, frozen=True, tag="plan_routed"):
     result: str
     reason: str
     group: str | None
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class MenuKeys(Record, frozen=True, tag="menu_keys"):
     call_id: UUID
     keys: str  # in order, comma-separated
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class CallerAnswered(Record, frozen=True, tag="caller_answered"):
@@ -121,6 +127,7 @@ class CallerAnswered(Record, frozen=True, tag="caller_answered"):
 
     call_id: UUID
     answered_at: datetime
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class LegStarted(Record, frozen=True, tag="leg_started"):
@@ -131,6 +138,7 @@ class LegStarted(Record, frozen=True, tag="leg_started"):
     wave: int
     dial_started_at: datetime
     purpose: LegPurpose = LegPurpose.PHONE
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class LegEnded(Record, frozen=True, tag="leg_ended"):
@@ -142,6 +150,7 @@ class LegEnded(Record, frozen=True, tag="leg_ended"):
     # bridged: a screened phone that did not confirm, one cancelled while
     # confirming, or one that left before the bridge (a failed attempt).
     answered_at: datetime | None = None
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class CallBridged(Record, frozen=True, tag="call_bridged"):
@@ -156,6 +165,7 @@ class CallBridged(Record, frozen=True, tag="call_bridged"):
     # phone's answer, or its confirmation when the call was screened.
     caller_answered_at: datetime
     confirmed_at: datetime | None = None  # the phone pressed the confirm key (screening)
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class TransferConnected(Record, frozen=True, tag="transfer_connected"):
@@ -165,11 +175,13 @@ class TransferConnected(Record, frozen=True, tag="transfer_connected"):
     call_id: UUID
     leg_id: UUID
     answered_at: datetime  # the target's own answer (Asterisk's time)
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class CallOverflow(Record, frozen=True, tag="call_overflow"):
     call_id: UUID
     overflow: OverflowTaken
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class CallEnded(Record, frozen=True, tag="call_ended"):
@@ -179,6 +191,7 @@ class CallEnded(Record, frozen=True, tag="call_ended"):
     reconciled: bool = False  # its end happened while no router watched
     end_source: EndSource | None = None  # None: a record journaled before sources were kept
     recorded: bool = False  # Asterisk was asked to record it (calls.recorded, 0023)
+    call_started_at: datetime | None = None  # the call's month (see PlanDecided)
 
 
 class ClaimReleased(Record, frozen=True, tag="release"):

@@ -36,13 +36,33 @@ from router.records.kinds import (
 )
 
 # --- writes ------------------------------------------------------------------
+#
+# calls and call_legs are partitioned by the month of the call's start (0025):
+# every write names it (calls.started_at, call_legs.call_started_at), so
+# PostgreSQL plans and touches one month's partition, not every month kept.
+
+
+def _month(column: str, call: int, at: int, known: bool) -> str:
+    """The condition that finds a call's month: ``column = $at`` when the
+    record carries the call's start (``known``); else, for a record spooled
+    before it was carried, the start from call_keys by the call's id in
+    parameter ``call`` (PostgreSQL prunes at execution from that value; 0 when
+    the statement has no call id: every month is searched). ``$at`` is named
+    either way, so both variants take the same arguments."""
+    if known:
+        # rounded as the column stores it (milliseconds): a clock's microseconds
+        # must not make the write match nothing
+        return f"{column} = ${at}::timestamptz(3)"
+    looked_up = (f"{column} = (SELECT k.started_at FROM call_keys k WHERE k.id = ${call}) AND "
+                 if call else "")
+    return f"{looked_up}${at}::timestamptz IS NULL"
 
 
 async def _call_started(db: Any, r: CallStarted) -> None:
     await db.execute(
         """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
                               started_at, caller_raw)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id, started_at) DO NOTHING""",
         r.call_id, r.hotline_id, r.dialled, r.caller, r.caller_channel, r.router_id,
         r.started_at, r.caller_raw)
 
@@ -51,78 +71,93 @@ async def _call_bridged(db: Any, r: CallBridged) -> None:
     # The leg's answer (and confirmation), the call's answer and when billing
     # starts, in one statement (one round trip, not three). A voice menu's
     # earlier answer of the caller is kept: billing started there.
+    known = r.call_started_at is not None
     await db.execute(
-        """WITH leg AS (UPDATE call_legs SET answered_at = $3, confirmed_at = $7
-                        WHERE id = $2)
-           UPDATE calls SET answered_at = $3, answered_phone_id = $4,
-                            answered_dial_string = $5,
-                            caller_answered_at = coalesce(caller_answered_at, $6)
-           WHERE id = $1""",
+        f"""WITH leg AS (UPDATE call_legs SET answered_at = $3, confirmed_at = $7
+                         WHERE id = $2 AND {_month("call_started_at", 1, 8, known)})
+            UPDATE calls SET answered_at = $3, answered_phone_id = $4,
+                             answered_dial_string = $5,
+                             caller_answered_at = coalesce(caller_answered_at, $6)
+            WHERE id = $1 AND {_month("started_at", 1, 8, known)}""",
         r.call_id, r.leg_id, r.answered_at, r.phone_id, r.dial_string, r.caller_answered_at,
-        r.confirmed_at)
+        r.confirmed_at, r.call_started_at)
 
 
 async def _call_overflow(db: Any, r: CallOverflow) -> None:
-    await db.execute("UPDATE calls SET overflow = $2 WHERE id = $1", r.call_id,
-                     r.overflow.value)
+    month = _month("started_at", 1, 3, r.call_started_at is not None)
+    await db.execute(f"UPDATE calls SET overflow = $2 WHERE id = $1 AND {month}", r.call_id,
+                     r.overflow.value, r.call_started_at)
 
 
 async def _caller_answered(db: Any, r: CallerAnswered) -> None:
     # The caller is answered once: a voice menu before the bridge keeps its time.
+    month = _month("started_at", 1, 3, r.call_started_at is not None)
     await db.execute("UPDATE calls SET caller_answered_at = coalesce(caller_answered_at, $2) "
-                     "WHERE id = $1", r.call_id, r.answered_at)
+                     f"WHERE id = $1 AND {month}", r.call_id, r.answered_at, r.call_started_at)
 
 
 async def _plan_decided(db: Any, r: PlanDecided) -> None:
+    month = _month("started_at", 1, 7, r.call_started_at is not None)
     await db.execute(
-        """UPDATE calls SET plan_result = $2, plan_reason = $3, plan_rule_id = $4,
-                            plan_group = $5, caller_region = $6
-           WHERE id = $1""",
-        r.call_id, r.result, r.reason, r.rule_id, r.group, r.caller_region)
+        f"""UPDATE calls SET plan_result = $2, plan_reason = $3, plan_rule_id = $4,
+                             plan_group = $5, caller_region = $6
+            WHERE id = $1 AND {month}""",
+        r.call_id, r.result, r.reason, r.rule_id, r.group, r.caller_region, r.call_started_at)
 
 
 async def _plan_routed(db: Any, r: PlanRouted) -> None:
+    month = _month("started_at", 1, 5, r.call_started_at is not None)
     await db.execute(
-        "UPDATE calls SET plan_result = $2, plan_reason = $3, plan_group = $4 WHERE id = $1",
-        r.call_id, r.result, r.reason, r.group)
+        "UPDATE calls SET plan_result = $2, plan_reason = $3, plan_group = $4 "
+        f"WHERE id = $1 AND {month}", r.call_id, r.result, r.reason, r.group, r.call_started_at)
 
 
 async def _menu_keys(db: Any, r: MenuKeys) -> None:
-    await db.execute("UPDATE calls SET menu_keys = $2 WHERE id = $1", r.call_id, r.keys)
+    month = _month("started_at", 1, 3, r.call_started_at is not None)
+    await db.execute(f"UPDATE calls SET menu_keys = $2 WHERE id = $1 AND {month}", r.call_id,
+                     r.keys, r.call_started_at)
 
 
 async def _call_ended(db: Any, r: CallEnded) -> None:
     # A clock step must not make a record impossible: never end before the start.
+    month = _month("started_at", 1, 7, r.call_started_at is not None)
     await db.execute(
-        """UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3,
-                            reconciled_at = CASE WHEN $4 THEN now() END, end_source = $5,
-                            recorded = $6
-           WHERE id = $1 AND ended_at IS NULL""",
+        f"""UPDATE calls SET ended_at = greatest($2, started_at, answered_at), outcome = $3,
+                             reconciled_at = CASE WHEN $4 THEN now() END, end_source = $5,
+                             recorded = $6
+            WHERE id = $1 AND ended_at IS NULL AND {month}""",
         r.call_id, r.ended_at, r.outcome.value, r.reconciled,
-        r.end_source.value if r.end_source else None, r.recorded)
+        r.end_source.value if r.end_source else None, r.recorded, r.call_started_at)
 
 
 async def _leg_started(db: Any, r: LegStarted) -> None:
+    # A record spooled before the call's start was carried: its call's key says
+    # (none: the call does not exist, and the NOT NULL refuses the leg).
     await db.execute(
         """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
-                                  purpose)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
+                                  purpose, call_started_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7,
+                   coalesce($8, (SELECT k.started_at FROM call_keys k WHERE k.id = $2)))
+           ON CONFLICT (id, call_started_at) DO NOTHING""",
         r.leg_id, r.call_id, r.phone_id, r.dial_string, r.wave, r.dial_started_at,
-        r.purpose.value)
+        r.purpose.value, r.call_started_at)
 
 
 async def _leg_ended(db: Any, r: LegEnded) -> None:
+    month = _month("call_started_at", 0, 6, r.call_started_at is not None)
     await db.execute(
-        """UPDATE call_legs SET ended_at = greatest($2, dial_started_at), result = $3,
-                                hangup_cause = $4, answered_at = coalesce(answered_at, $5)
-           WHERE id = $1 AND ended_at IS NULL""",
-        r.leg_id, r.ended_at, r.result.value, r.hangup_cause, r.answered_at)
+        f"""UPDATE call_legs SET ended_at = greatest($2, dial_started_at), result = $3,
+                                 hangup_cause = $4, answered_at = coalesce(answered_at, $5)
+            WHERE id = $1 AND ended_at IS NULL AND {month}""",
+        r.leg_id, r.ended_at, r.result.value, r.hangup_cause, r.answered_at, r.call_started_at)
 
 
 async def _transfer_connected(db: Any, r: TransferConnected) -> None:
     # Only the leg: the call keeps the first phone's answer, and billing its start.
+    month = _month("call_started_at", 1, 4, r.call_started_at is not None)
     await db.execute("UPDATE call_legs SET answered_at = coalesce(answered_at, $3) "
-                     "WHERE id = $2 AND call_id = $1", r.call_id, r.leg_id, r.answered_at)
+                     f"WHERE id = $2 AND call_id = $1 AND {month}",
+                     r.call_id, r.leg_id, r.answered_at, r.call_started_at)
 
 
 async def _claim_released(db: Any, r: ClaimReleased) -> None:
@@ -198,7 +233,9 @@ RETURNING id, dialled, caller, caller_channel, started_at
 _OPEN_CHANNELS = """
 SELECT caller_channel AS channel FROM calls WHERE ended_at IS NULL
 UNION ALL
-SELECT l.id::text FROM call_legs l JOIN calls c ON c.id = l.call_id WHERE c.ended_at IS NULL
+SELECT l.id::text FROM call_legs l
+JOIN calls c ON c.id = l.call_id AND c.started_at = l.call_started_at
+WHERE c.ended_at IS NULL
 """
 
 _LEGS_OF_OPEN = """
@@ -254,21 +291,25 @@ async def close_interrupted(db: Any, router_id: str) -> int:
     async with db.acquire() as connection, connection.transaction():
         closed = await connection.fetch(
             """WITH known AS (
-                   SELECT c.id, greatest(c.started_at, c.answered_at, c.caller_answered_at,
-                                         max(l.dial_started_at), max(l.answered_at),
-                                         max(l.ended_at)) AS last_known
-                   FROM calls c LEFT JOIN call_legs l ON l.call_id = c.id
+                   SELECT c.id, c.started_at,
+                          greatest(c.started_at, c.answered_at, c.caller_answered_at,
+                                   max(l.dial_started_at), max(l.answered_at),
+                                   max(l.ended_at)) AS last_known
+                   FROM calls c
+                   LEFT JOIN call_legs l ON l.call_id = c.id AND l.call_started_at = c.started_at
                    WHERE c.router_id = $1 AND c.ended_at IS NULL
-                   GROUP BY c.id),
+                   GROUP BY c.id, c.started_at),
                legs AS (
                    UPDATE call_legs l
                    SET ended_at = greatest(k.last_known, l.dial_started_at, l.answered_at),
                        result = coalesce(l.result, CASE WHEN l.answered_at IS NULL
                                                         THEN 'cancelled' ELSE 'answered' END)
-                   FROM known k WHERE l.call_id = k.id AND l.ended_at IS NULL)
+                   FROM known k WHERE l.call_id = k.id AND l.call_started_at = k.started_at
+                                  AND l.ended_at IS NULL)
                UPDATE calls c SET ended_at = k.last_known, outcome = $2,
                                   reconciled_at = now(), end_source = 'last-known'
-               FROM known k WHERE c.id = k.id RETURNING c.id""",
+               FROM known k WHERE c.id = k.id AND c.started_at = k.started_at
+               RETURNING c.id""",
             router_id, Outcome.INTERRUPTED.value)
     return len(closed)
 

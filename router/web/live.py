@@ -60,7 +60,7 @@ LEFT JOIN LATERAL (
                     FILTER (WHERE l.ended_at IS NULL AND l.answered_at IS NULL), '{}')
                AS ringing_labels
     FROM call_legs l LEFT JOIN phones p ON p.id = l.phone_id
-    WHERE l.call_id = c.id) legs ON true
+    WHERE l.call_id = c.id AND l.call_started_at = c.started_at) legs ON true
 WHERE c.ended_at IS NULL
 ORDER BY c.started_at, c.id
 """

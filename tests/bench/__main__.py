@@ -6,6 +6,8 @@
     concurrency    router RSS and CPU with N simultaneous bridged calls
     profile        py-spy profiles of the router under load and of the decision core
     micro          CPU per log line and per ARI event, in this process (no lab)
+    history        record writes and the call log with a long (seeded) call history;
+                   not part of `all` (python -m tests.bench history --help)
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ def lab_up(log: Callable[[str], None] = print) -> Iterator[AsteriskLab]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["history"]:  # its own options; a database of its own, no lab
+        from tests.bench import history
+
+        return history.main(argv[1:])
     if argv[:1] == ["decision-worker"]:
         from tests.bench import decisions
 

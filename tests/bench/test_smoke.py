@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench import calls, decisions, profile, report
+from tests.bench import calls, decisions, history, profile, report
 from tests.lab import database
 from tests.lab.asterisk import AsteriskLab
 
@@ -98,3 +98,17 @@ def test_the_router_s_own_events_modules_are_no_plumbing(tmp_path: Path) -> None
     assert total["until (events.py)"] == 10.0
     assert "_run (events.py)" not in total    # asyncio's: every sample passes through it
     assert "Runner.run (runners.py)" not in total
+
+
+async def test_history_seeds_measures_and_reads_one_month_per_write(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await history.run(history.parser().parse_args(
+        ["--calls", "240", "--write-calls", "5", "--log-runs", "3",
+         "--database", f"{SMOKE_DB}_history"]))
+    out = capsys.readouterr().out
+    assert "seeded 240 calls" in out
+    assert "| 0025 (by month), 240 calls |" in out
+    assert "month carried, CallEnded: " in out
+    carried = [line for line in out.splitlines() if line.startswith("- month carried")]
+    assert len(carried) == 4
+    assert all(", " not in line.split("reads ")[1] or "CallBridged" in line for line in carried)

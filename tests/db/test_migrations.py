@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -172,5 +173,99 @@ async def test_0014_names_the_caller_channels_recorded_twice_before_it(
             "DELETE FROM calls WHERE id = (SELECT id FROM calls "
             "WHERE caller_channel = '1764468000.7' LIMIT 1)")
         assert [m.version for m in await migrate.migrate(connection)][-1] >= 14
+    finally:
+        await connection.close()
+
+
+async def _shape(connection: Any) -> dict[str, set[str]]:
+    """The triggers, policies and indexes of calls and call_legs, and what
+    refers to a call's id."""
+    tables = ("calls", "call_legs")
+    return {
+        "triggers": {f"{r['tgrelid']}.{r['tgname']}" for r in await connection.fetch(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+            "WHERE tgrelid = ANY($1::regclass[]) AND NOT tgisinternal", tables)},
+        "policies": {f"{r['tablename']}.{r['policyname']}" for r in await connection.fetch(
+            "SELECT tablename, policyname FROM pg_policies WHERE tablename = ANY($1)", tables)},
+        "indexes": {r["indexname"] for r in await connection.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename = ANY($1)", tables)},
+        "references": {f"{r['conrelid']}->{r['confrelid']}" for r in await connection.fetch(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid::regclass::text IN ('calls', 'call_keys') "
+            "AND conparentid = 0")},  # not the copies on each partition
+    }
+
+
+async def test_0025_moves_every_call_and_leg_into_its_month_and_keeps_every_trigger(
+        empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migrate.migrations_dir().glob("*.sql"):
+        if path.name != migrate.GRANTS and int(path.name[:4]) < 25:
+            shutil.copy(path, before / path.name)
+    connection = await router_db.connect(empty_database_url)
+    try:
+        monkeypatch.setenv("HOTLINE_ROUTER_MIGRATIONS", str(before))
+        await migrate.migrate(connection)
+        hotline = await connection.fetchval(
+            "INSERT INTO hotlines (number) VALUES ('4000000025') RETURNING id")
+        # Two months, one call still open, one leg dialled after midnight of the 1st.
+        starts = ["2026-09-30 23:59:58+00", "2026-10-05 10:00:00+00", "2026-10-31 23:59:59+00"]
+        for n, start in enumerate(starts):
+            await connection.execute(
+                """INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id,
+                                      started_at, answered_at, ended_at, outcome)
+                   VALUES (gen_random_uuid(), $1, '4000000025', '138', $2, 'r',
+                           $3::text::timestamptz, $3::text::timestamptz + interval '1 s',
+                           CASE WHEN $4 THEN $3::text::timestamptz + interval '9 s' END,
+                           CASE WHEN $4 THEN 'answered' END)""",
+                hotline, f"c{n}", start, n < 2)
+        await connection.execute(
+            """INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at)
+               SELECT gen_random_uuid(), id, 'PJSIP/' || w, w, started_at + w * interval '1 s'
+               FROM calls, generate_series(1, 2) w""")
+        await connection.execute(
+            "INSERT INTO recordings (call_id, name, format, asterisk, started_at, duration_ms, "
+            "size_bytes) SELECT id, 'r0', 'wav', 'a:8088', started_at, 1, 1 FROM calls "
+            "WHERE caller_channel = 'c0'")
+        shape = await _shape(connection)
+        calls = await connection.fetch("SELECT to_jsonb(c) AS j FROM calls c ORDER BY id")
+        legs = await connection.fetch("SELECT to_jsonb(l) AS j FROM call_legs l ORDER BY id")
+        queued = await connection.fetch("SELECT call_id FROM rating_queue ORDER BY call_id")
+
+        monkeypatch.delenv("HOTLINE_ROUTER_MIGRATIONS")
+        assert [m.version for m in await migrate.migrate(connection)] == [25]
+
+        assert await connection.fetch("SELECT to_jsonb(c) AS j FROM calls c ORDER BY id") == calls
+        moved = await connection.fetch(
+            "SELECT to_jsonb(l) - 'call_started_at' AS j FROM call_legs l ORDER BY id")
+        assert [r["j"] for r in moved] == [r["j"] for r in legs]
+        assert await connection.fetch(
+            "SELECT call_id FROM rating_queue ORDER BY call_id") == queued
+        places = await connection.fetch(
+            """SELECT c.tableoid::regclass::text AS call_part,
+                      l.tableoid::regclass::text AS leg_part,
+                      l.call_started_at = c.started_at AS same_start
+               FROM call_legs l JOIN calls c ON c.id = l.call_id ORDER BY c.started_at""")
+        assert [(p["call_part"], p["leg_part"], p["same_start"]) for p in places] == (
+            [("calls_y2026m09", "call_legs_y2026m09", True)] * 2
+            + [("calls_y2026m10", "call_legs_y2026m10", True)] * 4)
+        assert await connection.fetchval(
+            "SELECT count(*) FROM call_keys k JOIN calls c USING (id, started_at)") == 3
+        after = await _shape(connection)
+        assert after["triggers"] == shape["triggers"] | {"calls.calls_keep_key"}
+        assert after["policies"] == shape["policies"]
+        assert after["indexes"] == shape["indexes"] - {"one_call_record_per_caller_channel"}
+        assert {r.replace("->calls", "->call_keys") for r in shape["references"]} == (
+            after["references"])
+        # the triggers still act: the open call's end queues it for rating
+        await connection.execute("UPDATE calls SET ended_at = started_at + interval '5 s', "
+                                 "outcome = 'answered' WHERE ended_at IS NULL")
+        assert await connection.fetchval("SELECT count(*) FROM rating_queue") == 3
+        with pytest.raises(asyncpg.UniqueViolationError,
+                           match="one_call_record_per_caller_channel"):
+            await connection.execute(
+                "INSERT INTO calls (id, dialled, caller, caller_channel, router_id, started_at) "
+                "VALUES (gen_random_uuid(), '4000000025', '1', 'c1', 'r', now())")
     finally:
         await connection.close()

@@ -145,8 +145,11 @@ async def leg(db: Any, hotline_id: int, phone_id: int, result: str) -> UUID:
            VALUES ($1, $2, '4000000000', '13800138000', $3, 'r1', $4)""",
         call_id, hotline_id, f"chan-{call_id}", now)
     await db.execute(
-        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at)
-           VALUES ($1, $2, $3, 'PJSIP/x', 0, $4)""", leg_id, call_id, phone_id, now)
+        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
+                                  call_started_at)
+           VALUES ($1, $2, $3, 'PJSIP/x', 0, $4,
+                   (SELECT started_at FROM call_keys WHERE id = $2))""",
+        leg_id, call_id, phone_id, now)
     await db.execute("UPDATE call_legs SET ended_at = $2, result = $3 WHERE id = $1",
                      leg_id, now, result)
     return leg_id
@@ -239,8 +242,11 @@ async def test_the_daemon_role_writes_the_leg_that_pauses_a_phone(
                               started_at) VALUES ($1, $2, '4000000000', '1', $3, 'r1', $4)""",
         call_id, hotline, f"chan-{call_id}", now)
     await db.execute(
-        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at)
-           VALUES ($1, $2, $3, 'PJSIP/x', 0, $4)""", leg_id, call_id, phone, now)
+        """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
+                                  call_started_at)
+           VALUES ($1, $2, $3, 'PJSIP/x', 0, $4,
+                   (SELECT started_at FROM call_keys WHERE id = $2))""",
+        leg_id, call_id, phone, now)
     daemon = await router_db.connect(daemon_database_url)
     try:
         await daemon.execute("UPDATE call_legs SET ended_at = $2, result = 'no-answer' "

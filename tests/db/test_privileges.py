@@ -99,9 +99,9 @@ async def closed_call(db: Any, hotline_number: str) -> dict[str, Any]:
     leg_id = uuid.uuid4()
     await db.execute(
         """INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, answered_at,
-                                  ended_at, result)
+                                  ended_at, result, call_started_at)
            SELECT $1, id, 'PJSIP/phones/sip:a@127.0.0.1:5', 1, started_at, answered_at,
-                  ended_at, 'answered' FROM calls WHERE id = $2""", leg_id, call_id)
+                  ended_at, 'answered', started_at FROM calls WHERE id = $2""", leg_id, call_id)
     return {"hotline": hotline, "number": hotline_number, "call": call_id, "leg": leg_id,
             "token": token}
 

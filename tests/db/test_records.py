@@ -91,9 +91,11 @@ async def test_every_leg_purpose_the_router_writes_is_one_the_database_keeps(db:
         "VALUES ($1, '4000000000', '1', $2, 'r', $3)", call_id, str(call_id), T0)
     for purpose in LegPurpose:
         await db.execute(
-            "INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, purpose) "
-            "VALUES ($1, $2, 'PJSIP/x', 1, $3, $4)", uuid4(), call_id, T0, purpose.value)
+            "INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, purpose, "
+            "call_started_at) VALUES ($1, $2, 'PJSIP/x', 1, $3, $4, $3)", uuid4(), call_id, T0,
+            purpose.value)
     with pytest.raises(asyncpg.CheckViolationError, match="call_leg_purpose_is_known"):
         await db.execute(
-            "INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, purpose) "
-            "VALUES ($1, $2, 'PJSIP/x', 1, $3, 'consultation')", uuid4(), call_id, T0)
+            "INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, purpose, "
+            "call_started_at) VALUES ($1, $2, 'PJSIP/x', 1, $3, 'consultation', $3)", uuid4(),
+            call_id, T0)

@@ -20,8 +20,9 @@ async def leg(db: Any, call_id: uuid.UUID, phone_id: int, purpose: str, dialled_
         return AT + timedelta(seconds=s)
     await db.execute(
         """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
-                                  answered_at, ended_at, result, purpose)
-           VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9)""",
+                                  answered_at, ended_at, result, purpose, call_started_at)
+           VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9,
+                   (SELECT started_at FROM call_keys WHERE id = $2))""",
         uuid.uuid4(), call_id, phone_id, f"PJSIP/phones/sip:{phone_id}@127.0.0.1:5", at(dialled_s),
         at(answered_s) if answered_s is not None else None, at(ended_s), result, purpose)
 

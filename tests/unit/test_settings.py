@@ -85,6 +85,11 @@ def test_the_file_can_be_named_by_the_environment(tmp_path: Path) -> None:
     ("", {"HTTP_LISTEN": "localhost"}, "http_listen must be HOST:PORT"),
     ("", {"ARI_APP": "bad app"}, "ari_app must be"),
     ("ari_user = 7\n", {}, "ari_user"),
+    ("", {"HISTORY_KEEP_MONTHS": "a year"},
+     "history_keep_months ($HISTORY_KEEP_MONTHS) must be a whole number"),
+    ("history_keep_months = 1.5\n", {}, "history_keep_months"),
+    ("history_keep_months = true\n", {}, "history_keep_months"),
+    ("history_keep_months = 1201\n", {}, "history_keep_months must be 0 (keep forever) to 1200"),
 ])
 def test_bad_settings_are_named(tmp_path: Path, text: str, env: dict[str, str],
                                 message: str) -> None:
@@ -284,3 +289,10 @@ def test_a_database_url_in_any_log_line_is_masked(capsys: pytest.CaptureFixture[
     assert "keypass7" not in line
     assert json.loads(line)["dsn"] == "postgresql://router:***@db/hr?sslpassword=***"
     assert "invalid DSN: postgresql://router:***@db/hr" in line
+
+
+def test_history_keep_months_is_a_whole_number_from_file_or_environment(tmp_path: Path) -> None:
+    assert settings.load(None, {}).settings.history_keep_months == 0  # kept forever
+    file = write(tmp_path / "router.toml", "history_keep_months = 24\n")
+    assert settings.load(file, {}).settings.history_keep_months == 24
+    assert settings.load(file, {"HISTORY_KEEP_MONTHS": "13"}).settings.history_keep_months == 13

@@ -40,8 +40,9 @@ async def call(db: Any, number: str, caller: str, started_at: datetime,
     if phone_id is not None:
         await db.execute(
             """INSERT INTO call_legs (id, call_id, phone_id, dial_string, wave, dial_started_at,
-                                      answered_at, ended_at, result)
-               VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8)""",
+                                      answered_at, ended_at, result, call_started_at)
+               VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8,
+                       (SELECT started_at FROM call_keys WHERE id = $2))""",
             uuid.uuid4(), call_id, phone_id, dial_string, started_at, answered, ended,
             "answered" if answered else "no-answer")
     return call_id

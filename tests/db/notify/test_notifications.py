@@ -185,8 +185,9 @@ async def test_ringing_and_answered_are_queued_from_the_legs_and_the_answer(db: 
         "started_at) VALUES ($1, $2, $3, '13800000002', 'ch-' || $1::uuid::text, 'r1', $4)",
         call_id, hotline_id, number, T0)
     leg_id = uuid4()
-    await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at) "
-                     "VALUES ($1, $2, 'PJSIP/1001', 1, $3)", leg_id, call_id, T0)
+    await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, "
+                     "call_started_at) VALUES ($1, $2, 'PJSIP/1001', 1, $3, "
+                     "(SELECT started_at FROM call_keys WHERE id = $2))", leg_id, call_id, T0)
     await db.execute("UPDATE calls SET answered_at = $2 WHERE id = $1", call_id,
                      T0 + timedelta(seconds=4))
     rows = await rows_of(db, hotline_id)
@@ -378,8 +379,9 @@ async def test_a_late_screen_pop_expires_instead_of_being_sent(
         "INSERT INTO calls (id, hotline_id, dialled, caller, caller_channel, router_id, "
         "started_at) VALUES ($1, $2, $3, '13800000004', 'ch-' || $1::uuid::text, 'r1', now())",
         call_id, hotline_id, number)
-    await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at) "
-                     "VALUES ($1, $2, 'PJSIP/1001', 1, now())", uuid4(), call_id)
+    await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, "
+                     "call_started_at) VALUES ($1, $2, 'PJSIP/1001', 1, now(), "
+                     "(SELECT started_at FROM call_keys WHERE id = $2))", uuid4(), call_id)
     clock = Clock(datetime.now(UTC) + timedelta(seconds=31))
     async with Dispatcher(db, senders=SENDERS, clock=clock) as dispatcher:
         assert await dispatcher.send_one() == "expired"
@@ -402,8 +404,10 @@ async def test_the_ended_document_carries_the_record_and_its_legs(
     hotline_id, number = await hotline_with_target(db, receiver.url, "call.ended")
     call_id = await closed_call(db, hotline_id, number, "answered", answered=True)
     await db.execute("INSERT INTO call_legs (id, call_id, dial_string, wave, dial_started_at, "
-                     "answered_at, ended_at, result) VALUES ($1, $2, 'PJSIP/1001', 1, $3, $4, "
-                     "$5, 'answered')", uuid4(), call_id, T0 - timedelta(seconds=19),
+                     "answered_at, ended_at, result, call_started_at) VALUES ($1, $2, "
+                     "'PJSIP/1001', 1, $3, $4, $5, 'answered', "
+                     "(SELECT started_at FROM call_keys WHERE id = $2))",
+                     uuid4(), call_id, T0 - timedelta(seconds=19),
                      T0 - timedelta(seconds=15), T0)
     async with Dispatcher(db, senders=SENDERS) as dispatcher:
         assert await dispatcher.drain() == ["sent"]
