@@ -50,6 +50,7 @@ DECLARE
     lo   timestamptz := month::timestamp AT TIME ZONE 'UTC';
     hi   timestamptz := (month + interval '1 month')::timestamp AT TIME ZONE 'UTC';
     cols text;
+    waiting boolean;
 BEGIN
     IF key IS NULL OR extract(day FROM month) <> 1 THEN
         RAISE EXCEPTION 'history_add_month: % of % is not a month of calls or call_legs',
@@ -57,6 +58,15 @@ BEGIN
     END IF;
     IF to_regclass(part) IS NOT NULL THEN
         RETURN false;
+    END IF;
+    -- Rows of this month waiting in DEFAULT move with the table locked: a record
+    -- write planned before the move would look for its row in DEFAULT alone and,
+    -- let through after it, update nothing without an error. Locked out, it is
+    -- planned again with the new month.
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE %I >= $1 AND %I < $2)',
+                   parent || '_default', key, key) INTO waiting USING lo, hi;
+    IF waiting THEN
+        EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', parent);
     END IF;
     EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
                    'INCLUDING GENERATED INCLUDING STORAGE)', part, parent);
@@ -83,6 +93,11 @@ DECLARE
     made boolean;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('hotline-router history months', 25));
+    -- Rows waiting in DEFAULT: both tables locked at once, calls first as the
+    -- routers' statements take them, before any moves (history_add_month).
+    IF EXISTS (SELECT 1 FROM calls_default) OR EXISTS (SELECT 1 FROM call_legs_default) THEN
+        LOCK TABLE calls, call_legs IN ACCESS EXCLUSIVE MODE;
+    END IF;
     FOR m IN
         SELECT (this_month + make_interval(months => n))::date
         FROM generate_series(0, ahead) n
@@ -102,8 +117,9 @@ END $$;
 
 -- The retention purge: drop the months of calls (and their legs) that ended
 -- before the first day of ``as_of``'s UTC month minus ``keep_months`` months
--- (0: keep forever, nothing is dropped). A month with an open call, or with
--- an ended answered call not rated yet (in rating_queue), is kept and said so.
+-- (0: keep forever, nothing is dropped). A month with an open call, with an
+-- ended answered call not rated yet (in rating_queue), or with a recording its
+-- hotline's retention has not purged yet, is kept and said so.
 -- The ledger and statements are untouched; call_keys rows of dropped calls go
 -- unless the ledger or a recording names the call. One row per month looked
 -- at: its first day, the calls and legs dropped, and why it was kept.
@@ -115,6 +131,8 @@ DECLARE
     part   text;
     lo     timestamptz;
     hi     timestamptz;
+    doomed date[] := ARRAY[]::date[];
+    m      date;
 BEGIN
     IF keep_months IS NULL OR keep_months <= 0 THEN
         RETURN;
@@ -122,6 +140,7 @@ BEGIN
     cutoff := (date_trunc('month', as_of AT TIME ZONE 'UTC')
                - make_interval(months => keep_months))::date;
     PERFORM history_prepare_months(NULL);  -- old rows sitting in DEFAULT get their month first
+    -- First what may go, under no lock that stops the routers' writes...
     FOR part, month IN
         SELECT c.relname, to_date(substring(c.relname FROM 'y(\d{4}m\d{2})$'), 'YYYY"m"MM')
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -141,20 +160,37 @@ BEGIN
         ELSIF EXISTS (SELECT 1 FROM rating_queue q JOIN call_keys k ON k.id = q.call_id
                       WHERE k.started_at >= lo AND k.started_at < hi) THEN
             kept_because := 'a call of this month is not rated yet';
+        ELSIF EXISTS (SELECT 1 FROM recordings r JOIN call_keys k ON k.id = r.call_id
+                      WHERE k.started_at >= lo AND k.started_at < hi
+                        AND r.purged_at IS NULL) THEN
+            -- the recordings' own purge finds their hotline's retention through the call
+            kept_because := 'a recording of this month is not purged yet';
         END IF;
         IF kept_because IS NOT NULL THEN
             calls_dropped := 0;
             legs_dropped := 0;
         ELSE
-            EXECUTE format('DROP TABLE IF EXISTS %I',
-                           'call_legs_' || substring(part FROM 'y\d{4}m\d{2}$'));
-            EXECUTE format('DROP TABLE %I', part);
-            DELETE FROM call_keys k
-            WHERE k.started_at >= lo AND k.started_at < hi
-              AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.call_id = k.id)
-              AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = k.id);
+            doomed := doomed || month;
         END IF;
         RETURN NEXT;
+    END LOOP;
+    IF cardinality(doomed) = 0 THEN
+        RETURN;
+    END IF;
+    -- ...then the drops: both tables locked at once, calls first as the routers'
+    -- statements take them, until the end of this (short) transaction.
+    LOCK TABLE calls, call_legs IN ACCESS EXCLUSIVE MODE;
+    FOREACH m IN ARRAY doomed LOOP
+        lo := m::timestamp AT TIME ZONE 'UTC';
+        hi := (m + interval '1 month')::timestamp AT TIME ZONE 'UTC';
+        EXECUTE format('DROP TABLE IF EXISTS %I', format('call_legs_y%sm%s',
+                       to_char(m, 'YYYY'), to_char(m, 'MM')));
+        EXECUTE format('DROP TABLE %I', format('calls_y%sm%s', to_char(m, 'YYYY'),
+                       to_char(m, 'MM')));
+        DELETE FROM call_keys k
+        WHERE k.started_at >= lo AND k.started_at < hi
+          AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.call_id = k.id)
+          AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = k.id);
     END LOOP;
 END $$;
 

@@ -102,6 +102,19 @@ def unreachable(exc: BaseException) -> bool:
     return False
 
 
+def rolled_back(exc: BaseException) -> bool:
+    """A statement PostgreSQL rolled back for another transaction's sake, not
+    refused: a deadlock or a serialization failure (SQLSTATE class 40). The
+    same statement can be run again (PostgreSQL's docs, "Serialization Failure
+    Handling")."""
+    return (isinstance(exc, asyncpg.PostgresError)
+            and str(getattr(exc, "sqlstate", "") or "").startswith("40"))
+
+
+# How many times a rolled-back record write is tried again before it is kept aside.
+ROLLED_BACK_RETRIES = 3
+
+
 @dataclass(frozen=True)
 class LocalClaim:
     phone_id: int
@@ -338,15 +351,20 @@ class Store:
         """
         kind = type(record).__name__
         if self.healthy and not self.spool.pending and not self.unsaved:
-            try:
-                await self._run(kind, records.write(self.db, record))
-                return
-            except Unavailable:
-                pass
-            except Exception as exc:  # refused: retrying will not help
-                metrics.DATABASE_ERRORS.labels(operation=kind).inc()
-                self.spool.set_aside(record, exc)
-                return
+            for attempt in range(ROLLED_BACK_RETRIES + 1):
+                try:
+                    await self._run(kind, records.write(self.db, record))
+                    return
+                except Unavailable:
+                    break
+                except Exception as exc:
+                    # A deadlock (e.g. with a month's partition being attached)
+                    # is tried again; anything else is refused: retrying will not help.
+                    if rolled_back(exc) and attempt < ROLLED_BACK_RETRIES:
+                        continue
+                    metrics.DATABASE_ERRORS.labels(operation=kind).inc()
+                    self.spool.set_aside(record, exc)
+                    return
         self._keep(record)
 
     def _keep(self, record: AnyRecord) -> None:

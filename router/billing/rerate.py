@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from router.admin import AdminError
 from router.billing import ledger, terms
 from router.billing.months import Month
 from router.billing.rater import lock_hotline
@@ -95,6 +96,13 @@ async def rerate_locked(connection: Any, hotline_id: int, month: Month,
     rows = await connection.fetch(
         """SELECT id, started_at, answered_at, caller_answered_at, ended_at
            FROM calls WHERE id = ANY($1::uuid[])""", list(charged))
+    if len(rows) < len(charged):
+        # The month's charges share its package minutes: rating part of it
+        # again would hand the purged calls' minutes to the others.
+        raise AdminError(
+            f"{billing.number} {month}: {len(charged) - len(rows)} charged calls of the month "
+            "were dropped by the history purge (history_keep_months); a month whose calls "
+            "are gone keeps its charges and cannot be re-rated")
     calls = [CallTimes(call_id=r["id"], started_at=r["started_at"], ended_at=r["ended_at"],
                        answered_at=r["answered_at"],
                        caller_answered_at=r["caller_answered_at"]) for r in rows]

@@ -146,9 +146,15 @@ async def load(db: Any, number: str, month: Month) -> Statement:
                      call_id=r["call_id"],
                      rating=ledger.rating_of(r) if r["units"] is not None else None,
                      note=r["note"]) for r in rows]
+    # A call whose month the history purge dropped keeps its key (call_keys,
+    # while the ledger names it): its line keeps its start, not its caller.
     call_rows = await db.fetch(
-        """SELECT id, started_at, started_at AT TIME ZONE $2 AS local, caller, outcome
-           FROM calls WHERE id = ANY($1::uuid[])""",
+        """SELECT k.id, k.started_at, k.started_at AT TIME ZONE $2 AS local,
+                  coalesce(c.caller, '') AS caller,
+                  coalesce(c.outcome, 'history purged') AS outcome
+           FROM call_keys k
+           LEFT JOIN calls c ON c.id = k.id AND c.started_at = k.started_at
+           WHERE k.id = ANY($1::uuid[])""",
         list({e.call_id for e in entries if e.call_id}), billing.time_zone)
     calls = {r["id"]: CallInfo(r["id"], r["started_at"], _local(r["started_at"], r["local"]),
                                r["caller"], r["outcome"]) for r in call_rows}

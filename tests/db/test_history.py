@@ -4,6 +4,7 @@ writes that touch one month, and the retention purge."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -19,7 +20,8 @@ import pytest
 
 from router import db as router_db
 from router import history
-from router.billing import rater
+from router.admin import AdminError
+from router.billing import rater, rerate, statements
 from router.billing import reconcile as billing_reconcile
 from router.billing.cdr import Cdr
 from router.billing.months import Month
@@ -158,6 +160,36 @@ async def scanned(connection: Any, query: str, args: tuple[Any, ...]) -> set[str
             for m in [_SCAN.search(line)] if m}
 
 
+async def test_a_write_while_its_month_moves_out_of_default_finds_its_row(
+        db: Any, database_url: str) -> None:
+    # The write is planned while the call is still in DEFAULT; the move holds it
+    # until done, then it is planned again and finds the row in its new month.
+    started = datetime(2032, 7, 9, 10, tzinfo=UTC)
+    call_id = uuid4()
+    await sql.write(db, CallStarted(call_id, None, "4000250013", "13800138000",
+                                    f"c-{call_id}", "r", started))
+    ended = CallEnded(call_id, started + timedelta(seconds=30), Outcome.ANSWERED,
+                      call_started_at=started)
+    mover = await router_db.connect(database_url)
+    writer = await router_db.connect(database_url)
+    try:
+        await writer.execute("SELECT 1 FROM calls WHERE id = $1 AND started_at = $2",
+                             call_id, started)  # the writer has seen the old partitions
+        async with mover.transaction():
+            assert date(2032, 7, 1) in [r[0] for r in await mover.fetch(
+                "SELECT history_prepare_months(NULL)")]
+            write = asyncio.ensure_future(sql.write(writer, ended))
+            await asyncio.sleep(1.0)
+            assert not write.done()  # held by the move
+        await asyncio.wait_for(write, 10)
+    finally:
+        await mover.close()
+        await writer.close()
+    row = await db.fetchrow("SELECT tableoid::regclass::text AS part, outcome FROM calls "
+                            "WHERE id = $1", call_id)
+    assert (row["part"], row["outcome"]) == ("calls_y2032m07", "answered")
+
+
 @pytest.fixture
 async def open_call(db: Any) -> tuple[UUID, UUID, datetime]:
     # microseconds, as a router's clock gives them: stored to the millisecond
@@ -288,6 +320,12 @@ async def test_the_purge_drops_only_whole_months_older_than_kept_and_keeps_money
     as_of = datetime(2031, 6, 15, tzinfo=UTC)
 
     assert await history.purge(db, 0, as_of) == []  # keep forever
+    # January's recording is still on Asterisk: its own purge needs the call
+    first = await history.purge(db, 2, as_of)
+    assert [m for m in first if m.month == date(2031, 1, 1)] == [history.MonthPurged(
+        date(2031, 1, 1), 0, 0, "a recording of this month is not purged yet")]
+    await db.execute("UPDATE recordings SET purged_at = $1 WHERE call_id = $2",
+                     t + timedelta(days=40), recorded)
     done = await history.purge(db, 2, as_of)  # keeps April and May, before June
 
     # the empty months the migration made (this real month and three ahead) go too
@@ -309,6 +347,13 @@ async def test_the_purge_drops_only_whole_months_older_than_kept_and_keeps_money
     assert await history.purge(db, 2, as_of) == [
         history.MonthPurged(date(2031, 2, 1), 0, 0, "a call of this month is still open"),
         history.MonthPurged(date(2031, 3, 1), 0, 0, "a call of this month is not rated yet")]
+    # January's statement keeps its charged call (its start, from call_keys); the
+    # month cannot be re-rated: its package minutes were shared with purged calls
+    january = await statements.load(db, "4000250009", Month(2031, 1))
+    assert [(line.call.call_id, line.call.outcome) for line in january.calls] == [
+        (charged, "history purged")]
+    with pytest.raises(AdminError, match="history purge"):
+        await rerate.rerate(db, Month(2031, 1), "4000250009")
 
 
 async def test_only_the_admin_role_may_purge_and_the_daemon_may_make_months(

@@ -457,3 +457,31 @@ async def test_a_decision_that_met_a_deadlock_is_made_phone_by_phone(tmp_path: P
     assert await healthy.claim_in_order([(1, "PJSIP/1")], uuid4(), 1) is None
     assert healthy.healthy
     assert not healthy.held
+
+
+class Deadlocking(Pool):
+    """Up, but rolls the first ``times`` statements back as deadlock victims."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.down = False
+        self.times = times
+
+    async def _run(self, sql: str, args: tuple[Any, ...]) -> Any:
+        if self.times > 0:
+            self.times -= 1
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        return await super()._run(sql, args)
+
+
+@pytest.mark.parametrize(("deadlocks", "written"), [(1, True), (3, True), (4, False)])
+async def test_a_write_rolled_back_by_a_deadlock_is_tried_again(
+        tmp_path: Path, deadlocks: int, written: bool) -> None:
+    pool = Deadlocking(deadlocks)
+    up = store(tmp_path, pool)
+    up.healthy = True
+    call_id = uuid4()
+    await up.write(CallStarted(call_id, 1, NUMBER, "13800000000", "c0", "router-b", T0))
+    assert ([args[0] for args in pool.ran("INSERT INTO calls")] == [call_id]) is written
+    assert up.spool.rejected.exists() is not written
+    assert up.healthy
