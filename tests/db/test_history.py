@@ -148,14 +148,27 @@ _SCAN = re.compile(r"Scan.* on (calls|call_legs)_(y\d{4}m\d{2}|default)\b")
 
 
 async def scanned(connection: Any, query: str, args: tuple[Any, ...]) -> set[str]:
-    """The partitions of calls and call_legs the statement's plan reads (rolled back)."""
+    """The partitions of calls and call_legs the statement's plan reads (rolled back).
+
+    Through a prepared statement, as the routers run them: EXPLAIN of the query
+    itself would plan with the arguments as constants, never with a generic plan
+    (plan_cache_mode) that can only prune when it runs.
+    """
+    types = [t.name for t in (await connection.prepare(query)).get_parameters()]
+    # EXECUTE takes no protocol parameters: the arguments go in as literals
+    literals = await connection.fetchrow("SELECT " + ", ".join(
+        f"quote_nullable((${n}::{t})::text) || '::{t}'"
+        for n, t in enumerate(types, start=1)), *args) if types else []
     transaction = connection.transaction()
     await transaction.start()
     try:
+        await connection.execute(f"PREPARE write_under_test ({', '.join(types)}) AS {query}")
         plan = [r[0] for r in await connection.fetch(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + query, *args)]
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+            f"EXECUTE write_under_test ({', '.join(literals)})")]
     finally:
         await transaction.rollback()
+        await connection.execute("DEALLOCATE write_under_test")  # not transactional
     return {f"{m[1]}_{m[2]}" for line in plan if "never executed" not in line
             for m in [_SCAN.search(line)] if m}
 
