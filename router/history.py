@@ -6,7 +6,8 @@ start (migration 0025). Each router makes sure this month and the next
 ``PREPARE_INTERVAL_S``; a record of a month without one lands in the DEFAULT
 partition and is moved into its month when that month is made. The purge
 (``hotline-router history purge``) drops whole months older than the
-``history_keep_months`` setting; the ledger, statements and recordings stay.
+``history_keep_months`` setting; the ledger and the statements stay, and a
+month whose recordings are not purged yet is kept.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ async def prepare_months(db: Any, ahead: int = AHEAD_MONTHS) -> list[date]:
 async def purge(db: Any, keep_months: int, as_of: datetime) -> list[MonthPurged]:
     """Drop the months of call history that started before the first day of
     ``as_of``'s UTC month minus ``keep_months`` months (0: keep forever, nothing
-    is looked at). A month with an open call or a call not rated yet is kept.
+    is looked at). A month with an open call, a call not rated yet or a
+    recording not purged yet is kept.
     Needs the admin role (history_purge is granted to it alone)."""
     if keep_months <= 0:
         return []

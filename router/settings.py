@@ -91,8 +91,9 @@ class Settings:
     recording_purge_interval_s: float = 3600.0
     # Call history (router/history.py): whole months of calls and their legs
     # kept before `history purge` drops them, counted back from the month
-    # before the current UTC month; 0 keeps them forever. The ledger,
-    # statements and recordings are kept whatever this says.
+    # before the current UTC month; 0 keeps them forever. The ledger and
+    # statements are kept whatever this says; so is a month with a recording
+    # not purged yet.
     history_keep_months: int = 0
     # Times shown to people that belong to no one hotline (tables, logs read by
     # people): a tz database name. A hotline's own times use its zone.

@@ -48,8 +48,9 @@ def register(sub: Any) -> None:
                            ).add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = topic.add_parser(
         "purge", help="drop whole months of calls and ring attempts older than "
-                      "history_keep_months (UTC months; the ledger, statements and recordings "
-                      "stay; a month with an open or unrated call is kept)")
+                      "history_keep_months (UTC months; the ledger and statements stay; a "
+                      "month with an open or unrated call, or a recording not purged yet, "
+                      "is kept)")
     parser.add_argument("--keep-months", type=_months, metavar="N",
                         help="months kept before the current one (default: the "
                              "history_keep_months setting)")
