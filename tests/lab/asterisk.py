@@ -147,6 +147,14 @@ def is_running(lab: AsteriskLab) -> bool:
     return _running_fingerprint(detect(), lab) is not None and _ari_ready(lab)
 
 
+def exit_status(lab: AsteriskLab) -> str:
+    """How the lab's container ended, e.g. "exited 139" (a segmentation fault), or
+    "gone" when there is no container."""
+    found = detect().run("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}",
+                         lab.container, check=False)
+    return found.stdout.strip() or "gone"
+
+
 def stop(lab: AsteriskLab) -> None:
     detect().run("rm", "-f", "-t", "2", lab.container, check=False)
 
