@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from router import deadline
 from router.ari import events as ev
+from router.deadline import within
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class Inbox:
             return self._queue.get_nowait()
         if timeout_s is None:
             return await self._queue.get()
-        return await deadline.within(timeout_s, self._queue.get())
+        return await within(timeout_s, self._queue.get())
 
     async def wait(self, seconds: float) -> None:
         """Apply events for ``seconds`` (raises CallerLeft if the caller goes)."""
