@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,13 @@ _FOLDERS = re.compile(r"(?<![:/\w.-])/(?:[\w.+@~-]+/)+")
 _TITLE = re.compile(r'(<text id="title"[^>]*>)[^<]*(</text>)')
 
 
+def _machine_folders() -> list[str]:
+    """Folders of the machine that made a profile, which a published graph must
+    not name: the checkout, the virtualenv, the home, the temporary folder."""
+    found = {Path.cwd(), Path(sys.prefix), Path.home(), Path(tempfile.gettempdir())}
+    return [*sorted(f"{str(folder).rstrip('/')}/" for folder in found), "/home/"]
+
+
 def tidy_flamegraph(svg: Path, title: str) -> None:
     """Make py-spy's SVG fit to publish: its title (the py-spy command line,
     with the machine's paths) becomes ``title``, and any absolute path left in
@@ -55,7 +63,7 @@ def tidy_flamegraph(svg: Path, title: str) -> None:
     text = _TITLE.sub(lambda m: m.group(1) + html.escape(title) + m.group(2),
                       svg.read_text(errors="replace"), count=1)
     text = _FOLDERS.sub("", text)
-    left = [marker for marker in ("/work/", "/root/", "/home/", "/tmp/") if marker in text]
+    left = [folder for folder in _machine_folders() if folder in text]
     if left:
         raise ValueError(f"{svg.name} still holds a path ({', '.join(left)})")
     svg.write_text(text)
