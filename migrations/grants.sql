@@ -119,6 +119,9 @@ GRANT INSERT, UPDATE, DELETE ON plan_settings, phone_groups, group_members, call
 -- and dropped (the retention purge, an admin's act) by functions that run as
 -- the tables' owner; nobody else may call them.
 GRANT INSERT ON call_keys TO hotline_router_daemon;
+-- A statement of a purged month still dates its charged calls: a customer reads
+-- a call's start by the id its own ledger names (no caller, no hotline here).
+GRANT SELECT (id, started_at) ON call_keys TO hotline_router_customer;
 GRANT EXECUTE ON FUNCTION history_prepare_months(integer)
     TO hotline_router_daemon, hotline_router_admin;
 GRANT EXECUTE ON FUNCTION history_purge(integer, timestamptz) TO hotline_router_admin;
