@@ -280,6 +280,17 @@ async def measure_call_log(pool: Any, runs: int) -> list[float]:
 _SCAN = re.compile(r"Scan.* on ((?:calls|call_legs)(?:_y\d{4}m\d{2}|_default)?)\b")
 
 
+class Captured:
+    """Stands in for the pool: keeps each statement a write would send."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def execute(self, query: str, *args: Any) -> str:
+        self.statements.append((query, args))
+        return ""
+
+
 async def write_plans(pool: Any, now: datetime, write: Write = sql.write,
                       carried: tuple[bool, ...] = (True, False)) -> list[str]:
     """Per write kind: partitions read, plan nodes and planning time (a generic plan)."""
@@ -287,15 +298,6 @@ async def write_plans(pool: Any, now: datetime, write: Write = sql.write,
     await write(pool, CallStarted(call_id, 1, HOTLINE, "1", f"plan-{call_id}", "bench", now))
     await write(pool, LegStarted(leg_id, call_id, 1, "PJSIP/a", 1, now, call_started_at=now))
     lines = []
-
-    class Captured:
-        def __init__(self) -> None:
-            self.statements: list[tuple[str, tuple[Any, ...]]] = []
-
-        async def execute(self, query: str, *args: Any) -> str:
-            self.statements.append((query, args))
-            return ""
-
     for carry in carried:
         captured = Captured()
         at = now if carry else None
@@ -396,13 +398,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"seeded {seeded:,} calls in {seed_s:.0f} s: {sizes['calls']:,} calls, "
           f"{sizes['legs']:,} ring attempts, database {sizes['size']}")
     print()
-    print("| schema, history | record write p50 ms | p99 ms | per call p50 ms | p99 ms |")
-    print("|---|---|---|---|---|")
-    for writes in measured:
-        print(summary(writes))
-    print()
-    print(f"| call log, first page of {HOTLINE} (50 calls) | p50 ms | p99 ms |")
-    print("|---|---|---|")
+    print_writes(measured, "schema, history")
     if empty_log:
         print(log_summary(f"{schema}, empty history", empty_log))
     print(log_summary(f"{schema}, {seeded:,} calls", full_log))
@@ -410,6 +406,17 @@ async def run(args: argparse.Namespace) -> int:
     for line in plans:
         print(f"- {line}")
     return 0
+
+
+def print_writes(measured: list[Any], first_column: str) -> None:
+    """The writes' table, then the head of the call log's table."""
+    print(f"| {first_column} | record write p50 ms | p99 ms | per call p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for writes in measured:
+        print(summary(writes))
+    print()
+    print(f"| call log, first page of {HOTLINE} (50 calls) | p50 ms | p99 ms |")
+    print("|---|---|---|")
 
 
 async def run_interleaved(args: argparse.Namespace) -> int:
@@ -434,14 +441,7 @@ async def run_interleaved(args: argparse.Namespace) -> int:
     finally:
         for _, pool, _ in pools:
             await pool.close()
-    print("| schema, history (interleaved) | record write p50 ms | p99 ms | per call p50 ms "
-          "| p99 ms |")
-    print("|---|---|---|---|---|")
-    for writes in measured:
-        print(summary(writes))
-    print()
-    print(f"| call log, first page of {HOTLINE} (50 calls) | p50 ms | p99 ms |")
-    print("|---|---|---|")
+    print_writes(measured, "schema, history (interleaved)")
     for (label, _, _), times in zip(pools, logs, strict=True):
         print(log_summary(label, times))
     return 0

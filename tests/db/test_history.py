@@ -43,6 +43,7 @@ from router.records.kinds import (
     PlanRouted,
     TransferConnected,
 )
+from tests.bench.history import Captured
 from tests.billing_helpers import add_call, new_hotline
 from tests.conftest import TEST_DB, as_daemon
 from tests.lab.database import SERVER_URL, fresh
@@ -131,17 +132,6 @@ async def test_a_call_of_a_month_without_partition_is_kept_in_default_then_moved
 
 
 # --- writes touch one month -------------------------------------------------------
-
-
-class Captured:
-    """Stands in for the pool: keeps each statement a write would send."""
-
-    def __init__(self) -> None:
-        self.statements: list[tuple[str, tuple[Any, ...]]] = []
-
-    async def execute(self, query: str, *args: Any) -> str:
-        self.statements.append((query, args))
-        return ""
 
 
 _SCAN = re.compile(r"Scan.* on (calls|call_legs)_(y\d{4}m\d{2}|default)\b")
